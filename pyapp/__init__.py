@@ -1,0 +1,1 @@
+"""wordcalc: app logic that runs in Pyodide (and under CPython for tests)."""

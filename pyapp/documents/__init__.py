@@ -1,0 +1,1 @@
+"""Getting user text in: validation and cleaning of pasted or dropped documents."""

@@ -1,0 +1,1 @@
+"""The model as Python sees it: GGUF metadata, tensor types, tokenizer and chat template."""

@@ -1,0 +1,1 @@
+"""Defences against untrusted text: delimiting it in prompts, rendering model output inert."""

@@ -1,0 +1,41 @@
+"""The words the page shows about progress and speed, as pure functions (tested under CPython)."""
+
+from __future__ import annotations
+
+from pyapp.engine.contract import CompletionStats
+
+PHASE_LABELS = {
+    "download": "Loading the model",
+    "upload": "Moving the model to the GPU",
+    "engine": "Starting the inference engine",
+}
+
+
+def megabytes(n_bytes: float) -> str:
+    return f"{n_bytes / 1_000_000:.1f} MB"
+
+
+def progress_label(phase: str, loaded: float, total: float) -> str:
+    label = PHASE_LABELS.get(phase, phase.capitalize())
+    if phase in ("download", "upload") and total:
+        return f"{label}: {megabytes(loaded)} of {megabytes(total)}"
+    return f"{label}…"
+
+
+def stats_line(n_prompt: int, stats: CompletionStats) -> str:
+    parts = [f"{n_prompt} prompt tokens", f"{stats.n_generated} answer tokens"]
+    if stats.first_token_ms is not None:
+        parts.append(f"first token after {stats.first_token_ms / 1000:.1f} s")
+    speed = stats.tokens_per_second
+    if speed is not None:
+        parts.append(f"{speed:.1f} tokens/s")
+    if stats.stop_reason == "cancelled":
+        parts.append("stopped")
+    elif stats.stop_reason == "length":
+        parts.append("reached the length limit")
+    return " · ".join(parts)
+
+
+def document_info(n_chars: int, n_tokens: int, n_ctx: int) -> str:
+    note = "" if n_tokens <= n_ctx else f" — longer than the model's {n_ctx:,}-token window; the start is summarized"
+    return f"{n_chars:,} characters · {n_tokens:,} tokens{note}"

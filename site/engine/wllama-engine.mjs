@@ -1,0 +1,107 @@
+// CPU fallback engine: llama.cpp compiled to wasm (@wllama/wllama), behind the same interface as
+// the WebGPU engine. wllama's public API is text in / text out, so this engine reports
+// `acceptsTokens: false` and streams text pieces instead of token ids.
+
+import { EngineError, asEngineError } from "./errors.mjs";
+
+const DEFAULT_CONTEXT = 4096;
+
+export class WllamaEngine {
+  constructor({ assetsBase, nThreads = 1, nCtx = DEFAULT_CONTEXT, reason = "" }) {
+    this.assetsBase = assetsBase;
+    this.nThreads = nThreads;
+    this.nCtx = nCtx;
+    this.kind = "wllama-cpu";
+    this.acceptsTokens = false;
+    this.reason = reason;
+    this.wllama = null;
+    this.abort = null;
+  }
+
+  async load(blob, { onProgress } = {}) {
+    const { Wllama } = await import(new URL("index.js", this.assetsBase).href);
+    this.wllama = new Wllama(
+      { default: new URL("wllama.wasm", this.assetsBase).href },
+      { suppressNativeLog: true, logger: quietLogger },
+    );
+    onProgress?.({ phase: "engine", loaded: 0, total: 1 });
+    try {
+      await this.wllama.loadModel([blob], { n_ctx: this.nCtx, n_threads: this.nThreads, n_batch: 512 });
+    } catch (err) {
+      throw new EngineError("bad-file", `The CPU engine could not load this model: ${err.message || err}`);
+    }
+    onProgress?.({ phase: "engine", loaded: 1, total: 1 });
+    const meta = this.wllama.getModelMetadata();
+    return {
+      arch: meta.meta["general.architecture"] || "unknown",
+      nCtx: this.nCtx,
+      nVocab: meta.hparams.nVocab,
+      nLayer: meta.hparams.nLayer,
+      engine: this.kind,
+    };
+  }
+
+  // request: {text, maxTokens, temperature, topK, topP, seed, onPiece({id, text})}
+  async complete(request) {
+    if (!this.wllama) throw new EngineError("internal", "complete() before load()");
+    this.abort = new AbortController();
+    const started = performance.now();
+    let firstPieceAt = null;
+    let nGenerated = 0;
+    let finishReason = null;
+    let usage = null;
+    try {
+      await this.wllama.createCompletion({
+        prompt: request.text,
+        max_tokens: request.maxTokens,
+        temperature: request.temperature ?? 0,
+        top_k: request.topK || 0,
+        top_p: request.topP ?? 1,
+        seed: request.seed ?? 0,
+        stream: true,
+        abortSignal: this.abort.signal,
+        onData: (chunk) => {
+          const choice = chunk.choices && chunk.choices[0];
+          if (chunk.usage) usage = chunk.usage;
+          if (!choice) return;
+          if (choice.finish_reason) finishReason = choice.finish_reason;
+          if (choice.text) {
+            firstPieceAt ??= performance.now();
+            nGenerated += 1;
+            request.onPiece({ id: null, text: choice.text });
+          }
+        },
+      });
+    } catch (err) {
+      const e = asEngineError(err);
+      if (e.kind !== "cancelled") throw e;
+      finishReason = "cancelled";
+    } finally {
+      this.abort = null;
+    }
+    const ended = performance.now();
+    return {
+      stopReason: finishReason === "length" ? "length" : finishReason === "cancelled" ? "cancelled" : "stop",
+      nPrompt: usage ? usage.prompt_tokens : null,
+      nGenerated: usage ? usage.completion_tokens : nGenerated,
+      firstTokenMs: firstPieceAt === null ? null : firstPieceAt - started,
+      totalMs: ended - started,
+    };
+  }
+
+  cancel() {
+    this.abort?.abort();
+  }
+
+  async unload() {
+    await this.wllama?.exit();
+    this.wllama = null;
+  }
+}
+
+const quietLogger = {
+  debug() {},
+  log() {},
+  warn: (...args) => console.warn("[wllama]", ...args),
+  error: (...args) => console.error("[wllama]", ...args),
+};
