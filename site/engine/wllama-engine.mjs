@@ -15,7 +15,8 @@ export class WllamaEngine {
     this.acceptsTokens = false;
     this.reason = reason;
     this.wllama = null;
-    this.abort = null;
+    this.running = Promise.resolve();
+    this.cancelCurrent = null;
   }
 
   async load(blob, { onProgress } = {}) {
@@ -42,55 +43,61 @@ export class WllamaEngine {
   }
 
   // request: {text, maxTokens, temperature, topK, topP, seed, onPiece({id, text})}
+  // Stop must feel instant, but wllama only notices an abort between its steps (a long prompt is
+  // one step), so cancel() settles this call at once and the next call waits for wllama to finish.
   async complete(request) {
     if (!this.wllama) throw new EngineError("internal", "complete() before load()");
-    this.abort = new AbortController();
+    await this.running;
+    const abort = new AbortController();
+    let settleCancelled;
+    const cancelled = new Promise((resolve) => { settleCancelled = resolve; });
+    this.cancelCurrent = () => { abort.abort(); settleCancelled(); };
     const started = performance.now();
-    let firstPieceAt = null;
-    let nGenerated = 0;
-    let finishReason = null;
-    let usage = null;
+    const run = { firstPieceAt: null, nGenerated: 0, finishReason: null, usage: null };
+    const work = this.wllama.createCompletion({
+      prompt: request.text,
+      max_tokens: request.maxTokens,
+      temperature: request.temperature ?? 0,
+      top_k: request.topK || 0,
+      top_p: request.topP ?? 1,
+      seed: request.seed ?? 0,
+      stream: true,
+      abortSignal: abort.signal,
+      onData: (chunk) => {
+        if (abort.signal.aborted) return;
+        const choice = chunk.choices && chunk.choices[0];
+        if (chunk.usage) run.usage = chunk.usage;
+        if (!choice) return;
+        if (choice.finish_reason) run.finishReason = choice.finish_reason;
+        if (choice.text) {
+          run.firstPieceAt ??= performance.now();
+          run.nGenerated += 1;
+          request.onPiece({ id: null, text: choice.text });
+        }
+      },
+    });
+    this.running = work.catch(() => {});
     try {
-      await this.wllama.createCompletion({
-        prompt: request.text,
-        max_tokens: request.maxTokens,
-        temperature: request.temperature ?? 0,
-        top_k: request.topK || 0,
-        top_p: request.topP ?? 1,
-        seed: request.seed ?? 0,
-        stream: true,
-        abortSignal: this.abort.signal,
-        onData: (chunk) => {
-          const choice = chunk.choices && chunk.choices[0];
-          if (chunk.usage) usage = chunk.usage;
-          if (!choice) return;
-          if (choice.finish_reason) finishReason = choice.finish_reason;
-          if (choice.text) {
-            firstPieceAt ??= performance.now();
-            nGenerated += 1;
-            request.onPiece({ id: null, text: choice.text });
-          }
-        },
-      });
+      await Promise.race([work, cancelled]);
     } catch (err) {
       const e = asEngineError(err);
       if (e.kind !== "cancelled") throw e;
-      finishReason = "cancelled";
     } finally {
-      this.abort = null;
+      this.cancelCurrent = null;
     }
     const ended = performance.now();
+    const stopReason = abort.signal.aborted ? "cancelled" : run.finishReason === "length" ? "length" : "stop";
     return {
-      stopReason: finishReason === "length" ? "length" : finishReason === "cancelled" ? "cancelled" : "stop",
-      nPrompt: usage ? usage.prompt_tokens : null,
-      nGenerated: usage ? usage.completion_tokens : nGenerated,
-      firstTokenMs: firstPieceAt === null ? null : firstPieceAt - started,
+      stopReason,
+      nPrompt: run.usage ? run.usage.prompt_tokens : null,
+      nGenerated: run.usage && !abort.signal.aborted ? run.usage.completion_tokens : run.nGenerated,
+      firstTokenMs: run.firstPieceAt === null ? null : run.firstPieceAt - started,
       totalMs: ended - started,
     };
   }
 
   cancel() {
-    this.abort?.abort();
+    this.cancelCurrent?.();
   }
 
   async unload() {
