@@ -1,50 +1,33 @@
 """Composition root: boot.mjs calls `start(boot)` once Python runs; this wires the pieces together.
 
-Order: fetch the model (with progress) -> read its GGUF header in Python -> build tokenizer and
-chat format -> pick and load an engine -> enable the UI.
+Order: fetch the embedded model (with progress) -> open it (GGUF header, tokenizer, chat format,
+engine; see model_session.py) -> enable the UI.
 """
 
 from __future__ import annotations
 
 import js
-from pyapp.assistant import Assistant
-from pyapp.engine.bridge import Engine, ModelFile
-from pyapp.engine.contract import EngineFailure
-from pyapp.model.chat import ChatFormat
-from pyapp.model.gguf import GGUFError, GGUFHeader, GGUFTruncated, read_header
-from pyapp.model.tokenizer import StreamDecoder, Tokenizer, TokenizerError
+from pyapp.engine.bridge import ModelFile
+from pyapp.model_session import LOAD_ERRORS, load_failure_message, open_model
+from pyapp.ui.handoff_panel import HandoffInbox, show_bookmarklet
+from pyapp.ui.model_panel import ModelPanel
 from pyapp.ui.page import BootStatus, set_engine_label
 from pyapp.ui.status_text import progress_label
 from pyapp.ui.summarize_panel import SummarizePanel
 
-HEADER_PROBE_BYTES = 4 << 20
-MAX_CONTEXT = 4096
 ENGINE_PREFERENCES = ("auto", "webgpu", "wllama")
-DEFAULT_ENGINE = "wllama"
+DEFAULT_ENGINE = "auto"
 
 
-async def read_model_header(model: ModelFile) -> GGUFHeader:
-    """Parse the header from the first megabytes, reading more only if the header is longer."""
-    size = HEADER_PROBE_BYTES
-    while True:
-        try:
-            return read_header(await model.read(0, size))
-        except GGUFTruncated as short:
-            if size >= model.size:
-                raise GGUFError("the file ends inside its GGUF header (it is truncated)") from None
-            size = max(short.needed + (1 << 20), size * 2)
-
-
-def chat_format_for(header: GGUFHeader, tokenizer: Tokenizer) -> ChatFormat:
-    def text_of(token_id: int | None) -> str:
-        return "" if token_id is None else tokenizer.token_bytes(token_id).decode("utf-8", "replace")
-
-    return ChatFormat(header.metadata.get("tokenizer.chat_template"),
-                      bos_token=text_of(tokenizer.bos_id), eos_token=text_of(tokenizer.eos_id))
+def engine_preference(params: dict) -> str:
+    prefer = str(params.get("engine", DEFAULT_ENGINE))
+    return prefer if prefer in ENGINE_PREFERENCES else DEFAULT_ENGINE
 
 
 async def start(boot) -> None:
     status = BootStatus(boot.progress, boot.fail)
+    params = boot.params.to_py()
+    inbox = HandoffInbox.open(params)  # early: the bookmarklet waits for "ready"
     info = boot.buildInfo.model
     site = str(boot.siteBase)
     total_bytes = float(info.bytes)
@@ -55,33 +38,23 @@ async def start(boot) -> None:
         else:
             status.show(progress_label(phase, loaded, total), 0.8 + 0.2 * (loaded / total if total else 0))
 
-    prefer = str(boot.params.to_py().get("engine", DEFAULT_ENGINE))
-    if prefer not in ENGINE_PREFERENCES:
-        prefer = DEFAULT_ENGINE
+    prefer = engine_preference(params)
+    wllama_assets = site + "vendor/wllama/"
     try:
-        model = await ModelFile.fetch(boot.engineModule, site + str(info.url), on_progress)
+        model_file = await ModelFile.fetch(boot.engineModule, site + str(info.url), on_progress)
         status.show("Reading the model's vocabulary and chat template…", 0.8)
-        header = await read_model_header(model)
-        tokenizer = Tokenizer.from_gguf(header)
-        n_ctx = min(int(header.arch_value("context_length", 2048)), MAX_CONTEXT)
-        engine = await Engine.create(boot.engineModule, model, prefer, site + "vendor/wllama/", n_ctx, on_progress)
-    except (EngineFailure, GGUFError, TokenizerError) as err:
-        message = err.user_message if isinstance(err, EngineFailure) else str(err)
-        status.fail(f"The model could not be loaded: {message}")
+        model = await open_model(boot.engineModule, model_file, str(info.name), prefer, wllama_assets, on_progress)
+    except LOAD_ERRORS as err:
+        status.fail(load_failure_message(err))
         return
 
-    assistant = Assistant(
-        engine,
-        chat_format_for(header, tokenizer),
-        count=tokenizer.count,
-        tokenize=lambda text: tokenizer.encode(text, add_special=True, parse_special=True),
-        decoder_factory=lambda: StreamDecoder(tokenizer),
-        stop_ids=sorted(tokenizer.eog_ids),
-    )
-    panel = SummarizePanel(assistant)
-    set_engine_label(f"Engine: {engine.info.kind} · model: {info.name}"
-                     + (f" · {engine.info.reason}" if engine.info.reason else ""))
+    panel = SummarizePanel(model.assistant())
+    ModelPanel(boot.engineModule, model, prefer, wllama_assets, on_switch=panel.use_assistant)
+    set_engine_label(model.label)
     status.finish()
     panel.enable()
+    show_bookmarklet(str(boot.buildInfo.bookmarklet), site)
+    if inbox is not None:
+        inbox.ready_for_text()
     js.window.wordcalcBoot.readyMs = js.performance.now() - boot.bootStarted
-    js.window.wordcalcBoot.engine = engine.info.kind
+    js.window.wordcalcBoot.engine = model.engine.info.kind

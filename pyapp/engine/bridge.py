@@ -131,3 +131,6 @@ class Engine:
 
     def cancel(self) -> None:
         self._js.cancel()
+
+    async def unload(self) -> None:
+        await self._js.unload()

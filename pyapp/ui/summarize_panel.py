@@ -44,6 +44,12 @@ class SummarizePanel:
         target.addEventListener(event_name, proxy)
         return proxy
 
+    def use_assistant(self, assistant: Assistant) -> None:
+        """Switch to another model's assistant (after the Model panel loaded one)."""
+        self.stop()
+        self.assistant = assistant
+        self._update_info()
+
     def enable(self) -> None:
         self.summarize_button.disabled = False
         self._update_info()

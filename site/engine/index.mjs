@@ -45,27 +45,97 @@ export async function readBytes(blob, start, end) {
   return new Uint8Array(await blob.slice(start, end).arrayBuffer());
 }
 
-export function webgpuAvailable() {
-  return typeof navigator !== "undefined" && "gpu" in navigator;
+// Why the WebGPU engine should not run here, or null when it should. A software adapter
+// (SwiftShader) emulates the GPU on the CPU cores, where llama.cpp's wasm build is faster.
+async function webgpuObstacle() {
+  if (typeof navigator === "undefined" || !("gpu" in navigator)) return "this browser offers no WebGPU";
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) return "this browser offers no WebGPU adapter";
+  if (adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter) {
+    return "the only WebGPU adapter is a software emulation, where the CPU engine is faster";
+  }
+  return null;
 }
 
-// Pick an engine. prefer: "auto" | "webgpu" | "wllama". Returns {engine, kind, reason}.
+// Pick an engine. prefer: "auto" | "webgpu" | "wllama". The engine has `kind` and `reason`.
 export async function createEngine({ prefer = "auto", wllamaAssets, nCtx } = {}) {
-  const reasons = [];
-  if (prefer === "webgpu" || prefer === "auto") {
+  let reason = "the CPU engine was requested";
+  if (prefer === "auto") {
+    const obstacle = await webgpuObstacle();
+    if (obstacle === null) prefer = "webgpu";
+    else reason = `CPU engine: ${obstacle}`;
+  }
+  if (prefer === "webgpu") {
     try {
       const webgpu = await import("./webgpu/index.mjs");
-      const engine = await webgpu.createWebGPUEngine({ nCtx });
-      engine.acceptsTokens = true;
-      return engine;
+      return new WebGPUCompletion(await webgpu.createWebGPUEngine(), nCtx);
     } catch (err) {
-      const e = asEngineError(err, "no-webgpu");
-      if (prefer === "webgpu") throw e;
-      reasons.push(e.message);
+      reason = `CPU engine: the GPU engine could not start (${asEngineError(err, "no-webgpu").message})`;
     }
   }
-  const reason = reasons.length ? `WebGPU engine unavailable: ${reasons.join("; ")}` : "CPU engine requested";
   return new WllamaEngine({ assetsBase: wllamaAssets, nCtx, reason });
+}
+
+// Gives the WebGPU engine's prefill/generate pair the one-call complete() interface the CPU engine
+// has, so Python drives both the same way (token ids in and out here).
+class WebGPUCompletion {
+  constructor(inner, nCtx) {
+    this.inner = inner;
+    this.nCtx = nCtx;
+    this.kind = "webgpu";
+    this.acceptsTokens = true;
+    this.reason = "GPU engine: WebGPU is available";
+  }
+
+  async load(blob, { onProgress } = {}) {
+    const info = await this.inner.load(blob, { onProgress, nCtx: this.nCtx });
+    this.kind = info.engine;
+    return info;
+  }
+
+  async complete(request) {
+    const started = performance.now();
+    let firstTokenAt = null;
+    let nGenerated = 0;
+    let prefill;
+    try {
+      prefill = await this.inner.prefill(request.tokens, { onProgress: request.onProgress });
+    } catch (err) {
+      const e = asEngineError(err);
+      if (e.kind !== "cancelled") throw e;
+      return { stopReason: "cancelled", nPrompt: request.tokens.length, nCached: 0, nGenerated: 0,
+               firstTokenMs: null, totalMs: performance.now() - started };
+    }
+    const out = await this.inner.generate({
+      maxTokens: request.maxTokens,
+      temperature: request.temperature,
+      topK: request.topK,
+      topP: request.topP,
+      seed: request.seed,
+      stopIds: request.stopIds,
+      onToken: (id) => {
+        firstTokenAt ??= performance.now();
+        nGenerated += 1;
+        request.onPiece({ id, text: null });
+      },
+    });
+    return {
+      stopReason: out.stopReason,
+      nPrompt: request.tokens.length,
+      nCached: prefill.nCached,
+      nGenerated,
+      firstTokenMs: firstTokenAt === null ? null : firstTokenAt - started,
+      totalMs: performance.now() - started,
+    };
+  }
+
+  cancel() {
+    this.inner.cancel();
+  }
+
+  async unload() {
+    await this.inner.unload();
+  }
 }
 
 export { EngineError };

@@ -129,7 +129,7 @@ def test_empty_document_gets_a_message_and_keeps_input(app_page: Page) -> None:
     page = app_page
     page.get_by_label("Document").fill("   \n  ")
     page.get_by_role("button", name="Summarize").click()
-    expect(page.get_by_role("alert")).to_contain_text("paste some text")
+    expect(page.locator("#input-error")).to_contain_text("paste some text")
     assert page.get_by_label("Document").input_value() == "   \n  "
 
 
