@@ -129,9 +129,12 @@ def _stage(pattern: str, collapsed: bool = True) -> _Stage:
     return _Stage(re.compile(pattern), collapsed)
 
 
+# llama.cpp's regex lists (llm_tokenizer_bpe), by pre-tokenizer family. A family with a single
+# stage must match every character, leaving no gaps: `PreTokenizer.split` relies on that.
 _STAGES: dict[str, tuple[_Stage, ...]] = {
     "default": (_stage(rf"[{_P}$+<=>^~|]+"), _stage(_GPT2), _stage(rf"[{_N}]+"),
                 _stage("[0-9][0-9][0-9]", collapsed=False)),
+    "newlines": (_stage("[^\n]+|\n+", collapsed=False),),
     "gpt2": (_stage(_GPT2),),
     "llama3": (_stage(_LLAMA3),),
     "qwen2": (_stage(_QWEN2),),
@@ -161,6 +164,9 @@ class PreTokenizerSpec:
     clean_spaces: bool = True  # detokenizer removes spaces before punctuation, as HF's cleanup does
     ignore_merges: bool = False  # a piece that is itself a token is taken whole
     add_bos: bool = False  # default for tokenizer.ggml.add_bos_token
+    # GPT-2's byte-to-character mapping; without it (Gemma 4) merges run on the UTF-8 text with
+    # "▁" for spaces, bytes fall back to "<0xXX>" tokens, and newline runs that are tokens stay whole.
+    byte_level: bool = True
 
 
 _LLAMA3_SPEC = PreTokenizerSpec("llama3", ignore_merges=True, add_bos=True)
@@ -182,6 +188,7 @@ PRE_TOKENIZERS: dict[str, PreTokenizerSpec] = {
                     PreTokenizerSpec("qwen2", clean_spaces=False)),
     **dict.fromkeys(["stablelm2", "megrez"], PreTokenizerSpec("qwen2")),
     "qwen35": PreTokenizerSpec("qwen35", clean_spaces=False),
+    "gemma4": PreTokenizerSpec("newlines", add_bos=True, byte_level=False),
 }
 
 

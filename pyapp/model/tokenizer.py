@@ -1,9 +1,10 @@
 """Text <-> token ids for a GGUF model, id for id what llama.cpp gives.
 
 The tokenizer is rebuilt from the vocabulary stored in the GGUF header (tokens, token types,
-merges or scores, special ids and flags), so any model the user loads brings its own. Two kinds
-are supported: byte-level BPE (`tokenizer.ggml.model` "gpt2": GPT-2, SmolLM2, Qwen2, Llama 3, ...)
-and SentencePiece-style BPE with scores ("llama": Llama 2, Phi-3, Gemma, ...). The algorithms,
+merges or scores, special ids and flags), so any model the user loads brings its own. Supported:
+byte-level BPE (`tokenizer.ggml.model` "gpt2": GPT-2, SmolLM2, Qwen2, Llama 3, ...), BPE over
+UTF-8 with "▁" for spaces ("gemma4") and SentencePiece-style BPE with scores ("llama": Llama 2,
+Phi-3, Gemma 1-3, ...). The algorithms,
 the special-token handling and even llama.cpp's quirks (which tokens end generation, how
 user-defined tokens are split off, detokenizer space cleanup) follow llama.cpp's
 src/llama-vocab.cpp, checked against its own conformance vectors in the tests.
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import codecs
 import heapq
+import math
 import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import repeat
 from typing import Any
 
 from pyapp.model.gguf import GGUFHeader
@@ -61,10 +64,18 @@ _EOG_NAMES = frozenset([
     "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
     "<｜end▁of▁sentence｜>", "[e~[",
 ])
+# Special-token roles; llama.cpp's default ids by tokenizer type; GGUF keys that set them.
+_ROLES = ("bos", "eos", "unk", "eot", "eom", "fim_pre", "fim_suf", "fim_mid", "fim_pad", "fim_rep", "fim_sep")
+_DEFAULT_IDS = {"llama": {"bos": 1, "eos": 2, "unk": 0}, "gpt2": {"bos": 11, "eos": 11}, "gemma4": {}}
+_ID_KEYS = (("bos", "bos"), ("eos", "eos"), ("eot", "eot"), ("eom", "eom"), ("unknown", "unk"),
+            *((f"fim_{r}", f"fim_{r}") for r in ("pre", "suf", "mid", "pad", "rep", "sep")),
+            ("prefix", "fim_pre"), ("suffix", "fim_suf"), ("middle", "fim_mid"))
 _ALWAYS_RENDERED = ("<|channel|>", "<|message|>", "<|start|>", "<|constrain|>")  # gpt-oss
 
 _SPM_SPACE = "\u2581"
-_C_SPACES = b" \t\n\v\f\r"
+_SPM_WORDS = re.compile(f"{_SPM_SPACE}+[^{_SPM_SPACE}]*|[^{_SPM_SPACE}]+")
+_MAX_BRIDGES = 256  # with more, searching for them costs more than merging whole fragments
+_C_SPACES = " \t\n\v\f\r"  # C isspace(), which llama.cpp uses to strip around special tokens
 _WORD_CACHE_LIMIT = 1 << 16
 
 
@@ -123,7 +134,7 @@ def _decode_like_llama(raw: bytes) -> str:
             continue
         for b in tail:
             cp = (cp << 6) | (b & 0x3F)
-        out.append(chr(cp) if cp <= 0x10FFFF else "\ufffd")
+        out.append(chr(cp) if cp <= 0x10FFFF else "\ufffd")  # where llama.cpp would throw
         i += need + 1
     return "".join(out)
 
@@ -142,26 +153,86 @@ def _utf8_chunks(text: str) -> list[str]:
     return chunks
 
 
+_NO_MERGE = math.inf
+_SCAN_LIMIT = 128  # words longer than this merge with a heap
+
+
+def _merge_pairs(symbols: list[str], priority: Callable[[str, str], float]) -> list[str]:
+    """Merge the adjacent pair with the lowest priority, leftmost on ties, until no pair has a
+    finite one: the order llama.cpp's priority queues give (BPE: merge rank; SPM: -score).
+
+    For the short words that make up nearly all text a scan is faster than a heap; past
+    _SCAN_LIMIT symbols the heap keeps it from going quadratic.
+    """
+    if len(symbols) > _SCAN_LIMIT:
+        return _merge_with_heap(symbols, priority)
+    pending = [priority(a, b) for a, b in zip(symbols, symbols[1:])]
+    while pending:
+        best = min(pending)
+        if best == _NO_MERGE:
+            break
+        i = pending.index(best)
+        symbols[i] += symbols.pop(i + 1)
+        del pending[i]
+        if i > 0:
+            pending[i - 1] = priority(symbols[i - 1], symbols[i])
+        if i < len(pending):
+            pending[i] = priority(symbols[i], symbols[i + 1])
+    return symbols
+
+
+def _merge_with_heap(symbols: list[str], priority: Callable[[str, str], float]) -> list[str]:
+    n = len(symbols)
+    nxt = [*range(1, n), -1]
+    prev = list(range(-1, n - 1))
+    heap = [(p, i, i + 1, len(symbols[i]) + len(symbols[i + 1]))
+            for i in range(n - 1) if (p := priority(symbols[i], symbols[i + 1])) != _NO_MERGE]
+    heapq.heapify(heap)
+    while heap:
+        _, left, right, size = heapq.heappop(heap)
+        left_text, right_text = symbols[left], symbols[right]
+        # Stale if either side was merged away or grew since the pair was queued.
+        if not left_text or not right_text or len(left_text) + len(right_text) != size:
+            continue
+        merged = symbols[left] = left_text + right_text
+        symbols[right] = ""
+        after = nxt[left] = nxt[right]
+        if after >= 0:
+            prev[after] = left
+            p = priority(merged, symbols[after])
+            if p != _NO_MERGE:
+                heapq.heappush(heap, (p, left, after, len(merged) + len(symbols[after])))
+        before = prev[left]
+        if before >= 0:
+            p = priority(symbols[before], merged)
+            if p != _NO_MERGE:
+                heapq.heappush(heap, (p, before, left, len(symbols[before]) + len(merged)))
+    return [s for s in symbols if s]
+
+
 class _BytePairModel:
-    """Byte-level BPE (llm_tokenizer_bpe_session): pre-split, map bytes to characters, merge by rank."""
+    """BPE (llm_tokenizer_bpe_session): pre-split, map bytes to GPT-2's characters (Gemma 4: spaces
+    to "▁" instead), then merge each piece by rank."""
 
     def __init__(self, token_to_id: dict[str, int], merges: list[str], spec: PreTokenizerSpec) -> None:
         self._token_to_id = token_to_id
         # llama.cpp keys ranks by (left, right) split at the first space after position 0 and
         # keeps the first of duplicates; our symbols never contain a space, so the merge text
-        # itself is an equivalent key.
-        ranks: dict[str, int] = {}
-        for rank, merge in enumerate(merges):
-            ranks.setdefault(merge, rank)
-        self._ranks = ranks
+        # itself is an equivalent key. Filling in reverse lets the first occurrence win.
+        ranks = dict(zip(reversed(merges), range(len(merges) - 1, -1, -1)))
+        self._rank = lambda left, right: ranks.get(left + " " + right, _NO_MERGE)
         self._pre = PreTokenizer(spec.stages)
         self._ignore_merges = spec.ignore_merges
+        self._byte_level = spec.byte_level
         self._cache: dict[str, tuple[int, ...]] = {}
 
     def canonical(self, text: str) -> str:
         return text if _is_utf8_clean(text) else _decode_like_llama(_utf8(text))
 
-    def tokenize(self, text: str, out: list[int]) -> None:
+    def tokenize(self, text: str, out: list[int], after_special: bool) -> None:
+        """Append the ids of one text fragment (`after_special` matters to SentencePiece only)."""
+        if not self._byte_level:
+            text = text.replace(" ", _SPM_SPACE)
         cache = self._cache
         for word in self._pre.split(text):
             ids = cache.get(word)
@@ -172,60 +243,33 @@ class _BytePairModel:
             out.extend(ids)
 
     def _word_ids(self, word: str) -> tuple[int, ...]:
-        encoded = word.encode("utf-8", "surrogatepass").decode("latin-1").translate(_BYTE_TO_UNICODE)
         token_to_id = self._token_to_id
-        if self._ignore_merges and encoded in token_to_id:
-            return (token_to_id[encoded],)
+        if self._byte_level:
+            encoded = word.encode("utf-8", "surrogatepass").decode("latin-1").translate(_BYTE_TO_UNICODE)
+            if self._ignore_merges and encoded in token_to_id:
+                return (token_to_id[encoded],)
+        else:
+            encoded = word
+            if not word.strip("\n") and word in token_to_id:
+                return (token_to_id[word],)
         ids: list[int] = []
-        for symbol in self._merge(list(encoded)):
+        for symbol in _merge_pairs(list(encoded), self._rank):
             token = token_to_id.get(symbol)
             if token is not None:
                 ids.append(token)
                 continue
-            # llama.cpp falls back to the single bytes of the symbol's UTF-8 and drops misses.
-            for b in symbol.encode("utf-8"):
-                token = token_to_id.get(bytes([b]).decode("utf-8", "surrogateescape"))
+            # llama.cpp falls back to one token per byte of the symbol's UTF-8 and drops misses.
+            for b in _utf8(symbol):
+                byte_text = bytes([b]).decode("utf-8", "surrogateescape") if self._byte_level else f"<0x{b:02X}>"
+                token = token_to_id.get(byte_text)
                 if token is not None:
                     ids.append(token)
         return tuple(ids)
 
-    def _merge(self, symbols: list[str]) -> list[str]:
-        """Merge the lowest-ranked adjacent pair (leftmost on ties) until none has a rank."""
-        n = len(symbols)
-        if n < 2:
-            return symbols
-        ranks = self._ranks
-        nxt = [*range(1, n), -1]
-        prev = list(range(-1, n - 1))
-        heap = []
-        for i in range(n - 1):
-            rank = ranks.get(symbols[i] + " " + symbols[i + 1])
-            if rank is not None:
-                heap.append((rank, i, i + 1, len(symbols[i]) + len(symbols[i + 1])))
-        heapq.heapify(heap)
-        while heap:
-            _, left, right, size = heapq.heappop(heap)
-            left_text, right_text = symbols[left], symbols[right]
-            # Stale if either side was merged away or grew since the pair was queued.
-            if not left_text or not right_text or len(left_text) + len(right_text) != size:
-                continue
-            merged = symbols[left] = left_text + right_text
-            symbols[right] = ""
-            after = nxt[left] = nxt[right]
-            if after >= 0:
-                prev[after] = left
-                rank = ranks.get(merged + " " + symbols[after])
-                if rank is not None:
-                    heapq.heappush(heap, (rank, left, after, len(merged) + len(symbols[after])))
-            before = prev[left]
-            if before >= 0:
-                rank = ranks.get(symbols[before] + " " + merged)
-                if rank is not None:
-                    heapq.heappush(heap, (rank, before, left, len(symbols[before]) + len(merged)))
-        return [s for s in symbols if s]
-
     def normal_piece(self, text: str) -> bytes:
         """llama_decode_text: map characters back to bytes; unmapped ones become a visible marker."""
+        if not self._byte_level:
+            return _utf8(text.replace(_SPM_SPACE, " "))
         try:
             return bytes(_UNICODE_TO_BYTE[ch] for ch in text)
         except KeyError:
@@ -243,25 +287,39 @@ class _SentencePieceModel:
     """SentencePiece-style BPE (llm_tokenizer_spm_session): merge the adjacent pair that forms the
     highest-scoring token, leftmost on ties, starting from single characters."""
 
-    def __init__(self, token_to_id: dict[str, int], scores: list[float], unk_id: int | None) -> None:
+    def __init__(self, token_to_id: dict[str, int], scores: list[float], unk_id: int | None,
+                 add_space_prefix: bool) -> None:
         self._token_to_id = token_to_id
-        self._scores = scores
         self._unk_id = unk_id
-        # llama.cpp merges over a whole text fragment. When no token has "▁" after another
-        # character, no merge can cross the start of a "▁" run, so words can be merged (and
-        # cached) one by one with identical results.
-        self._by_word = not any(_SPM_SPACE in t.lstrip(_SPM_SPACE) for t in token_to_id)
+        self._add_space_prefix = add_space_prefix
+
+        def priority(left: str, right: str) -> float:
+            token = token_to_id.get(left + right)
+            return _NO_MERGE if token is None else -scores[token]
+
+        self._priority = priority
+        # llama.cpp merges over a whole text fragment, but a merged symbol is always a token, so
+        # only a token with "▁" after another character ("bridge", e.g. Gemma's ">▁</") can
+        # cross the start of a "▁" run. Cutting the text there, except inside occurrences of
+        # bridges, gives words that merge (and cache) independently with identical results.
+        bridges = [t for t in token_to_id if _SPM_SPACE in t.lstrip(_SPM_SPACE)]
+        self._bridges = bridges if len(bridges) <= _MAX_BRIDGES else None
         self._cache: dict[str, tuple[int, ...]] = {}
 
     def canonical(self, text: str) -> str:
         return text if _is_utf8_clean(text) else _utf8(text).decode("utf-8", "surrogateescape")
 
-    def tokenize(self, text: str, out: list[int]) -> None:
-        if not self._by_word:
+    def tokenize(self, text: str, out: list[int], after_special: bool) -> None:
+        """Append the ids of one text fragment; like llama.cpp, the first fragment and each one
+        after a special token get a space in front when the vocabulary asks for it."""
+        if self._add_space_prefix and after_special:
+            text = " " + text
+        text = text.replace(" ", _SPM_SPACE)
+        if self._bridges is None:
             out.extend(self._chunk_ids(text))
             return
         cache = self._cache
-        for word in _SPM_WORDS.findall(text):
+        for word in self._words(text):
             ids = cache.get(word)
             if ids is None:
                 if len(cache) >= _WORD_CACHE_LIMIT:
@@ -269,49 +327,37 @@ class _SentencePieceModel:
                 ids = cache[word] = self._chunk_ids(word)
             out.extend(ids)
 
+    def _words(self, text: str) -> list[str]:
+        words = _SPM_WORDS.findall(text)
+        inside: set[int] = set()  # word starts that fall inside an occurrence of a bridge
+        for bridge in self._bridges:
+            at = text.find(bridge)
+            while at >= 0:
+                inside.update(range(at + 1, at + len(bridge)))
+                at = text.find(bridge, at + 1)
+        if not inside:
+            return words
+        joined: list[str] = []
+        start = 0
+        for word in words:
+            if start in inside:
+                joined[-1] += word
+            else:
+                joined.append(word)
+            start += len(word)
+        return joined
+
     def _chunk_ids(self, text: str) -> tuple[int, ...]:
         symbols = list(text) if _is_utf8_clean(text) else _utf8_chunks(text)
         ids: list[int] = []
         token_to_id = self._token_to_id
-        for symbol in self._merge(symbols):
+        for symbol in _merge_pairs(symbols, self._priority):
             token = token_to_id.get(symbol)
             if token is not None:
                 ids.append(token)
             else:
                 ids.extend(self._byte_ids(symbol))
         return tuple(ids)
-
-    def _merge(self, symbols: list[str]) -> list[str]:
-        n = len(symbols)
-        if n < 2:
-            return symbols
-        token_to_id, scores = self._token_to_id, self._scores
-        nxt = [*range(1, n), -1]
-        prev = list(range(-1, n - 1))
-        heap = []
-
-        def push(left: int, right: int) -> None:
-            token = token_to_id.get(symbols[left] + symbols[right])
-            if token is not None:
-                heapq.heappush(heap, (-scores[token], left, right, len(symbols[left]) + len(symbols[right])))
-
-        for i in range(n - 1):
-            push(i, i + 1)
-        while heap:
-            _, left, right, size = heapq.heappop(heap)
-            left_text, right_text = symbols[left], symbols[right]
-            if not left_text or not right_text or len(left_text) + len(right_text) != size:
-                continue
-            symbols[left] = left_text + right_text
-            symbols[right] = ""
-            after = nxt[left] = nxt[right]
-            if after >= 0:
-                prev[after] = left
-            if prev[left] >= 0:
-                push(prev[left], left)
-            if after >= 0:
-                push(left, after)
-        return [s for s in symbols if s]
 
     def _byte_ids(self, symbol: str) -> list[int]:
         """byte_to_token for each byte: "<0xXX>", else the byte as a one-character token. Where
@@ -328,9 +374,6 @@ class _SentencePieceModel:
     @staticmethod
     def normal_piece(text: str) -> bytes:
         return _utf8(text.replace(_SPM_SPACE, " "))
-
-
-_SPM_WORDS = re.compile(f"{_SPM_SPACE}+[^{_SPM_SPACE}]*|[^{_SPM_SPACE}]+")
 
 
 def _is_utf8_clean(text: str) -> bool:
@@ -363,7 +406,6 @@ class Tokenizer:
         self._tokens = tokens
         self._attrs = attrs
         self._model = model
-        self._is_spm = isinstance(model, _SentencePieceModel)
         self._special_ids = special_ids
         self._eog_ids = eog_ids
         self._add_bos = add_bos
@@ -378,6 +420,8 @@ class Tokenizer:
         )
         self._split_always = [(i, tokens[i], attrs[i] & _RSTRIP) for i in specials if not attrs[i] & _SPECIAL]
         self._split_parsed = [(i, tokens[i], attrs[i] & _RSTRIP) for i in specials]
+        first_chars = sorted({tokens[i][0] for i in specials})
+        self._special_starts = re.compile("[" + "".join(map(re.escape, first_chars)) + "]" if first_chars else "(?!)")
 
     @classmethod
     def from_gguf(cls, header: GGUFHeader) -> Tokenizer:
@@ -412,18 +456,14 @@ class Tokenizer:
         if add_special and self._add_bos:
             out.append(self._special_ids["bos"])
         model = self._model
-        is_prev_special = True
+        after_special = True
         for fragment in self._partition(model.canonical(text), parse_special) if text else ():
             if isinstance(fragment, int):
                 out.append(fragment)
-                is_prev_special = True
-            elif self._is_spm:
-                if self._add_space_prefix and is_prev_special:
-                    fragment = " " + fragment
-                model.tokenize(fragment.replace(" ", _SPM_SPACE), out)
-                is_prev_special = False
+                after_special = True
             else:
-                model.tokenize(fragment, out)
+                model.tokenize(fragment, out, after_special)
+                after_special = False
         if add_special and self._add_eos:
             out.append(self._special_ids["eos"])
         return out
@@ -434,41 +474,51 @@ class Tokenizer:
 
     def _partition(self, text: str, parse_special: bool) -> list[str | int]:
         """tokenizer_st_partition: split special-token texts out of `text`, one token at a time."""
+        specials = self._split_parsed if parse_special else self._split_always
+        if not specials:
+            return [text]
+        # Big vocabularies have thousands of special tokens (Gemma: 6,000 "<unused…>"); look only
+        # for those whose first two characters occur where a special token could start.
+        heads = set()
+        for match in self._special_starts.finditer(text):
+            at = match.start()
+            heads.add(text[at:at + 2])
+            heads.add(text[at])
         fragments: list[str | int] = [text]
-        for token, piece, rstrip in self._split_parsed if parse_special else self._split_always:
-            if not any(isinstance(f, str) and piece in f for f in fragments):
+        for token, piece, rstrip in specials:
+            if piece[:2] not in heads:
                 continue
             split: list[str | int] = []
             for fragment in fragments:
-                if isinstance(fragment, int) or piece not in fragment:
+                if isinstance(fragment, int):
                     split.append(fragment)
                     continue
-                rest = fragment
-                while True:
-                    at = rest.find(piece)
+                start, end = 0, len(fragment)
+                while start < end:
+                    at = fragment.find(piece, start)
                     if at < 0:
-                        split.append(rest)
+                        split.append(fragment[start:])
                         break
-                    if at > 0:
-                        split.append(rest[:at])
+                    if at > start:
+                        split.append(fragment[start:at])
                     split.append(token)
-                    rest = rest[at + len(piece):]
-                    if rstrip:
-                        rest = rest.lstrip(" \t\n\v\f\r")
-                    if not rest:
-                        break
+                    start = at + len(piece)
+                    while rstrip and start < end and fragment[start] in _C_SPACES:
+                        start += 1
             fragments = split
         return fragments
 
-    def token_bytes(self, token_id: int) -> bytes:
-        """The bytes token `token_id` stands for; control tokens give their text."""
-        return self._piece(token_id, special=True)
+    def token_bytes(self, token_id: int, skip_special: bool = False) -> bytes:
+        """The bytes token `token_id` stands for (llama_token_to_piece); control tokens give
+        their text, or nothing with skip_special."""
+        return self._piece(token_id, special=not skip_special)
 
     def decode(self, ids: Iterable[int], skip_special: bool = False) -> str:
-        """Text for `ids` as llama_detokenize gives it (skip_special leaves out control tokens).
+        """Text for `ids` as llama_detokenize gives it; skip_special leaves out control tokens.
 
-        Like llama.cpp this drops the space SentencePiece models put before the first word and,
-        where the vocabulary asks for it, the spaces before punctuation.
+        Like llama.cpp, the first token loses one leading space when the vocabulary adds a space
+        prefix (so decode(encode(t, add_special=False)) == t for SentencePiece too), and spaces
+        before punctuation are removed where the vocabulary asks for that cleanup.
         """
         out = bytearray()
         remove_space = self._add_space_prefix
@@ -524,11 +574,11 @@ class StreamDecoder:
 
     def __init__(self, tokenizer: Tokenizer, skip_special: bool = False) -> None:
         self._tokenizer = tokenizer
-        self._special = not skip_special
+        self._skip_special = skip_special
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def feed(self, token_id: int) -> str:
-        return self._decoder.decode(self._tokenizer._piece(token_id, self._special))
+        return self._decoder.decode(self._tokenizer.token_bytes(token_id, self._skip_special))
 
     def flush(self) -> str:
         """Whatever is still held back, with an unfinished character shown as U+FFFD."""
@@ -576,9 +626,9 @@ def _build(md: dict[str, Any]) -> Tokenizer:
     model_name = md.get("tokenizer.ggml.model")
     if model_name is None:
         raise TokenizerError("the GGUF file has no tokenizer (tokenizer.ggml.model is missing)")
-    if model_name not in ("gpt2", "llama"):
+    if model_name not in ("gpt2", "llama", "gemma4"):
         raise TokenizerError(
-            f"tokenizer type {model_name!r} is not supported; only byte-level BPE ('gpt2') "
+            f"tokenizer type {model_name!r} is not supported; only BPE ('gpt2', 'gemma4') "
             "and SentencePiece-style BPE ('llama') are"
         )
     is_spm = model_name == "llama"
@@ -586,53 +636,49 @@ def _build(md: dict[str, Any]) -> Tokenizer:
     if not tokens:
         raise TokenizerError("the vocabulary is empty (tokenizer.ggml.tokens has no entries)")
     n = len(tokens)
-    tokens = [t if t else f"[EMPTY_{i}]" for i, t in enumerate(tokens)]
-    token_to_id = {t: i for i, t in enumerate(tokens)}
+    if "" in tokens:
+        tokens = [t if t else f"[EMPTY_{i}]" for i, t in enumerate(tokens)]
+    token_to_id = dict(zip(tokens, range(n)))
     if len(token_to_id) != n:
         raise TokenizerError("the vocabulary lists the same token text twice (tokenizer.ggml.tokens)")
 
     types = _number_list(md, "tokenizer.ggml.token_type", n, int)
-    attrs = [_ATTR_BY_TYPE.get(t, 0) for t in types[:n]] if types is not None else [_NORMAL] * n
+    attrs = list(map(_ATTR_BY_TYPE.get, types[:n], repeat(0))) if types is not None else [_NORMAL] * n
 
-    special: dict[str, int | None] = {
-        "bos": 1 if is_spm else 11, "eos": 2 if is_spm else 11, "unk": 0 if is_spm else None,
-        "eot": None, "eom": None,
-        "fim_pre": None, "fim_suf": None, "fim_mid": None, "fim_pad": None, "fim_rep": None, "fim_sep": None,
-    }
-    special = {k: (v if v is None or v < n else None) for k, v in special.items()}
-    keys = {"bos": "bos", "eos": "eos", "eot": "eot", "eom": "eom", "unk": "unknown",
-            "fim_pre": "fim_pre", "fim_suf": "fim_suf", "fim_mid": "fim_mid", "fim_pad": "fim_pad",
-            "fim_rep": "fim_rep", "fim_sep": "fim_sep",
-            "prefix": "fim_pre", "suffix": "fim_suf", "middle": "fim_mid"}
-    for key_part, name in keys.items():
-        value = md.get(f"tokenizer.ggml.{key_part}_token_id")
+    special: dict[str, int | None] = dict.fromkeys(_ROLES)
+    special.update((role, i) for role, i in _DEFAULT_IDS[model_name].items() if i < n)
+    for key, role in _ID_KEYS:
+        value = md.get(f"tokenizer.ggml.{key}_token_id")
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < n:
-            special[name] = value
+            special[role] = value
 
+    pre: str | None = None
+    spec: PreTokenizerSpec | None = None
     if is_spm:
-        scores = _number_list(md, "tokenizer.ggml.scores", n, float)
-        model: _BytePairModel | _SentencePieceModel = _SentencePieceModel(
-            token_to_id, [float(s) for s in scores[:n]] if scores is not None else [0.0] * n, special["unk"]
-        )
         clean_spaces, add_bos, add_space_prefix = False, True, True
     else:
-        merges = _string_list(md, "tokenizer.ggml.merges")
-        pre = md.get("tokenizer.ggml.pre", "default") or "default"
+        pre = "gemma4" if model_name == "gemma4" else md.get("tokenizer.ggml.pre") or "default"
         spec = PRE_TOKENIZERS.get(pre) if isinstance(pre, str) else None
         if spec is None:
             raise TokenizerError(f"pre-tokenizer {pre!r} (tokenizer.ggml.pre) is not supported")
-        model = _BytePairModel(token_to_id, merges, spec)
         clean_spaces, add_bos, add_space_prefix = spec.clean_spaces, spec.add_bos, False
-
     add_space_prefix = _flag(md, "tokenizer.ggml.add_space_prefix", add_space_prefix)
-    add_bos = _flag(md, "tokenizer.ggml.add_bos_token", add_bos)
+    add_bos = _flag(md, "tokenizer.ggml.add_bos_token", add_bos) or pre == "gemma4"  # llama.cpp forces it
     add_eos = _flag(md, "tokenizer.ggml.add_eos_token", False)
     if add_bos and special["bos"] is None:
         raise TokenizerError("the vocabulary asks for a BOS token (add_bos_token) but has none")
     if add_eos and special["eos"] is None:
         raise TokenizerError("the vocabulary asks for an EOS token (add_eos_token) but has none")
 
-    eog_ids = _mark_named_tokens(tokens, attrs, special)
+    model: _BytePairModel | _SentencePieceModel
+    if is_spm:
+        scores = _number_list(md, "tokenizer.ggml.scores", n, float)
+        model = _SentencePieceModel(token_to_id, scores[:n] if scores is not None else [0.0] * n,
+                                    special["unk"], add_space_prefix)
+    else:
+        model = _BytePairModel(token_to_id, _string_list(md, "tokenizer.ggml.merges"), spec)
+
+    eog_ids = _mark_named_tokens(tokens, token_to_id, attrs, special)
     general_name = md.get("general.name")
     if isinstance(general_name, str) and ("phi-3" in general_name.lower() or "phi3" in general_name.lower()):
         _phi3_rstrip(token_to_id, attrs)
@@ -642,25 +688,25 @@ def _build(md: dict[str, Any]) -> Tokenizer:
     )
 
 
-def _mark_named_tokens(tokens: list[str], attrs: list[int], special: dict[str, int | None]) -> frozenset[int]:
+def _mark_named_tokens(tokens: list[str], token_to_id: dict[str, int], attrs: list[int],
+                       special: dict[str, int | None]) -> frozenset[int]:
     """llama.cpp's detection of end-of-turn / FIM tokens by their text, the control flags it sets
     on them, and the resulting set of end-of-generation ids. Where several texts qualify for one
     role, llama.cpp takes whichever its hash map yields first; we take the lowest id."""
     roles = [("eot", _EOT_NAMES), ("eom", ("<|eom_id|>",)),
              *((f"fim_{role}", names) for role, names in _FIM_NAMES.items())]
     for role, names in roles:
-        if special[role] is None:
-            found = [i for i, t in enumerate(tokens) if t in names]
-            if found:
-                special[role] = found[0]
-                attrs[found[0]] |= _CONTROL
+        found = [token_to_id[name] for name in names if name in token_to_id]
+        if special[role] is None and found:
+            special[role] = min(found)
+            attrs[special[role]] |= _CONTROL
     eog = {special[r] for r in ("fim_pad", "fim_rep", "fim_sep") if special[r] is not None}
-    for i, text in enumerate(tokens):
-        if text in _EOG_NAMES:
-            eog.add(i)
-            attrs[i] |= _CONTROL
-        if text in _ALWAYS_RENDERED:
-            attrs[i] = _USER_DEFINED
+    for name in _EOG_NAMES & token_to_id.keys():
+        eog.add(token_to_id[name])
+        attrs[token_to_id[name]] |= _CONTROL
+    for name in _ALWAYS_RENDERED:
+        if name in token_to_id:
+            attrs[token_to_id[name]] = _USER_DEFINED
     eog.update(special[r] for r in ("eos", "eot", "eom") if special[r] is not None)
     texts = {tokens[i]: i for i in eog}
     if "<|end|>" in texts and (("<|return|>" in texts and "<|call|>" in texts)
@@ -688,7 +734,7 @@ def _string_list(md: dict[str, Any], key: str) -> list[str]:
     value = md.get(key)
     if value is None:
         raise TokenizerError(f"the GGUF file has no {key}")
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list) or not set(map(type, value)) <= {str}:
         raise TokenizerError(f"{key} must be an array of strings")
     return value
 
@@ -697,8 +743,8 @@ def _number_list(md: dict[str, Any], key: str, n: int, kind: type) -> list | Non
     value = md.get(key)
     if value is None:
         return None
-    ok = (int,) if kind is int else (int, float)
-    if not isinstance(value, list) or not all(isinstance(v, ok) and not isinstance(v, bool) for v in value):
+    allowed = {int} if kind is int else {int, float}
+    if not isinstance(value, list) or not set(map(type, value)) <= allowed:
         raise TokenizerError(f"{key} must be an array of numbers")
     if len(value) < n:
         raise TokenizerError(f"{key} has {len(value)} entries for {n} tokens")

