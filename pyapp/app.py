@@ -7,13 +7,17 @@ engine; see model_session.py) -> enable the UI.
 from __future__ import annotations
 
 import js
+from pyapp.assistant import Assistant
+from pyapp.documents.store import Workspace
 from pyapp.engine.bridge import ModelFile
 from pyapp.model_session import LOAD_ERRORS, load_failure_message, open_model
+from pyapp.ui.documents_panel import DocumentsPanel
 from pyapp.ui.handoff_panel import HandoffInbox, show_bookmarklet
 from pyapp.ui.model_panel import ModelPanel
+from pyapp.ui.operations_panel import OperationsPanel
 from pyapp.ui.page import BootStatus, set_engine_label
+from pyapp.ui.persistence import DATA_DIR, Persistence
 from pyapp.ui.status_text import progress_label
-from pyapp.ui.summarize_panel import SummarizePanel
 
 ENGINE_PREFERENCES = ("auto", "webgpu", "wllama")
 DEFAULT_ENGINE = "auto"
@@ -48,11 +52,20 @@ async def start(boot) -> None:
         status.fail(load_failure_message(err))
         return
 
-    panel = SummarizePanel(model.assistant())
-    ModelPanel(boot.engineModule, model, prefer, wllama_assets, on_switch=panel.use_assistant)
+    status.show("Opening your saved documents…", 0.98)
+    persistence = await Persistence.mount()
+    assistant = model.assistant()
+    documents = DocumentsPanel(Workspace(DATA_DIR), persistence, assistant)
+    operations = OperationsPanel(assistant, documents)
+
+    def switch_model(new_assistant: Assistant) -> None:
+        operations.use_assistant(new_assistant)
+        documents.use_assistant(new_assistant)
+
+    ModelPanel(boot.engineModule, model, prefer, wllama_assets, on_switch=switch_model)
     set_engine_label(model.label)
     status.finish()
-    panel.enable()
+    operations.enable()
     show_bookmarklet(str(boot.buildInfo.bookmarklet), site)
     if inbox is not None:
         inbox.ready_for_text()

@@ -38,7 +38,8 @@ def clean_text(raw: str) -> str:
 
 
 def title_of(text: str, max_chars: int = 80) -> str:
-    first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    """The first non-blank line, without Markdown heading marks, shortened to `max_chars`."""
+    first_line = next((line.strip().lstrip("#").strip() for line in text.split("\n") if line.strip()), "")
     return first_line if len(first_line) <= max_chars else first_line[: max_chars - 1].rstrip() + "…"
 
 

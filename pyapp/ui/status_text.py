@@ -37,5 +37,5 @@ def stats_line(n_prompt: int, stats: CompletionStats) -> str:
 
 
 def document_info(n_chars: int, n_tokens: int, n_ctx: int) -> str:
-    note = "" if n_tokens <= n_ctx else f" — longer than the model's {n_ctx:,}-token window; the start is summarized"
+    note = "" if n_tokens <= n_ctx else f" — longer than the model's {n_ctx:,}-token window, so it is read in parts"
     return f"{n_chars:,} characters · {n_tokens:,} tokens{note}"

@@ -81,4 +81,4 @@ def test_a_good_model_loads_from_a_url_and_is_used(app_page: Page) -> None:
     app_page.get_by_label("Length").select_option("line")
     app_page.get_by_role("button", name="Summarize").click()
     expect(app_page.get_by_role("button", name="Stop")).to_be_disabled(timeout=240_000)
-    expect(app_page.get_by_label("Summary")).not_to_be_empty()
+    expect(app_page.get_by_label("Result")).not_to_be_empty()

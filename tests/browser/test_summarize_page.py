@@ -77,7 +77,7 @@ def test_summary_streams_from_the_real_model_offline(app_page: Page) -> None:
     expect(page.locator("#document-info")).to_contain_text("tokens")
     page.get_by_role("button", name="Summarize").click()
 
-    result = page.get_by_label("Summary")
+    result = page.get_by_label("Result")
     lengths: list[int] = []
     while page.get_by_role("button", name="Stop").is_enabled() or not lengths:
         lengths.append(len(result.inner_text()))
@@ -100,7 +100,7 @@ def test_stop_ends_generation_at_once(app_page: Page) -> None:
     page.get_by_label("Document").fill(HONEYBEES)
     page.get_by_label("Length").select_option("bullets")
     page.get_by_role("button", name="Summarize").click()
-    result = page.get_by_label("Summary")
+    result = page.get_by_label("Result")
     expect(page.get_by_role("button", name="Stop")).to_be_enabled()
     expect(result).not_to_be_empty(timeout=ANSWER_TIMEOUT_MS)
     page.get_by_role("button", name="Stop").click()
@@ -122,7 +122,7 @@ def test_stop_during_the_prompt_is_immediate_and_the_next_run_works(app_page: Pa
     page.get_by_label("Length").select_option("line")
     page.get_by_role("button", name="Summarize").click()
     wait_until_idle(page)
-    assert re.search(r"everest|mountain", page.get_by_label("Summary").inner_text(), re.IGNORECASE)
+    assert re.search(r"everest|mountain", page.get_by_label("Result").inner_text(), re.IGNORECASE)
 
 
 def test_empty_document_gets_a_message_and_keeps_input(app_page: Page) -> None:
@@ -143,6 +143,6 @@ def test_keyboard_only_use(app_page: Page) -> None:
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "summarize"
     page.keyboard.press("Enter")
-    expect(page.get_by_label("Summary")).not_to_be_empty(timeout=ANSWER_TIMEOUT_MS)
+    expect(page.get_by_label("Result")).not_to_be_empty(timeout=ANSWER_TIMEOUT_MS)
     wait_until_idle(page)
     assert page.offline_guard.blocked == []

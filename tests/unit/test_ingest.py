@@ -25,4 +25,5 @@ def test_huge_paste_is_refused_with_its_size() -> None:
 
 def test_title_is_first_nonblank_line_shortened() -> None:
     assert title_of("\n\n  Hello world  \nrest") == "Hello world"
+    assert title_of("## Trip plan\nVisit Lyon.") == "Trip plan"
     assert len(title_of("w" * 500)) == 80

@@ -24,7 +24,7 @@ def test_stats_line_says_when_stopped() -> None:
 
 def test_document_info_warns_past_the_window() -> None:
     assert "longer than" not in document_info(100, 20, 4096)
-    assert "longer than the model's 4,096-token window" in document_info(100_000, 25_000, 4096)
+    assert "longer than the model's 4,096-token window, so it is read in parts" in document_info(100_000, 25_000, 4096)
 
 
 def test_engine_failure_messages() -> None:
