@@ -20,6 +20,16 @@ from pyapp.ui.persistence import DATA_DIR, Persistence
 from pyapp.ui.status_text import progress_label
 
 ENGINE_PREFERENCES = ("auto", "webgpu", "wllama")
+
+
+class Live:
+    """The running app's panels, for scripts that drive the page (eval/, bench/)."""
+
+    documents: DocumentsPanel | None = None
+    operations: OperationsPanel | None = None
+
+
+live = Live()
 DEFAULT_ENGINE = "auto"
 
 
@@ -63,6 +73,7 @@ async def start(boot) -> None:
         documents.use_assistant(new_assistant)
 
     ModelPanel(boot.engineModule, model, prefer, wllama_assets, on_switch=switch_model)
+    live.documents, live.operations = documents, operations
     set_engine_label(model.label)
     status.finish()
     operations.enable()

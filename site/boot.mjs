@@ -3,7 +3,7 @@
 
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 import * as engineModule from "./engine/index.mjs";
-import { startOffline } from "./offline.mjs";
+import { startOffline, whenControlled } from "./offline.mjs";
 
 const siteBase = new URL("./", import.meta.url);
 const bar = document.getElementById("boot-progress");
@@ -33,6 +33,10 @@ async function boot() {
   progress("Loading Python (Pyodide)…", 0.02);
   const buildInfo = await fetchJSON("build-info.json");
   window.wordcalcBoot.version = buildInfo.version;
+  if (Object.keys(buildInfo.split ?? {}).length) {
+    progress("Saving wordcalc for offline use (its large files need it)…", 0.03);
+    await whenControlled(siteBase);
+  }
   const pyodide = await loadPyodide({ indexURL: new URL("pyodide/", siteBase).href });
   progress("Loading Python packages (numpy, micropip)…", 0.1);
   await pyodide.loadPackage(buildInfo.pyodidePackages, { messageCallback: () => {} });
@@ -41,6 +45,8 @@ async function boot() {
   const wheelUrls = buildInfo.wheels.map((name) => new URL(`wheels/${name}`, siteBase).href);
   await micropip.install(wheelUrls, { deps: false });
   window.wordcalcBoot.pythonReadyMs = performance.now() - bootStarted;
+  // For eval/ and bench/ scripts driving the page (same origin only, like everything on window).
+  window.wordcalcBoot.runPython = (code) => pyodide.runPythonAsync(code);
   const app = pyodide.pyimport("pyapp.app");
   await app.start({
     progress,

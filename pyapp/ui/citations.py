@@ -10,14 +10,19 @@ from pyapp.recipes.ask import Answer, Citation
 
 
 def segments(answer: Answer) -> list[tuple[str, Citation | None]]:
-    """(text, citation) runs covering the whole answer text; citation is None for plain text."""
+    """(text, citation) runs covering the whole answer text; citation is None for plain text.
+
+    A citation the model wrote covers its own digits; one inferred by the recipe (the sentence
+    shares most words with a passage) has an empty span, and gets a " [n]" mark of its own.
+    """
     runs: list[tuple[str, Citation | None]] = []
     at = 0
-    for citation in sorted(answer.citations, key=lambda c: c.start):
+    for citation in sorted(answer.citations, key=lambda c: (c.start, c.end)):
         if citation.start > at:
             runs.append((answer.text[at:citation.start], None))
-        runs.append((answer.text[citation.start:citation.end], citation))
-        at = citation.end
+        written = answer.text[citation.start:citation.end]
+        runs.append((written or f" [{citation.number}]", citation))
+        at = max(at, citation.end)
     if at < len(answer.text):
         runs.append((answer.text[at:], None))
     return runs

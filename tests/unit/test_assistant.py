@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
-from pyapp.assistant import Assistant
+from pyapp.assistant import Assistant, Delta
 from pyapp.engine.contract import CompletionRequest, CompletionStats, EngineInfo, Piece
 from pyapp.model.chat import ChatFormat
 from pyapp.recipes.summarize import Length
@@ -43,12 +44,18 @@ class ByteDecoder:
         except UnicodeDecodeError:
             return ""
 
+    def flush(self) -> str:
+        text, self.pending = self.pending.decode("utf-8", "replace"), b""
+        return text
+
 
 def collect(assistant: Assistant, document: str) -> list[str]:
     async def run() -> list[str]:
-        return [text async for text in assistant.summarize(document, Length.LINE)]
+        return [event.text async for event in assistant.summarize(document, Length.LINE) if isinstance(event, Delta)]
 
-    return asyncio.run(run())
+    # Its own thread: Playwright's sync API keeps an event loop running in the main thread.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def test_text_engine_gets_prompt_text_and_streams_text() -> None:
@@ -68,6 +75,13 @@ def test_token_engine_gets_ids_and_output_is_detokenized() -> None:
     assert "".join(collect(assistant, "doc")) == "ok ☃"
     request = engine.requests[0]
     assert request.tokens == [len(request.text)] and request.stop_ids == [2]
+
+
+def test_answer_cut_inside_a_character_is_flushed_not_lost() -> None:
+    engine = ScriptedEngine(True, [Piece(b, None) for b in b"ok " + "☃".encode()[:2]])
+    assistant = Assistant(engine, ChatFormat(None), count=len, tokenize=lambda text: [1],
+                          decoder_factory=ByteDecoder)
+    assert "".join(collect(assistant, "doc")) == "ok \ufffd"
 
 
 def test_stop_cancels_the_engine() -> None:

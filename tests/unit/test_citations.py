@@ -6,14 +6,20 @@ from pyapp.recipes.ask import Answer, Citation
 from pyapp.ui.citations import excerpt, segments
 
 
-def test_segments_cover_the_text_in_order() -> None:
-    text = "Bees dance [2]. Honey keeps [1]"
-    citations = [Citation(1, text.index("[1]"), len(text), None), Citation(2, 11, 14, None)]
-    answer = Answer("q", text, [], citations)
-    runs = segments(answer)
+def test_written_citations_become_marks_in_order() -> None:
+    text = "Bees dance [2]. Honey keeps [1, 3]"
+    two, one, three = text.index("2"), text.index("1"), text.index("3")
+    citations = [Citation(1, one, one + 1, None), Citation(2, two, two + 1, None), Citation(3, three, three + 1, None)]
+    runs = segments(Answer("q", text, [], citations))
     assert "".join(t for t, _ in runs) == text
     assert [(t, c.number if c else None) for t, c in runs] == [
-        ("Bees dance ", None), ("[2]", 2), (". Honey keeps ", None), ("[1]", 1)]
+        ("Bees dance [", None), ("2", 2), ("]. Honey keeps [", None), ("1", 1), (", ", None), ("3", 3), ("]", None)]
+
+
+def test_inferred_citation_gets_a_mark_of_its_own() -> None:
+    text = "The tower is 31 metres tall."
+    runs = segments(Answer("q", text, [], [Citation(1, len(text), len(text), None, inferred=True)]))
+    assert runs == [(text, None), (" [1]", runs[1][1])]
 
 
 def test_no_citations_is_one_run() -> None:

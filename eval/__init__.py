@@ -1,0 +1,1 @@
+"""The evaluation set (documents, questions, expected facts, key points) and its scoring."""
