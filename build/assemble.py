@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bookmarklet
+import pwa
 from artifacts import (
     CACHE,
     ROOT,
@@ -22,7 +24,6 @@ from artifacts import (
     load_pins,
     pure_wheel_from_sdist,
     pypi_pins,
-    sha256_of,
     verify,
 )
 
@@ -120,7 +121,6 @@ def assemble(dist: Path) -> dict:
             "bytes": (dist / model_file).stat().st_size,
             "sha256": file_pins[model_file],
         },
-        "version": sha256_of(dist / "wheels" / app_wheel.name)[:12],
+        "bookmarklet": bookmarklet.template(),
     }
-    (dist / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
-    return info
+    return pwa.finish(dist, info)  # adds "version", writes build-info.json and sw.js

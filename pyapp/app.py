@@ -79,6 +79,6 @@ async def start(boot) -> None:
     operations.enable()
     show_bookmarklet(str(boot.buildInfo.bookmarklet), site)
     if inbox is not None:
-        inbox.ready_for_text()
+        inbox.ready_for_text(lambda page: documents.add(page.title or page.url, page.text, f"bookmarklet:{page.url}"))
     js.window.wordcalcBoot.readyMs = js.performance.now() - boot.bootStarted
     js.window.wordcalcBoot.engine = model.engine.info.kind

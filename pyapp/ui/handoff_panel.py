@@ -8,6 +8,8 @@ drops the link (`window.opener = null`), so the visited page never sees anything
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyodide.ffi import JsProxy, create_proxy, to_js
 
 import js
@@ -102,14 +104,17 @@ class HandoffInbox:
             _show_source([(f"The page's text could not be used: {err}.", "untrusted")])
             return
         js.window.removeEventListener("message", self._listener)
-        js.window.opener = None
+        # `window.opener = None` would store undefined, which does not cut the link; only null does.
+        js.Object.assign(js.window, js.JSON.parse('{"opener": null}'))
         self._opener = None
         js.history.replaceState(None, "", js.location.pathname)
         self._received = handoff
         self._deliver()
 
-    def ready_for_text(self) -> None:
-        """Called once the Summarize panel works: the document (now or when it comes) is summarized."""
+    def ready_for_text(self, keep: Callable[[Handoff], None]) -> None:
+        """Called once the app works: `keep` saves the page's text as a new document (now or when it
+        comes), which is then summarized."""
+        self._keep = keep
         self._ready = True
         self._deliver()
 
@@ -119,7 +124,5 @@ class HandoffInbox:
             return
         self._received = None
         _show_source([("Untrusted web page", "untrusted"), (f" · {handoff.title} — ", None), (handoff.url, None)])
-        document = element("document")
-        document.value = handoff.text
-        document.dispatchEvent(js.Event.new("input"))
+        self._keep(handoff)
         element("summarize-form").requestSubmit(element("summarize"))

@@ -77,7 +77,7 @@ def test_a_good_model_loads_from_a_url_and_is_used(app_page: Page) -> None:
     expect(app_page.locator("#model-status")).to_contain_text("Loaded", timeout=120_000)
     expect(app_page.locator("#model-name")).to_have_text("SmolLM2-135M-Instruct.Q4_1.gguf")
     expect(app_page.locator("#engine-info")).to_contain_text("SmolLM2-135M-Instruct.Q4_1.gguf")
-    app_page.get_by_label("Document").fill("The Danube flows through ten countries, more than any other river.")
+    app_page.get_by_label("Document", exact=True).fill("The Danube flows through ten countries, more than any other river.")
     app_page.get_by_label("Length").select_option("line")
     app_page.get_by_role("button", name="Summarize").click()
     expect(app_page.get_by_role("button", name="Stop")).to_be_disabled(timeout=240_000)

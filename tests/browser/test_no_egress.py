@@ -67,7 +67,7 @@ def test_injected_markup_in_output_is_inert_and_sends_nothing(chromium, dist_sit
     page = context.new_page()
     page.goto(dist_site.url)
     expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    page.get_by_label("Document").fill(attack_document(listener.origin))
+    page.get_by_label("Document", exact=True).fill(attack_document(listener.origin))
     page.get_by_role("button", name="Summarize").click()
     expect(page.get_by_role("button", name="Stop")).to_be_enabled()
     expect(page.get_by_role("button", name="Stop")).to_be_disabled(timeout=240_000)
