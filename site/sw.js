@@ -32,8 +32,21 @@ self.addEventListener("message", (event) => {
   else if (event.data?.type === "claim") event.waitUntil(self.clients.claim());
 });
 
+// The page's CSP connect-src list, enforced again for every request that passes through here.
+const ALLOWED_HOSTS = [/^huggingface\.co$/, /\.huggingface\.co$/, /\.hf\.co$/];
+
+function mayLeave(url) {
+  const target = new URL(url);
+  return target.origin === self.location.origin
+    || (target.protocol === "https:" && ALLOWED_HOSTS.some((host) => host.test(target.hostname)));
+}
+
 self.addEventListener("fetch", (event) => {
   const { request } = event;
+  if (!mayLeave(request.url)) {
+    event.respondWith(Response.error());
+    return;
+  }
   if (request.method !== "GET" || !request.url.startsWith(SCOPE.href)) return;
   event.respondWith(fromCache(request));
 });

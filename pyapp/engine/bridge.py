@@ -14,6 +14,7 @@ from pyodide.ffi import JsException, create_proxy, to_js
 
 import js
 from pyapp.engine.contract import CompletionRequest, CompletionStats, EngineFailure, EngineInfo, Piece
+from pyapp.model.stored import StorageEstimate, StoredModel
 
 ProgressCallback = Callable[[str, float, float], None]
 
@@ -42,27 +43,58 @@ def _progress_proxy(on_progress: ProgressCallback | None):
 
 
 class ModelFile:
-    """A model's bytes held by the JS side (a Blob); Python reads only the ranges it asks for."""
+    """A model's bytes held by the JS side (a Blob); Python reads only the ranges it asks for.
 
-    def __init__(self, engine_module, blob, size: int) -> None:
+    `not_stored` says why a model that was to be kept in the browser is not ("quota",
+    "unavailable"); it is None when it was kept or was never meant to be.
+    """
+
+    def __init__(self, engine_module, blob, size: int, not_stored: str | None = None) -> None:
         self._module = engine_module
         self.blob = blob
         self.size = size
+        self.not_stored = not_stored
 
     @classmethod
-    async def fetch(cls, engine_module, url: str, on_progress: ProgressCallback | None = None) -> ModelFile:
+    async def fetch(cls, engine_module, url: str, on_progress: ProgressCallback | None = None,
+                    store: bool = False, sha256: str | None = None) -> ModelFile:
+        """Download `url`; with `store`, keep it in (or take it from) the browser's model store."""
         proxy = _progress_proxy(on_progress)
         try:
-            blob = await engine_module.fetchModel(url, _to_js({"onProgress": proxy}))
+            result = await engine_module.fetchModel(
+                url, _to_js({"onProgress": proxy, "store": store, "sha256": sha256}))
         except JsException as err:
             raise engine_failure(err) from None
         finally:
             proxy.destroy()
-        return cls(engine_module, blob, int(blob.size))
+        return cls(engine_module, result.blob, int(result.blob.size),
+                   None if result.notStored is None else str(result.notStored))
 
     async def read(self, start: int, end: int) -> bytes:
         chunk = await self._module.readBytes(self.blob, start, min(end, self.size))
         return chunk.to_bytes()
+
+
+class ModelStore:
+    """The models kept in this browser (site/model-store.mjs)."""
+
+    def __init__(self, engine_module) -> None:
+        self._module = engine_module
+
+    async def models(self) -> list[StoredModel]:
+        listed = await self._module.listStoredModels()
+        return [StoredModel(url=str(m.url), bytes=None if m.bytes is None else int(m.bytes),
+                            stored_bytes=int(m.storedBytes), sha256=None if m.sha256 is None else str(m.sha256),
+                            complete=bool(m.complete)) for m in listed]
+
+    async def delete(self, url: str) -> None:
+        await self._module.deleteStoredModel(url)
+
+    async def estimate(self) -> StorageEstimate | None:
+        found = await self._module.storageEstimate()
+        if found is None:
+            return None
+        return StorageEstimate(usage=int(found.usage), quota=int(found.quota), persisted=bool(found.persisted))
 
 
 class Engine:

@@ -12,7 +12,7 @@ from pyodide.ffi import create_once_callable, create_proxy
 import js
 from pyapp.assistant import Assistant
 from pyapp.documents.files import document_from_file
-from pyapp.documents.ingest import InputError, document_from_paste
+from pyapp.documents.ingest import MAX_DOCUMENT_CHARS, InputError, document_from_paste
 from pyapp.documents.store import StoredDocument, StoredResult, Workspace
 from pyapp.ui.page import element
 from pyapp.ui.persistence import Persistence
@@ -20,6 +20,9 @@ from pyapp.ui.status_text import document_info
 
 WIPE_CONFIRM_MS = 5000
 INFO_DELAY_MS = 250
+# Counting tokens is synchronous (about 0.2 s per 100 KB in Pyodide): longer texts are counted
+# by the operations themselves, in slices that keep the page responsive.
+COUNT_LIMIT_CHARS = 100_000
 
 
 def describe(doc: StoredDocument) -> str:
@@ -50,6 +53,7 @@ class DocumentsPanel:
         self._listen(self.textarea, "drop", self._on_drop)
         self._listen(self.list, "click", self._on_list_click)
         self._listen(self.textarea, "input", lambda e: self._schedule_info())
+        self._listen(self.textarea, "paste", self._on_paste)
         if workspace.skipped:
             self.error.textContent = f"{len(workspace.skipped)} saved document(s) could not be read and were skipped."
         self.render()
@@ -99,8 +103,8 @@ class DocumentsPanel:
         self.note.textContent = self.persistence.problem or (
             f"{len(self.docs)} document(s) saved in this browser only." if self.docs else "Nothing saved yet.")
 
-    def count(self, text: str) -> int:
-        return self.assistant.count(text)
+    def count(self, text: str) -> int | None:
+        return self.assistant.count(text) if len(text) <= COUNT_LIMIT_CHARS else None
 
     def use_assistant(self, assistant: Assistant) -> None:
         """Another model was loaded: token counts are its tokenizer's from now on."""
@@ -111,15 +115,23 @@ class DocumentsPanel:
         self._update_info()
 
     def _schedule_info(self) -> None:
-        """Recount after typing pauses: tokenizing a long document on every key would lag."""
+        """Recount and save after typing pauses: doing it on every key would lag."""
         if self._info_timer is not None:
             js.clearTimeout(self._info_timer)
-        self._info_timer = js.setTimeout(create_once_callable(self._update_info), INFO_DELAY_MS)
+        self._info_timer = js.setTimeout(create_once_callable(self._autosave), INFO_DELAY_MS)
 
     def _update_info(self) -> None:
         self._info_timer = None
         text = self.textarea.value
         self.info.textContent = document_info(len(text), self.count(text), self.assistant.n_ctx) if text.strip() else ""
+
+    def _autosave(self) -> None:
+        """Typing pauses: keep the text (a draft is a document too), so a reload loses nothing."""
+        self._update_info()
+        try:
+            self.commit()
+        except InputError:
+            pass
 
     def select(self, doc: StoredDocument) -> None:
         self.current = doc
@@ -191,6 +203,16 @@ class DocumentsPanel:
     def _disarm(self) -> None:
         self.wipe_armed = False
         self.wipe_button.textContent = "Delete everything"
+
+    def _on_paste(self, event) -> None:
+        """Refuse an oversized paste before it reaches the text area (tens of MB freeze the page)."""
+        pasted = event.clipboardData.getData("text")
+        room = MAX_DOCUMENT_CHARS - len(self.textarea.value)
+        if len(pasted) > room:
+            event.preventDefault()
+            element("input-error").textContent = (
+                f"That paste has {len(pasted):,} characters; a document can hold up to {MAX_DOCUMENT_CHARS:,}. "
+                "Paste a part of it, or add it as a file to have it read in parts.")
 
     def _on_pick(self, event) -> None:
         files = [event.target.files.item(i) for i in range(event.target.files.length)]

@@ -1,6 +1,8 @@
 """The Model panel: load another GGUF model from a file or a URL, with progress and clear refusals.
 
 The current model stays in use until the new one has loaded; a failed load changes nothing.
+Models loaded by URL are kept in the browser (site/model-store.mjs), so loading one again needs
+no network; the panel lists them and deletes them.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from pyodide.ffi import create_proxy
 
 import js
 from pyapp.assistant import Assistant
-from pyapp.engine.bridge import ModelFile
+from pyapp.engine.bridge import ModelFile, ModelStore
 from pyapp.model.sources import ModelSourceError, resolve_model_url
+from pyapp.model.stored import ChecksumError, StoredModel, model_name, split_sha256
 from pyapp.model_session import LOAD_ERRORS, LoadedModel, load_failure_message, open_model
 from pyapp.ui.page import element, set_engine_label
 from pyapp.ui.status_text import progress_label
+from pyapp.ui.stored_models import StoredModelsList
+from pyapp.ui.stored_text import not_stored_note, store_progress_label
 
 
 class ModelPanel:
@@ -29,6 +34,7 @@ class ModelPanel:
         self.on_switch = on_switch
         self.file_input = element("model-file")
         self.url_input = element("model-url")
+        self.sha256_input = element("model-sha256")
         self.load_button = element("load-model-url")
         self.status = element("model-status")
         self.error = element("model-error")
@@ -37,6 +43,9 @@ class ModelPanel:
         self._proxies = [create_proxy(self._on_file), create_proxy(self._on_url)]
         self.file_input.addEventListener("change", self._proxies[0])
         self.load_button.addEventListener("click", self._proxies[1])
+        self.store = ModelStore(engine_module)
+        self.stored = StoredModelsList(self.store, self._on_stored, self._on_delete)
+        asyncio.ensure_future(self.stored.refresh())
 
     def _on_file(self, event) -> None:
         files = self.file_input.files
@@ -47,16 +56,35 @@ class ModelPanel:
     def _on_url(self, event) -> None:
         try:
             url = resolve_model_url(self.url_input.value, str(js.location.href))
-        except ModelSourceError as err:
+            url, sha256 = split_sha256(url, str(self.sha256_input.value))
+        except (ModelSourceError, ChecksumError) as err:
             self.error.textContent = str(err)
             return
-        self._start(lambda: ModelFile.fetch(self.engine_module, url, self._progress), url.rsplit("/", 1)[-1])
+        self._start_download(url, sha256)
+
+    def _on_stored(self, model: StoredModel) -> None:
+        self._start_download(model.url, None)
+
+    def _on_delete(self, model: StoredModel) -> None:
+        if self.task is not None and not self.task.done():
+            return  # it may be the model being downloaded
+        self.task = asyncio.ensure_future(self._delete(model))
+
+    async def _delete(self, model: StoredModel) -> None:
+        self.error.textContent = ""
+        await self.store.delete(model.url)
+        self.status.textContent = f"Deleted the stored copy of {model.name}."
+        await self.stored.refresh()
+
+    def _start_download(self, url: str, sha256: str | None) -> None:
+        self._start(lambda: ModelFile.fetch(self.engine_module, url, self._progress, store=True, sha256=sha256),
+                    model_name(url))
 
     async def _from_blob(self, blob) -> ModelFile:
         return ModelFile(self.engine_module, blob, int(blob.size))
 
     def _progress(self, phase: str, loaded: float, total: float) -> None:
-        self.status.textContent = progress_label(phase, loaded, total)
+        self.status.textContent = store_progress_label(phase, loaded, total) or progress_label(phase, loaded, total)
 
     def _start(self, open_file: Callable[[], Awaitable[ModelFile]], name: str) -> None:
         if self.task is not None and not self.task.done():
@@ -78,9 +106,10 @@ class ModelPanel:
         finally:
             self.load_button.disabled = False
             self.file_input.disabled = False
+            await self.stored.refresh()
         old, self.model = self.model, new
         self.on_switch(new.assistant())
         await old.engine.unload()
         element("model-name").textContent = new.name
         set_engine_label(new.label)
-        self.status.textContent = f"Loaded {new.name}."
+        self.status.textContent = f"Loaded {new.name}.{not_stored_note(model_file.not_stored)}"

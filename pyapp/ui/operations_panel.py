@@ -164,6 +164,7 @@ class OperationsPanel:
         final: Result | None = None
         stopped = False
         try:
+            await self.documents.persistence.settled()  # the document is stored before the model runs
             async for item in events:
                 if isinstance(item, Progress):
                     self.progress.textContent = f"Working on {item.label}…"

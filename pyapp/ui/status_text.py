@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pyapp.documents.ingest import MAX_DOCUMENT_CHARS
 from pyapp.engine.contract import CompletionStats
 
 PHASE_LABELS = {
@@ -36,6 +37,10 @@ def stats_line(n_prompt: int, stats: CompletionStats) -> str:
     return " · ".join(parts)
 
 
-def document_info(n_chars: int, n_tokens: int, n_ctx: int) -> str:
-    note = "" if n_tokens <= n_ctx else f" — longer than the model's {n_ctx:,}-token window, so it is read in parts"
-    return f"{n_chars:,} characters · {n_tokens:,} tokens{note}"
+def document_info(n_chars: int, n_tokens: int | None, n_ctx: int) -> str:
+    """`n_tokens` is None for texts too long to count on every keystroke."""
+    if n_chars > MAX_DOCUMENT_CHARS:
+        return f"{n_chars:,} characters — more than the {MAX_DOCUMENT_CHARS:,} wordcalc takes at a time"
+    if n_tokens is None or n_tokens > n_ctx:
+        return f"{n_chars:,} characters — longer than the model's {n_ctx:,}-token window, so it is read in parts"
+    return f"{n_chars:,} characters · {n_tokens:,} tokens"

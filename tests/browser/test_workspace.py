@@ -115,12 +115,41 @@ def test_export_markdown_downloads_the_result(app: Page) -> None:
     assert app.offline_guard.blocked == []
 
 
+def test_a_50_mb_paste_is_refused_and_what_was_typed_stays(app: Page) -> None:
+    app.get_by_role("button", name="New document").click()
+    app.get_by_label("Document", exact=True).fill("My own notes.")
+    app.evaluate("""() => {
+        const data = new DataTransfer();
+        data.setData("text/plain", "word ".repeat(10_000_000));
+        document.getElementById("document").dispatchEvent(
+            new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true}));
+    }""")
+    expect(app.locator("#input-error")).to_contain_text("50,000,000 characters")
+    expect(app.get_by_label("Document", exact=True)).to_have_value("My own notes.")
+    expect(saved(app)).to_have_count(3)  # what was typed is kept as a document of its own
+
+
+def test_a_document_survives_the_tab_closing_mid_answer(app: Page) -> None:
+    tab = app.context.new_page()
+    tab.goto(app.url)
+    expect(tab.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
+    tab.get_by_role("button", name="New document").click()
+    tab.get_by_label("Document", exact=True).fill("Field notes: the glacier retreated 40 metres this summer.")
+    tab.get_by_role("button", name="Summarize").click()
+    expect(tab.get_by_role("button", name="Stop")).to_be_enabled()
+    tab.close()
+    app.reload()
+    expect(app.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
+    expect(saved(app)).to_have_count(4)
+    expect(saved(app).first).to_contain_text("Field notes")
+
+
 def test_documents_survive_a_reload_and_wipe_removes_them(app: Page) -> None:
     app.reload()
     expect(app.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    expect(saved(app)).to_have_count(2)
+    expect(saved(app)).to_have_count(4)
     saved(app).get_by_role("button", name="Delete Bakery opening").click()
-    expect(saved(app)).to_have_count(1)
+    expect(saved(app)).to_have_count(3)
     app.get_by_role("button", name="Delete everything").click()
     app.get_by_role("button", name="Press again to delete every document and result").click()
     expect(saved(app)).to_have_count(0)

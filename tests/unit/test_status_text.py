@@ -22,9 +22,11 @@ def test_stats_line_says_when_stopped() -> None:
     assert stats_line(12, stats).endswith("stopped")
 
 
-def test_document_info_warns_past_the_window() -> None:
-    assert "longer than" not in document_info(100, 20, 4096)
+def test_document_info_warns_past_the_window_and_the_limit() -> None:
+    assert document_info(100, 20, 4096) == "100 characters · 20 tokens"
     assert "longer than the model's 4,096-token window, so it is read in parts" in document_info(100_000, 25_000, 4096)
+    assert "read in parts" in document_info(500_000, None, 4096)
+    assert "more than the 2,000,000 wordcalc takes" in document_info(50_000_000, None, 4096)
 
 
 def test_engine_failure_messages() -> None:

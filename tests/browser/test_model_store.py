@@ -1,0 +1,189 @@
+"""Models loaded by URL are stored once: resumed after a broken download, verified, listed, loaded
+again with no request (offline too) and deletable; when storage is full they run from memory.
+
+The page's CSP lets it fetch only from its own origin and Hugging Face, so the test models are
+served from the app's origin: dist/ plus a downloads/ folder, by a server that answers Range
+requests (build/serve.py), logs each download request with its Range header, and can be told to
+break its next answer off after N bytes. One browser context plays one user through the steps,
+in file order (each boot costs tens of seconds); the service worker controls the page first, as
+it does for a returning user, so the offline step can start the engine from its cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import DIST, OfflineGuard
+
+from serve import StaticHandler, serve_in_thread  # build/ is on sys.path (conftest)
+
+pytestmark = pytest.mark.browser
+
+BOOT_TIMEOUT_MS = 180_000
+LOAD_TIMEOUT_MS = 120_000
+DOWNLOADS = "/downloads/"
+DROP_AT = 40_000_000
+MODEL = "model.gguf"
+SMALL = "small.gguf"
+RECORD_STATUS = """() => {
+  window.modelStatusLog = [];
+  const status = document.getElementById("model-status");
+  new MutationObserver(() => window.modelStatusLog.push(status.textContent))
+    .observe(status, { childList: true, characterData: true, subtree: true });
+}"""
+
+
+@dataclass
+class ModelServer:
+    """dist/ with downloads/ beside it; `requests` holds (path, Range header) per download request."""
+
+    url: str = ""
+    origin: str = ""
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+    drop_after: int | None = None  # the next download answer stops after this many body bytes
+
+
+@pytest.fixture(scope="module")
+def model_server(tmp_path_factory, smollm2_path: Path) -> Iterator[ModelServer]:
+    downloads = tmp_path_factory.mktemp("downloads")
+    try:
+        os.link(smollm2_path, downloads / MODEL)
+    except OSError:
+        shutil.copy2(smollm2_path, downloads / MODEL)
+    (downloads / SMALL).write_bytes(os.urandom(3 << 20))
+    served = ModelServer()
+
+    class DownloadsHandler(StaticHandler):
+        def translate_path(self, path: str) -> str:
+            if path.startswith(DOWNLOADS):
+                return str(downloads / path[len(DOWNLOADS):].split("?")[0])
+            return super().translate_path(path)
+
+        def send_head(self):
+            if self.path.startswith(DOWNLOADS):
+                served.requests.append((self.path, self.headers.get("Range")))
+            return super().send_head()
+
+        def copyfile(self, source, outputfile) -> None:
+            if not self.path.startswith(DOWNLOADS) or served.drop_after is None:
+                super().copyfile(source, outputfile)
+                return
+            left, served.drop_after = served.drop_after, None
+            while left > 0 and (block := source.read(min(left, 1 << 20))):
+                outputfile.write(block)
+                left -= len(block)
+            self.close_connection = True
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(DownloadsHandler, directory=str(DIST)))
+    serve_in_thread(server)
+    served.origin = f"http://127.0.0.1:{server.server_address[1]}"
+    served.url = served.origin + "/"
+    yield served
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def user(chromium, model_server: ModelServer) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    OfflineGuard(allowed_origins={model_server.origin}).install(context)
+    page = context.new_page()
+    page.goto(model_server.url)
+    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT_MS)
+    page.locator("#model-panel summary").click()
+    page.evaluate(RECORD_STATUS)
+    yield page
+    context.close()
+
+
+def load_url(page: Page, url: str, sha256: str = "") -> None:
+    page.evaluate("window.modelStatusLog.length = 0")
+    page.get_by_label("Model URL").fill(url)
+    page.get_by_label("SHA-256 (optional)").fill(sha256)
+    page.get_by_role("button", name="Load model", exact=True).click()
+
+
+def statuses(page: Page) -> list[str]:
+    return page.evaluate("window.modelStatusLog")
+
+
+def stored_row(page: Page, name: str):
+    return page.locator("#stored-models li").filter(has_text=name)
+
+
+def usage(page: Page) -> int:
+    return int(page.locator("#model-storage").get_attribute("data-usage"))
+
+
+def test_a_broken_download_resumes_where_it_stopped_and_is_verified(user: Page, model_server: ModelServer,
+                                                                     smollm2_path: Path) -> None:
+    digest = hashlib.sha256(smollm2_path.read_bytes()).hexdigest()
+    model_server.drop_after = DROP_AT
+    load_url(user, f"downloads/{MODEL}#sha256={digest}")
+    expect(user.locator("#model-status")).to_have_text(f"Loaded {MODEL}.", timeout=LOAD_TIMEOUT_MS)
+    assert model_server.requests == [(DOWNLOADS + MODEL, None), (DOWNLOADS + MODEL, f"bytes={DROP_AT}-")]
+    log = statuses(user)
+    assert "Resuming the download at 40.0 MB of 98.4 MB…" in log
+    assert any(text.startswith("Checking the SHA-256:") for text in log)
+    expect(stored_row(user, MODEL)).to_contain_text("98.4 MB")
+    expect(user.locator("#model-storage")).to_contain_text("Models stored here: 98.4 MB")
+
+
+def test_a_wrong_sha256_is_refused_and_nothing_is_stored(user: Page) -> None:
+    load_url(user, f"downloads/{SMALL}", sha256="0" * 64)
+    expect(user.locator("#model-error")).to_contain_text("Its SHA-256 is", timeout=LOAD_TIMEOUT_MS)
+    expect(user.locator("#model-error")).to_contain_text("nothing was stored")
+    expect(user.locator("#model-error")).to_contain_text(f"The current model ({MODEL}) is still in use")
+    expect(stored_row(user, SMALL)).to_have_count(0)
+    caches = user.evaluate("caches.keys()")
+    assert [name for name in caches if SMALL in name] == []
+
+
+def test_the_stored_model_loads_again_offline_with_no_request(user: Page, model_server: ModelServer) -> None:
+    seen = len(model_server.requests)
+    user.context.set_offline(True)
+    try:
+        load_url(user, f"downloads/{MODEL}")
+        expect(user.locator("#model-status")).to_have_text(f"Loaded {MODEL}.", timeout=LOAD_TIMEOUT_MS)
+    finally:
+        user.context.set_offline(False)
+    assert len(model_server.requests) == seen
+    assert "Using the copy stored in this browser…" in statuses(user)
+    expect(user.locator("#model-error")).to_be_empty()
+
+
+def test_delete_removes_the_model_and_frees_its_space(user: Page) -> None:
+    before = usage(user)
+    user.get_by_role("button", name=f"Delete {MODEL}").click()
+    expect(stored_row(user, MODEL)).to_have_count(0)
+    expect(user.locator("#model-storage")).to_contain_text("Models stored here: 0.0 MB")
+    cdp = user.context.new_cdp_session(user)
+    for _ in range(8):
+        cdp.send("HeapProfiler.collectGarbage")
+        print(user.evaluate("navigator.storage.estimate().then(e => e.usage)"), user.evaluate("caches.keys()"))
+        user.wait_for_timeout(1000)
+    assert usage(user) < before - 90_000_000
+
+
+def test_when_storage_is_full_the_model_runs_from_memory(user: Page, model_server: ModelServer) -> None:
+    cdp = user.context.new_cdp_session(user)
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": model_server.origin, "quotaSize": usage(user) + 30_000_000})
+    try:
+        load_url(user, f"downloads/{MODEL}")
+        expect(user.locator("#model-status")).to_contain_text(f"Loaded {MODEL}. It was not stored, because there is "
+                                                              "no room left", timeout=LOAD_TIMEOUT_MS)
+    finally:
+        cdp.send("Storage.overrideQuotaForOrigin", {"origin": model_server.origin})
+    expect(stored_row(user, MODEL)).to_have_count(0)
+    assert [name for name in user.evaluate("caches.keys()") if MODEL in name] == []
