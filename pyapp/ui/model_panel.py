@@ -67,7 +67,8 @@ class ModelPanel:
 
     def _on_delete(self, model: StoredModel) -> None:
         if self.task is not None and not self.task.done():
-            return  # it may be the model being downloaded
+            self.error.textContent = "Wait until the model being loaded is ready, then delete."
+            return
         self.task = asyncio.ensure_future(self._delete(model))
 
     async def _delete(self, model: StoredModel) -> None:

@@ -3,6 +3,7 @@ storage estimate beside it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from pyodide.ffi import create_proxy
@@ -33,8 +34,9 @@ class StoredModelsList:
         self.list = element("stored-models")
         self.note = element("model-storage")
         self.models: list[StoredModel] = []
-        self._proxy = create_proxy(self._on_click)
-        self.list.addEventListener("click", self._proxy)
+        self._proxies = [create_proxy(self._on_click), create_proxy(self._on_toggle)]
+        self.list.addEventListener("click", self._proxies[0])
+        element("model-panel").addEventListener("toggle", self._proxies[1])
 
     async def refresh(self) -> None:
         self.models = sorted(await self.store.models(), key=lambda m: m.name.lower())
@@ -55,6 +57,12 @@ class StoredModelsList:
         self.note.textContent = "" if estimate is None else storage_line(estimate, self.models)
         if estimate is not None:
             self.note.dataset.usage = str(estimate.usage)
+
+    def _on_toggle(self, event) -> None:
+        """Fresh figures each time the panel opens: another tab may have changed the store, and
+        the browser gives a deleted model's space back only once nothing uses it any more."""
+        if event.target.open:
+            asyncio.ensure_future(self.refresh())
 
     def _on_click(self, event) -> None:
         """One listener for every row (event delegation): rows are rebuilt on each refresh."""

@@ -7,39 +7,8 @@
 import { EngineError, asEngineError } from "./errors.mjs";
 import { WllamaEngine } from "./wllama-engine.mjs";
 
-const PROGRESS_INTERVAL_MS = 100;
-
-// Fetch a model with byte-level progress; returns a Blob (kept out of the JS heap where the
-// browser can). Errors become EngineError("download-failed").
-export async function fetchModel(url, { onProgress, signal } = {}) {
-  let response;
-  try {
-    response = await fetch(url, { signal });
-  } catch (err) {
-    throw new EngineError("download-failed", `Could not download the model (${err.message || err}).`);
-  }
-  if (!response.ok) {
-    throw new EngineError("download-failed", `Could not download the model: HTTP ${response.status}.`);
-  }
-  const total = Number(response.headers.get("Content-Length")) || 0;
-  const reader = response.body.getReader();
-  const parts = [];
-  let loaded = 0;
-  let lastReport = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    loaded += value.byteLength;
-    const now = performance.now();
-    if (now - lastReport > PROGRESS_INTERVAL_MS) {
-      lastReport = now;
-      onProgress?.({ phase: "download", loaded, total });
-    }
-  }
-  onProgress?.({ phase: "download", loaded, total: total || loaded });
-  return new Blob(parts, { type: "application/octet-stream" });
-}
+// Fetching a model, and the models kept in this browser: see model-store.mjs.
+export { fetchModel, listStoredModels, deleteStoredModel, storageEstimate } from "../model-store.mjs";
 
 export async function readBytes(blob, start, end) {
   return new Uint8Array(await blob.slice(start, end).arrayBuffer());

@@ -1,0 +1,357 @@
+// The forward pass as a list of compute dispatches over persistent GPU buffers: pipelines and
+// bind groups are made once at load; a step only writes its small "step" uniform, encodes the
+// dispatches for its token count and submits.
+
+import { EngineError } from "../errors.mjs";
+import {
+  matmulWGSL, matvecWGSL, getRowsWGSL, matmulDispatch, matvecDispatch, getRowsDispatch,
+  EMULATED_BLOCKS, GPU_BLOCKS, MODE,
+} from "./kernels/matmul.mjs";
+import { RMSNORM_WGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
+import { ROPE_STORE_WGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
+import { ATTENTION_SCORES_WGSL, ATTENTION_SOFTMAX_WGSL, ATTENTION_MIX_WGSL, attentionDispatch } from "./kernels/attention.mjs";
+import { SAMPLE_WGSL } from "./kernels/sample.mjs";
+import { layerTensorNames } from "./model.mjs";
+
+export const PREFILL_CHUNK = 64;
+
+const STORAGE = GPUBufferUsage.STORAGE;
+const ceilDiv = (a, b) => Math.ceil(a / b);
+
+// All small constant uniforms in one buffer, each at its own 256-byte-aligned offset.
+class UniformArena {
+  constructor(align) {
+    this.align = align;
+    this.entries = [];
+    this.size = 0;
+  }
+
+  add(build) {
+    const data = new ArrayBuffer(32);
+    build(new Uint32Array(data), new Float32Array(data));
+    const entry = { data, offset: this.size, size: 32, buffer: null };
+    this.size += Math.max(this.align, 32);
+    this.entries.push(entry);
+    return entry;
+  }
+
+  finalize(device) {
+    this.buffer = device.createBuffer({ size: Math.max(this.size, 256), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    for (const e of this.entries) {
+      e.buffer = this.buffer;
+      device.queue.writeBuffer(this.buffer, e.offset, e.data);
+    }
+  }
+}
+
+function whole(buffer) {
+  return { buffer };
+}
+
+function range(part) {
+  return { buffer: part.arena.buffer, offset: part.offset, size: part.size };
+}
+
+const matmulLayoutEntries = [
+  "read-only-storage", "read-only-storage", "storage", "read-only-storage", "read-only-storage", "uniform", "uniform",
+].map((type, binding) => ({
+  binding,
+  visibility: GPUShaderStage.COMPUTE,
+  buffer: { type },
+}));
+
+// emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU.
+export class Graph {
+  static async create(device, hp, weights, emulatedGPU) {
+    const graph = new Graph(device, hp, weights, emulatedGPU);
+    await graph.build();
+    return graph;
+  }
+
+  constructor(device, hp, weights, emulatedGPU) {
+    this.device = device;
+    this.hp = hp;
+    this.weights = weights;
+    this.blocks = emulatedGPU ? EMULATED_BLOCKS : GPU_BLOCKS;
+  }
+
+  tensor(name) {
+    return this.weights.tensors.get(name);
+  }
+
+  buffer(label, bytes, usage = STORAGE) {
+    const b = this.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+    this.owned.push(b);
+    return b;
+  }
+
+  async build() {
+    const { device, hp } = this;
+    const T = PREFILL_CHUNK;
+    const f = 4;
+    const qDim = hp.nHead * hp.headDim;
+    const kvDim = hp.nKv * hp.headDim;
+    this.owned = [];
+    const copy = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    this.buf = {
+      ids: this.buffer("ids", T * 4, STORAGE | copy),
+      x: this.buffer("x", T * hp.nEmbd * f, STORAGE | copy),
+      xn: this.buffer("xn", T * hp.nEmbd * f),
+      xLast: this.buffer("xLast", hp.nEmbd * f, STORAGE | copy),
+      xLastNorm: this.buffer("xLastNorm", hp.nEmbd * f),
+      q: this.buffer("q", T * qDim * f),
+      k: this.buffer("k", T * kvDim * f),
+      v: this.buffer("v", T * kvDim * f),
+      attn: this.buffer("attn", T * qDim * f),
+      scores: this.buffer("scores", T * hp.nHead * hp.nCtx * f),
+      gate: this.buffer("gate", T * hp.nFf * f),
+      up: this.buffer("up", T * hp.nFf * f),
+      logits: this.buffer("logits", T * hp.nVocab * f, STORAGE | copy),
+      dummy: this.buffer("dummy", 16),
+      step: this.buffer("step", 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+      sample: this.buffer("sample", 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+      idRead: this.buffer("idRead", 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+    };
+    const cacheBytes = hp.nCtx * kvDim * f;
+    this.kvCache = [];
+    for (let i = 0; i < hp.nLayer; i++) {
+      this.kvCache.push({ k: this.buffer(`k${i}`, cacheBytes), v: this.buffer(`v${i}`, cacheBytes) });
+    }
+    await this.makePipelines();
+    this.uniforms = new UniformArena(device.limits.minUniformBufferOffsetAlignment);
+    this.stepOne = this.uniforms.add((u) => { u[0] = 1; });
+    const specs = this.layerSpecs();
+    const headSpecs = this.headSpecs();
+    this.uniforms.finalize(device);
+    this.bindAll(specs);
+    this.bindAll(headSpecs.last);
+    this.bindAll(headSpecs.all);
+    this.bindAll(headSpecs.sample);
+    this.body = specs;
+    this.head = headSpecs;
+  }
+
+  async makePipelines() {
+    const { device } = this;
+    const types = new Set([...this.weights.tensors.values()].filter((t) => t.shape.length > 1).map((t) => t.type.name));
+    this.matmulLayout = device.createBindGroupLayout({ entries: matmulLayoutEntries });
+    const layout = device.createPipelineLayout({ bindGroupLayouts: [this.matmulLayout] });
+    const make = (code, pipelineLayout = "auto") => device.createComputePipelineAsync({
+      layout: pipelineLayout,
+      compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
+    });
+    const jobs = {};
+    for (const type of types) {
+      jobs[`matvec.${type}`] = make(matvecWGSL(type, this.blocks.matvec), layout);
+      jobs[`matmul.${type}`] = make(matmulWGSL(type, this.blocks.matmul), layout);
+    }
+    jobs.getRows = make(getRowsWGSL(this.tensor("token_embd.weight").type.name));
+    jobs.rmsnorm = make(RMSNORM_WGSL);
+    jobs.rope = make(ROPE_STORE_WGSL);
+    jobs.scores = make(ATTENTION_SCORES_WGSL);
+    jobs.softmax = make(ATTENTION_SOFTMAX_WGSL);
+    jobs.mix = make(ATTENTION_MIX_WGSL);
+    jobs.sample = make(SAMPLE_WGSL);
+    const names = Object.keys(jobs);
+    try {
+      const made = await Promise.all(Object.values(jobs));
+      this.pipelines = Object.fromEntries(names.map((n, i) => [n, made[i]]));
+    } catch (err) {
+      throw new EngineError("internal", `a WebGPU kernel failed to compile: ${err.message}`);
+    }
+  }
+
+  // A spec: {pipeline(n), layout?, entries (resources by binding), dispatch(n, pos0)} for n tokens
+  // at positions pos0..; bindAll turns the entries into a bind group once.
+  matmul(name, x, y, yStride, { mode = MODE.STORE, bias = null, aux = null } = {}) {
+    const t = this.tensor(name);
+    return t.parts.map((part) => ({
+      pipeline: (n) => this.pipelines[`${n === 1 ? "matvec" : "matmul"}.${t.type.name}`],
+      layout: this.matmulLayout,
+      entries: [range(part), whole(x), whole(y), bias ? range(this.tensor(bias).parts[0]) : whole(this.buf.dummy),
+        aux ? whole(aux) : whole(this.buf.dummy),
+        this.uniforms.add((u) => u.set([t.rowLength, part.rowCount, t.bytesPerRow, part.rowStart, yStride, mode, bias ? 1 : 0, 0])),
+        whole(this.buf.step)],
+      dispatch: (n) => (n === 1
+        ? matvecDispatch(part.rowCount, this.blocks.matvec)
+        : matmulDispatch(part.rowCount, n, this.blocks.matmul)),
+    }));
+  }
+
+  rmsnorm(name, x, y, step) {
+    return {
+      pipeline: () => this.pipelines.rmsnorm,
+      entries: [whole(x), range(this.tensor(name).parts[0]), whole(y),
+        this.uniforms.add((u, fl) => { u[0] = this.hp.nEmbd; fl[1] = this.hp.eps; }), step ?? whole(this.buf.step)],
+      dispatch: (n) => [ceilDiv(n, NORM_WORKGROUP)],
+    };
+  }
+
+  layerSpecs() {
+    const { hp, buf } = this;
+    const qDim = hp.nHead * hp.headDim;
+    const kvDim = hp.nKv * hp.headDim;
+    const embd = this.tensor("token_embd.weight");
+    const specs = embd.parts.map((part) => ({
+      pipeline: () => this.pipelines.getRows,
+      entries: { 0: range(part), 1: whole(buf.ids), 2: whole(buf.x),
+        5: this.uniforms.add((u) => u.set([embd.rowLength, part.rowCount, embd.bytesPerRow, part.rowStart])),
+        6: whole(buf.step) },
+      dispatch: (n) => getRowsDispatch(hp.nEmbd, n),
+    }));
+    const ropeParams = this.uniforms.add((u, fl) => {
+      u.set([hp.nHead, hp.nKv, hp.headDim, hp.neoxRope ? 1 : 0]);
+      fl[4] = Math.log2(hp.ropeBase);
+      fl[5] = hp.ropePosScale;
+      u[6] = hp.ropeFreqs ? 1 : 0;
+    });
+    const attnParams = this.uniforms.add((u, fl) => {
+      u.set([hp.nHead, hp.nKv, hp.headDim, hp.nCtx]);
+      fl[4] = 1 / Math.sqrt(hp.headDim);
+    });
+    for (let i = 0; i < hp.nLayer; i++) {
+      const w = layerTensorNames(hp, i);
+      const cache = this.kvCache[i];
+      specs.push(
+        this.rmsnorm(w.attnNorm, buf.x, buf.xn),
+        ...this.matmul(w.wq, buf.xn, buf.q, qDim, { bias: w.bq }),
+        ...this.matmul(w.wk, buf.xn, buf.k, kvDim, { bias: w.bk }),
+        ...this.matmul(w.wv, buf.xn, buf.v, kvDim, { bias: w.bv }),
+        {
+          pipeline: () => this.pipelines.rope,
+          entries: [whole(buf.q), whole(buf.k), whole(buf.v), whole(cache.k), whole(cache.v), ropeParams, whole(buf.step),
+            hp.ropeFreqs ? range(this.tensor("rope_freqs.weight").parts[0]) : whole(buf.dummy)],
+          dispatch: (n) => [ceilDiv(hp.nHead + hp.nKv, ROPE_WORKGROUP), n],
+        },
+        {
+          pipeline: () => this.pipelines.scores,
+          entries: { 0: whole(buf.q), 1: whole(cache.k), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
+          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).scores,
+        },
+        {
+          pipeline: () => this.pipelines.softmax,
+          entries: { 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
+          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).softmax,
+        },
+        {
+          pipeline: () => this.pipelines.mix,
+          entries: { 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
+          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).mix,
+        },
+        ...this.matmul(w.wo, buf.attn, buf.x, hp.nEmbd, { mode: MODE.ADD }),
+        this.rmsnorm(w.ffnNorm, buf.x, buf.xn),
+        ...this.matmul(w.wGate, buf.xn, buf.gate, hp.nFf),
+        ...this.matmul(w.wUp, buf.xn, buf.up, hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate }),
+        ...this.matmul(w.wDown, buf.up, buf.x, hp.nEmbd, { mode: MODE.ADD }),
+      );
+    }
+    return specs;
+  }
+
+  headSpecs() {
+    const { hp, buf } = this;
+    const out = hp.tiedOutput ? "token_embd.weight" : "output.weight";
+    const one = this.stepOne;
+    const last = [
+      this.rmsnorm("output_norm.weight", buf.xLast, buf.xLastNorm, one),
+      ...this.matmul(out, buf.xLastNorm, buf.logits, hp.nVocab).map((s) => ({ ...s, entries: s.entries.with(6, one), dispatch: () => s.dispatch(1) })),
+    ];
+    const all = [
+      this.rmsnorm("output_norm.weight", buf.x, buf.xn),
+      ...this.matmul(out, buf.xn, buf.logits, hp.nVocab),
+    ];
+    const sample = [{
+      pipeline: () => this.pipelines.sample,
+      entries: [whole(buf.logits), whole(buf.ids), whole(buf.sample)],
+      dispatch: () => [1],
+    }];
+    return { last, all, sample };
+  }
+
+  bindAll(specs) {
+    for (const spec of specs) {
+      const pipeline = spec.pipeline(PREFILL_CHUNK);
+      const layout = spec.layout ?? pipeline.getBindGroupLayout(0);
+      const entries = Object.entries(spec.entries).map(([binding, r]) => ({
+        binding: Number(binding),
+        resource: r.data ? { buffer: r.buffer, offset: r.offset, size: r.size } : r,
+      }));
+      spec.bindGroup = this.device.createBindGroup({ layout, entries });
+    }
+  }
+
+  run(pass, specs, n, pos0) {
+    for (const spec of specs) {
+      pass.setPipeline(spec.pipeline(n));
+      pass.setBindGroup(0, spec.bindGroup);
+      pass.dispatchWorkgroups(...spec.dispatch(n, pos0));
+    }
+  }
+
+  writeStep(n, pos0) {
+    this.device.queue.writeBuffer(this.buf.step, 0, new Uint32Array([n, pos0, 0, 0]));
+  }
+
+  // Encode the layers for n tokens at positions pos0.. (ids in buf.ids, step written) and the
+  // output head: "last" puts the last token's logits in logits[0, :], "all" every token's in
+  // logits[t, :].
+  encodeForward(encoder, n, pos0, logits) {
+    let pass = encoder.beginComputePass();
+    this.run(pass, this.body, n, pos0);
+    if (logits === "all") {
+      this.run(pass, this.head.all, n);
+      pass.end();
+      return;
+    }
+    pass.end();
+    const rowBytes = this.hp.nEmbd * 4;
+    encoder.copyBufferToBuffer(this.buf.x, (n - 1) * rowBytes, this.buf.xLast, 0, rowBytes);
+    pass = encoder.beginComputePass();
+    this.run(pass, this.head.last, 1);
+    pass.end();
+  }
+
+  encodeSample(encoder) {
+    const pass = encoder.beginComputePass();
+    this.run(pass, this.head.sample, 1);
+    pass.end();
+    encoder.copyBufferToBuffer(this.buf.ids, 0, this.buf.idRead, 0, 4);
+  }
+
+  writeSampleParams({ temperature, topK, topP, u, row }) {
+    const data = new ArrayBuffer(32);
+    const words = new Uint32Array(data);
+    const floats = new Float32Array(data);
+    words[0] = this.hp.nVocab;
+    words[1] = topK;
+    floats[2] = temperature;
+    floats[3] = topP;
+    floats[4] = u;
+    words[5] = row;
+    this.device.queue.writeBuffer(this.buf.sample, 0, data);
+  }
+
+  async readId() {
+    await this.buf.idRead.mapAsync(GPUMapMode.READ);
+    const id = new Uint32Array(this.buf.idRead.getMappedRange(0, 4))[0];
+    this.buf.idRead.unmap();
+    return id;
+  }
+
+  async readLogits(rows) {
+    const bytes = rows * this.hp.nVocab * 4;
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = this.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(this.buf.logits, 0, staging, 0, bytes);
+    this.device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.destroy();
+    return out;
+  }
+
+  destroy() {
+    for (const b of this.owned) b.destroy();
+    this.uniforms?.buffer?.destroy();
+  }
+}

@@ -1,0 +1,267 @@
+// The WebGPU engine: GGUF in, token ids in and out. Environment-agnostic: give it a GPUDevice
+// (Dawn under Node, a page's device) or let it request one from navigator.gpu.
+//
+//   const engine = await createWebGPUEngine({device?, emulatedGPU?})
+//   await engine.load(source, {onProgress, nCtx, maxBindingBytes}) -> {arch, nCtx, nVocab, nLayer, nEmbd, engine, tensorTypes}
+//   await engine.prefill(ids, {onProgress, returnLogits: "none" | "last" | "all"}) -> {nCached, nEvaluated, logits?}
+//   await engine.generate({maxTokens, temperature, topK, topP, seed, stopIds, onToken}) -> {tokens, stopReason, stats}
+//   engine.cancel(); engine.reset(); await engine.unload(); engine.stats()
+
+import { EngineError, asEngineError } from "../errors.mjs";
+import { openSource, readHeader } from "./gguf.mjs";
+import { planWeights, uploadWeights, destroyWeights } from "./weights.mjs";
+import { describeModel } from "./model.mjs";
+import { Graph, PREFILL_CHUNK } from "./graph.mjs";
+
+async function requestDevice() {
+  const gpu = globalThis.navigator?.gpu;
+  const adapter = gpu ? await gpu.requestAdapter() : null;
+  if (!adapter) throw new EngineError("no-webgpu", "WebGPU is not available in this browser");
+  const emulated = adapter.isFallbackAdapter || isEmulated(adapter.info);
+  const limits = {};
+  for (const key of ["maxStorageBufferBindingSize", "maxBufferSize", "maxStorageBuffersPerShaderStage", "maxComputeWorkgroupStorageSize"]) {
+    limits[key] = adapter.limits[key];
+  }
+  try {
+    return { device: await adapter.requestDevice({ requiredLimits: limits }), emulated };
+  } catch (err) {
+    throw new EngineError("no-webgpu", `could not open the GPU: ${err.message}`);
+  }
+}
+
+// A seeded uniform generator (mulberry32): the same seed draws the same tokens.
+function uniformStream(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function commonPrefix(a, b) {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+// A GPU emulated on the CPU (SwiftShader, lavapipe) wants other kernel shapes than a real one;
+// `emulatedGPU` overrides the guess from the adapter.
+function isEmulated(info) {
+  return Boolean(info?.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${info?.architecture} ${info?.description} ${info?.device}`));
+}
+
+export async function createWebGPUEngine({ device, emulatedGPU } = {}) {
+  const opened = device ? { device, emulated: isEmulated(device.adapterInfo) } : await requestDevice();
+  return new WebGPUEngine(opened.device, emulatedGPU ?? opened.emulated);
+}
+
+class WebGPUEngine {
+  constructor(device, emulatedGPU) {
+    this.device = device;
+    this.emulatedGPU = emulatedGPU;
+    this.model = null;
+    this.cancelled = false;
+    this.totals = { prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0 };
+    this.lost = null;
+    device.lost?.then((info) => { this.lost = info; });
+  }
+
+  // nCtx caps the context (KV cache) length; maxBindingBytes caps each weight buffer below the
+  // device's binding limit (tests, and simulating small GPUs).
+  load(source, { onProgress, nCtx, maxBindingBytes } = {}) {
+    return this.exclusive(async () => {
+      await this.release();
+      const { size, windows } = await openSource(source);
+      const { header, seen } = await readHeader(windows);
+      const hp = describeModel(header, { nCtx });
+      const plan = planWeights(header.tensors, this.device.limits, maxBindingBytes);
+      if (size !== null) {
+        const end = Math.max(0, ...header.tensors.map((t) => t.fileOffset + t.nbytes));
+        if (end > size) throw new EngineError("bad-file", `the file is truncated: tensors end at byte ${end}, the file has ${size} bytes`);
+      }
+      this.device.pushErrorScope("out-of-memory");
+      let graph = null;
+      try {
+        await uploadWeights(this.device, plan, seen, windows, size, onProgress);
+        onProgress?.({ phase: "kernels", loaded: 0, total: 1 });
+        graph = await Graph.create(this.device, hp, plan, this.emulatedGPU);
+      } finally {
+        const oom = await this.device.popErrorScope();
+        if (oom || !graph) {
+          graph?.destroy();
+          destroyWeights(plan);
+        }
+        if (oom) throw new EngineError("out-of-memory", `the GPU ran out of memory loading the model: ${oom.message}`);
+      }
+      onProgress?.({ phase: "kernels", loaded: 1, total: 1 });
+      this.model = { hp, plan, graph };
+      this.cached = [];
+      return {
+        arch: hp.arch,
+        nCtx: hp.nCtx,
+        nVocab: hp.nVocab,
+        nLayer: hp.nLayer,
+        nEmbd: hp.nEmbd,
+        engine: "webgpu-f32",
+        tensorTypes: [...new Set(header.tensors.map((t) => t.type.name))],
+      };
+    });
+  }
+
+  // One call at a time (a second one while the first runs is a bug in the caller); every error
+  // leaves as an EngineError.
+  exclusive(work) {
+    if (this.current) return Promise.reject(new EngineError("internal", "the engine is busy with another call"));
+    this.current = (async () => {
+      try {
+        return await work();
+      } catch (err) {
+        if (this.lost) throw new EngineError("device-lost", `the GPU device was lost: ${this.lost.message}`);
+        throw asEngineError(err);
+      } finally {
+        this.current = null;
+      }
+    })();
+    return this.current;
+  }
+
+  requireModel() {
+    if (this.lost) throw new EngineError("device-lost", `the GPU device was lost: ${this.lost.message}`);
+    if (!this.model) throw new EngineError("internal", "no model is loaded");
+    return this.model;
+  }
+
+  prefill(ids, options = {}) {
+    return this.exclusive(() => this.prefillTokens(ids, options));
+  }
+
+  generate(options = {}) {
+    return this.exclusive(() => this.generateTokens(options));
+  }
+
+  async prefillTokens(ids, { onProgress, returnLogits = "none" }) {
+    const { hp, graph } = this.requireModel();
+    const tokens = Array.from(ids, Number);
+    if (!tokens.length) throw new EngineError("internal", "prefill needs at least one token");
+    if (tokens.length > hp.nCtx) {
+      throw new EngineError("context-overflow",
+        `the prompt has ${tokens.length} tokens but the context holds ${hp.nCtx}`, { nTokens: tokens.length, nCtx: hp.nCtx });
+    }
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= hp.nVocab) throw new EngineError("internal", `token id ${id} is outside the vocabulary`);
+    }
+    this.cancelled = false;
+    // The last token is always evaluated: its logits seed generation.
+    const reuse = returnLogits === "all" ? 0 : Math.min(commonPrefix(this.cached, tokens), tokens.length - 1);
+    this.cached = tokens.slice(0, reuse);
+    const started = performance.now();
+    const all = returnLogits === "all" ? new Float32Array(tokens.length * hp.nVocab) : null;
+    for (let pos = reuse; pos < tokens.length; pos += PREFILL_CHUNK) {
+      if (this.cancelled) throw new EngineError("cancelled", "Stopped.");
+      const chunk = tokens.slice(pos, pos + PREFILL_CHUNK);
+      this.device.queue.writeBuffer(graph.buf.ids, 0, new Uint32Array(chunk));
+      graph.writeStep(chunk.length, pos);
+      const encoder = this.device.createCommandEncoder();
+      graph.encodeForward(encoder, chunk.length, pos, all ? "all" : "last");
+      this.device.queue.submit([encoder.finish()]);
+      if (all) all.set(await graph.readLogits(chunk.length), pos * hp.nVocab);
+      else await this.device.queue.onSubmittedWorkDone();
+      this.cached.push(...chunk);
+      onProgress?.({ phase: "prefill", loaded: pos + chunk.length - reuse, total: tokens.length - reuse });
+    }
+    this.logitsRow = all ? (tokens.length - 1) % PREFILL_CHUNK : 0;
+    const evaluated = tokens.length - reuse;
+    const ms = performance.now() - started;
+    this.totals.prefillTokens += evaluated;
+    this.totals.prefillMs += ms;
+    this.lastPrefill = { tokens: evaluated, ms };
+    const result = { nCached: reuse, nEvaluated: evaluated };
+    if (all) result.logits = all;
+    else if (returnLogits === "last") result.logits = await graph.readLogits(1);
+    return result;
+  }
+
+  async generateTokens({ maxTokens = 128, temperature = 0, topK = 0, topP = 1, seed = 0, stopIds = [], onToken }) {
+    const { hp, graph } = this.requireModel();
+    if (!this.cached.length) throw new EngineError("internal", "generate needs a prefill first");
+    const room = hp.nCtx - this.cached.length;
+    if (maxTokens > room) {
+      throw new EngineError("context-overflow",
+        `${this.cached.length} tokens in context + ${maxTokens} to generate exceed the context of ${hp.nCtx}`,
+        { nCached: this.cached.length, maxTokens, nCtx: hp.nCtx });
+    }
+    this.cancelled = false;
+    const stops = new Set(stopIds);
+    const draw = uniformStream(seed);
+    const tokens = [];
+    let stopReason = "length";
+    const started = performance.now();
+    let firstTokenMs = null;
+    while (tokens.length < maxTokens) {
+      if (this.cancelled) { stopReason = "cancelled"; break; }
+      // One submit: sample from the current logits, then run the sampled token through the
+      // model (it reads its id from the GPU), so the host waits for one 4-byte readback.
+      graph.writeSampleParams({ temperature, topK, topP, u: draw(), row: this.logitsRow });
+      this.logitsRow = 0;
+      graph.writeStep(1, this.cached.length);
+      const encoder = this.device.createCommandEncoder();
+      graph.encodeSample(encoder);
+      graph.encodeForward(encoder, 1, this.cached.length, "last");
+      this.device.queue.submit([encoder.finish()]);
+      const id = await graph.readId();
+      this.cached.push(id);
+      firstTokenMs ??= performance.now() - started;
+      if (stops.has(id)) { stopReason = "stop"; break; }
+      tokens.push(id);
+      onToken?.(id);
+    }
+    const ms = performance.now() - started;
+    const steps = tokens.length + (stopReason === "stop" ? 1 : 0);
+    this.totals.decodeTokens += steps;
+    this.totals.decodeMs += ms;
+    return {
+      tokens,
+      stopReason,
+      stats: { decodeTokens: steps, decodeMs: ms, decodeTokPerS: steps ? (steps * 1000) / ms : 0, firstTokenMs },
+    };
+  }
+
+  cancel() {
+    this.cancelled = true;
+  }
+
+  reset() {
+    this.cached = [];
+  }
+
+  // Stops a running call, waits for it, then frees every GPU buffer of the model.
+  async unload() {
+    this.cancel();
+    await this.current?.catch(() => {});
+    await this.release();
+  }
+
+  async release() {
+    if (!this.model) return;
+    await this.device.queue.onSubmittedWorkDone();
+    this.model.graph.destroy();
+    destroyWeights(this.model.plan);
+    this.model = null;
+    this.cached = [];
+  }
+
+  stats() {
+    const t = this.totals;
+    return {
+      ...t,
+      prefillTokPerS: t.prefillMs ? (t.prefillTokens * 1000) / t.prefillMs : 0,
+      decodeTokPerS: t.decodeMs ? (t.decodeTokens * 1000) / t.decodeMs : 0,
+      nCached: this.cached?.length ?? 0,
+      lastPrefill: this.lastPrefill ?? null,
+    };
+  }
+}

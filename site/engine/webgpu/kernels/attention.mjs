@@ -1,0 +1,96 @@
+// Causal attention over the KV cache with grouped-query heads, in three parallel passes over a
+// scores buffer S[t, h, p] (p < n_ctx), without per-invocation arrays (SwiftShader spills them):
+//   scores:  S[t, h, p] = q(t, h) . k(p, h / group) * scale      for p <= pos0 + t
+//            (an invocation does BLOCK positions, loading each vec4 of q once)
+//   softmax: S[t, h, :] = softmax over p <= pos0 + t              one invocation per (t, h)
+//   mix:     O[t, h, 4d..4d+3] = sum_p S[t, h, p] * v(p, h / group)[4d..4d+3]
+//            (an invocation does BLOCK tokens, loading each vec4 of v once)
+
+export const ATTENTION_WORKGROUP = 64;
+const BLOCK = 8;
+const range = (n) => [...Array(n).keys()];
+
+const HEADER = /* wgsl */ `
+struct Params { n_head: u32, n_kv: u32, head_dim: u32, n_ctx: u32, scale: f32, pad0: u32, pad1: u32, pad2: u32 }
+struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(5) var<uniform> step: Step;
+fn row_of(t: u32, h: u32) -> u32 { return (t * params.n_head + h) * params.n_ctx; }`;
+
+export const ATTENTION_SCORES_WGSL = /* wgsl */ `${HEADER}
+@group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> Kc: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+
+@compute @workgroup_size(${ATTENTION_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let p0 = gid.x * ${BLOCK}u;
+  let h = gid.y;
+  let t = gid.z;
+  let last = step.pos0 + t;
+  if (t >= step.n_tokens || p0 > last) { return; }
+  let hd4 = params.head_dim / 4u;
+  let q = (t * params.n_head + h) * hd4;
+  let stride = params.n_kv * hd4;
+  let k = (h / (params.n_head / params.n_kv)) * hd4;
+${range(BLOCK).map((b) => `  let k${b} = min(p0 + ${b}u, last) * stride + k;
+  var s${b} = 0.0;`).join("\n")}
+  for (var i = 0u; i < hd4; i++) {
+    let qi = Q[q + i];
+${range(BLOCK).map((b) => `    s${b} += dot(qi, Kc[k${b} + i]);`).join("\n")}
+  }
+  let row = row_of(t, h);
+${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) { S[row + p0 + ${b}u] = s${b} * params.scale; }`).join("\n")}
+}`;
+
+export const ATTENTION_SOFTMAX_WGSL = /* wgsl */ `${HEADER}
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+
+@compute @workgroup_size(${ATTENTION_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let h = gid.x;
+  let t = gid.y;
+  if (h >= params.n_head || t >= step.n_tokens) { return; }
+  let row = row_of(t, h);
+  let n = step.pos0 + t + 1u;
+  var m = -3.0e38;
+  for (var p = 0u; p < n; p++) { m = max(m, S[row + p]); }
+  var z = 0.0;
+  for (var p = 0u; p < n; p++) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }
+  let inv = 1.0 / z;
+  for (var p = 0u; p < n; p++) { S[row + p] *= inv; }
+}`;
+
+export const ATTENTION_MIX_WGSL = /* wgsl */ `${HEADER}
+@group(0) @binding(2) var<storage, read> Vc: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> S: array<f32>;
+@group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
+
+@compute @workgroup_size(${ATTENTION_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let hd4 = params.head_dim / 4u;
+  let h = gid.x / hd4;
+  let d = gid.x % hd4;
+  let t0 = gid.y * ${BLOCK}u;
+  if (h >= params.n_head || t0 >= step.n_tokens) { return; }
+  let v = (h / (params.n_head / params.n_kv)) * hd4 + d;
+  let stride = params.n_kv * hd4;
+  // Token t0 + b attends positions 0..pos0 + t0 + b; rows past n_tokens are never stored.
+  let n_t = min(${BLOCK}u, step.n_tokens - t0);
+${range(BLOCK).map((b) => `  let row${b} = row_of(min(t0 + ${b}u, step.n_tokens - 1u), h);
+  var acc${b} = vec4<f32>(0.0);`).join("\n")}
+  let last = step.pos0 + t0 + n_t - 1u;
+  for (var p = 0u; p <= last; p++) {
+    let vp = Vc[p * stride + v];
+${range(BLOCK).map((b) => `    if (p <= step.pos0 + t0 + ${b}u) { acc${b} += S[row${b} + p] * vp; }`).join("\n")}
+  }
+${range(BLOCK).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head + h) * hd4 + d] = acc${b}; }`).join("\n")}
+}`;
+
+export function attentionDispatch({ nHead, headDim }, nTokens, pos0) {
+  return {
+    scores: [Math.ceil((pos0 + nTokens) / BLOCK / ATTENTION_WORKGROUP), nHead, nTokens],
+    softmax: [Math.ceil(nHead / ATTENTION_WORKGROUP), nTokens],
+    mix: [Math.ceil((nHead * headDim) / 4 / ATTENTION_WORKGROUP), Math.ceil(nTokens / BLOCK)],
+  };
+}

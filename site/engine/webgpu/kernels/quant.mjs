@@ -1,0 +1,119 @@
+// Dequantization in WGSL, one emitter per GGML type (block layouts as in ggml-common.h).
+// For the 32 weights j*32 .. j*32+31 of the row starting at byte `row` of the storage array `W`:
+//   head(row, j, w)  statements declaring the group's scalars (names prefixed with w),
+//   chunk(i, w)      an expression for the vec4 of weights 4i .. 4i+3 (i < 8).
+// The generated code is straight-line on purpose: SwiftShader spills private arrays and
+// aggregate return values to memory, which made kernels several times slower.
+// tests/engine/reference.py holds the numpy version of each.
+
+export const QUANT_HELPERS = /* wgsl */ `
+fn u16_at(o: u32) -> u32 { return (W[o >> 2u] >> ((o & 2u) * 8u)) & 0xffffu; }
+fn u8_at(o: u32) -> u32 { return (W[o >> 2u] >> ((o & 3u) * 8u)) & 0xffu; }
+fn f16_at(o: u32) -> f32 { return unpack2x16float(u16_at(o)).x; }
+fn i8_at(o: u32) -> f32 { return f32(bitcast<i32>(u8_at(o) << 24u) >> 24u); }
+// The u32 at an even byte offset: the word itself or a 16-bit funnel of two words.
+fn u32_at_even(o: u32) -> u32 {
+  let i = o >> 2u;
+  return select(W[i], (W[i] >> 16u) | (W[i + 1u] << 16u), (o & 2u) != 0u);
+}
+fn bytes4(q: u32) -> vec4<u32> { return vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(0xffu); }
+fn lo_nibbles(q: u32) -> vec4<f32> { return vec4<f32>(vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(0xfu)); }
+fn hi_nibbles(q: u32) -> vec4<f32> { return vec4<f32>(vec4<u32>(q >> 4u, q >> 12u, q >> 20u, q >> 28u) & vec4<u32>(0xfu)); }
+fn nibbles(q: u32, high: bool) -> vec4<f32> { return select(lo_nibbles(q), hi_nibbles(q), high); }
+fn i8x4(q: u32) -> vec4<f32> {
+  return vec4<f32>(vec4<i32>(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4<u32>(24u));
+}
+fn bits4(q: u32, first: u32) -> vec4<f32> {
+  return vec4<f32>((vec4<u32>(q) >> (vec4<u32>(0u, 1u, 2u, 3u) + first)) & vec4<u32>(1u));
+}
+// Q4_K / Q5_K: the 6-bit scale and min of sub-block s from the 12 packed bytes at sc.
+fn scale_min_k4(sc: u32, s: u32) -> vec2<f32> {
+  if (s < 4u) { return vec2<f32>(f32(u8_at(sc + s) & 63u), f32(u8_at(sc + s + 4u) & 63u)); }
+  let a = u8_at(sc + s + 4u);
+  return vec2<f32>(f32((a & 0xfu) | ((u8_at(sc + s - 4u) >> 6u) << 4u)),
+                   f32((a >> 4u) | ((u8_at(sc + s) >> 6u) << 4u)));
+}
+`;
+
+// Low or high nibbles of q; `high` is a JS boolean (chosen while generating) or a WGSL bool.
+const nib = (q, high) => (typeof high === "boolean" ? `${high ? "hi" : "lo"}_nibbles(${q})` : `nibbles(${q}, ${high})`);
+
+// Sub-block j % 8 of super-block j / 8, for the 256-weight K-quants.
+const kHead = (row, j, w, bytes) => `
+let ${w}b = ${row} + (${j} >> 3u) * ${bytes}u;
+let ${w}s = ${j} & 7u;`;
+
+const K4_SCALES = (w) => `
+let ${w}dm = unpack2x16float(W[${w}b >> 2u]);
+let ${w}sm = scale_min_k4(${w}b + 4u, ${w}s);
+let ${w}d = ${w}dm.x * ${w}sm.x;
+let ${w}m = ${w}dm.y * ${w}sm.y;
+let ${w}odd = (${w}s & 1u) == 1u;`;
+
+const EMIT = {
+  F32: {
+    head: (row, j, w) => `let ${w}b = (${row} >> 2u) + ${j} * 32u;`,
+    chunk: (i, w) => `bitcast<vec4<f32>>(vec4<u32>(W[${w}b + ${4 * i}u], W[${w}b + ${4 * i + 1}u], W[${w}b + ${4 * i + 2}u], W[${w}b + ${4 * i + 3}u]))`,
+  },
+  F16: {
+    head: (row, j, w) => `let ${w}b = (${row} >> 2u) + ${j} * 16u;`,
+    chunk: (i, w) => `vec4<f32>(unpack2x16float(W[${w}b + ${2 * i}u]), unpack2x16float(W[${w}b + ${2 * i + 1}u]))`,
+  },
+  Q4_0: {
+    head: (row, j, w) => `
+let ${w}b = ${row} + ${j} * 18u;
+let ${w}d = f16_at(${w}b);`,
+    chunk: (i, w) => `(${nib(`u32_at_even(${w}b + ${2 + 4 * (i % 4)}u)`, i >= 4)} - 8.0) * ${w}d`,
+  },
+  Q4_1: {
+    head: (row, j, w) => `
+let ${w}b = (${row} >> 2u) + ${j} * 5u;
+let ${w}dm = unpack2x16float(W[${w}b]);`,
+    chunk: (i, w) => `${nib(`W[${w}b + ${1 + (i % 4)}u]`, i >= 4)} * ${w}dm.x + ${w}dm.y`,
+  },
+  Q5_0: {
+    head: (row, j, w) => `
+let ${w}b = ${row} + ${j} * 22u;
+let ${w}d = f16_at(${w}b);
+let ${w}h = u32_at_even(${w}b + 2u);`,
+    chunk: (i, w) => `(${nib(`u32_at_even(${w}b + ${6 + 4 * (i % 4)}u)`, i >= 4)} + bits4(${w}h, ${4 * i}u) * 16.0 - 16.0) * ${w}d`,
+  },
+  Q8_0: {
+    head: (row, j, w) => `
+let ${w}b = ${row} + ${j} * 34u;
+let ${w}d = f16_at(${w}b);`,
+    chunk: (i, w) => `i8x4(u32_at_even(${w}b + ${2 + 4 * i}u)) * ${w}d`,
+  },
+  Q4_K: {
+    head: (row, j, w) => `${kHead(row, j, w, 144)}${K4_SCALES(w)}
+let ${w}qs = ((${w}b + 16u) >> 2u) + (${w}s >> 1u) * 8u;`,
+    chunk: (i, w) => `nibbles(W[${w}qs + ${i}u], ${w}odd) * ${w}d - ${w}m`,
+  },
+  Q5_K: {
+    head: (row, j, w) => `${kHead(row, j, w, 176)}${K4_SCALES(w)}
+let ${w}qs = ((${w}b + 48u) >> 2u) + (${w}s >> 1u) * 8u;
+let ${w}qh = (${w}b + 16u) >> 2u;`,
+    chunk: (i, w) => `(nibbles(W[${w}qs + ${i}u], ${w}odd) + vec4<f32>((bytes4(W[${w}qh + ${i}u]) >> vec4<u32>(${w}s)) & vec4<u32>(1u)) * 16.0) * ${w}d - ${w}m`,
+  },
+  Q6_K: {
+    head: (row, j, w) => `${kHead(row, j, w, 210)}
+let ${w}half = ${w}s >> 2u;
+let ${w}c = ${w}s & 3u;
+let ${w}d = f16_at(${w}b + 208u);
+let ${w}ql = ${w}b + ${w}half * 64u + (${w}c & 1u) * 32u;
+let ${w}qh = ${w}b + 128u + ${w}half * 32u;
+let ${w}sc = ${w}b + 192u + ${w}half * 8u + ${w}c * 2u;
+let ${w}d0 = ${w}d * i8_at(${w}sc);
+let ${w}d1 = ${w}d * i8_at(${w}sc + 1u);
+let ${w}high = ${w}c >= 2u;`,
+    chunk: (i, w) => `(nibbles(u32_at_even(${w}ql + ${4 * i}u), ${w}high) + vec4<f32>((bytes4(u32_at_even(${w}qh + ${4 * i}u)) >> vec4<u32>(2u * ${w}c)) & vec4<u32>(3u)) * 16.0 - 32.0) * ${w}d${i < 4 ? 0 : 1}`,
+  },
+};
+
+export function dequantEmitter(typeName) {
+  const emit = EMIT[typeName];
+  if (!emit) throw new Error(`no dequant kernel for ${typeName}`);
+  return emit;
+}
+
+export const KERNEL_TYPES = Object.freeze(Object.keys(EMIT));

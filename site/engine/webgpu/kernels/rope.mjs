@@ -1,0 +1,64 @@
+// RoPE on Q and K, then K and V stored into the layer's KV cache at positions pos0 + t.
+// Invocation (h, t): h < n_head rotates query head h in place; otherwise it handles KV head
+// h - n_head. neox = 1 rotates pairs (i, i + head_dim/2) (qwen2), neox = 0 pairs (2i, 2i+1) (llama).
+// Pair i turns by pos * pos_scale * base^(-2i/head_dim) / freqs[i] (freqs: Llama 3.1+
+// rope_freqs when has_freqs = 1; pos_scale: linear RoPE scaling).
+
+export const ROPE_WORKGROUP = 64;
+
+export const ROPE_STORE_WGSL = /* wgsl */ `
+struct Params { n_head: u32, n_kv: u32, head_dim: u32, neox: u32, log2_base: f32, pos_scale: f32, has_freqs: u32, pad: u32 }
+struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<storage, read_write> Q: array<f32>;
+@group(0) @binding(1) var<storage, read> K: array<f32>;
+@group(0) @binding(2) var<storage, read> V: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Kc: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Vc: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+@group(0) @binding(6) var<uniform> step: Step;
+@group(0) @binding(7) var<storage, read> freqs: array<f32>;
+
+fn pair(i: u32) -> vec2<u32> {
+  if (params.neox == 1u) { return vec2<u32>(i, i + params.head_dim / 2u); }
+  return vec2<u32>(2u * i, 2u * i + 1u);
+}
+
+fn angle(i: u32, pos: u32) -> vec2<f32> {
+  var theta = f32(pos) * params.pos_scale * exp2(-params.log2_base * f32(2u * i) / f32(params.head_dim));
+  if (params.has_freqs == 1u) { theta /= freqs[i]; }
+  return vec2<f32>(cos(theta), sin(theta));
+}
+
+@compute @workgroup_size(${ROPE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let h = gid.x;
+  let t = gid.y;
+  if (h >= params.n_head + params.n_kv || t >= step.n_tokens) { return; }
+  let hd = params.head_dim;
+  let pos = step.pos0 + t;
+  if (h < params.n_head) {
+    let base = (t * params.n_head + h) * hd;
+    for (var i = 0u; i < hd / 2u; i++) {
+      let p = pair(i) + base;
+      let cs = angle(i, pos);
+      let a = Q[p.x];
+      let b = Q[p.y];
+      Q[p.x] = a * cs.x - b * cs.y;
+      Q[p.y] = a * cs.y + b * cs.x;
+    }
+    return;
+  }
+  let g = h - params.n_head;
+  let kv_dim = params.n_kv * hd;
+  let src = t * kv_dim + g * hd;
+  let dst = pos * kv_dim + g * hd;
+  for (var i = 0u; i < hd / 2u; i++) {
+    let p = pair(i);
+    let cs = angle(i, pos);
+    let a = K[src + p.x];
+    let b = K[src + p.y];
+    Kc[dst + p.x] = a * cs.x - b * cs.y;
+    Kc[dst + p.y] = a * cs.y + b * cs.x;
+  }
+  for (var i = 0u; i < hd; i++) { Vc[dst + i] = V[src + i]; }
+}`;

@@ -1,0 +1,162 @@
+// Sampling on the GPU in one workgroup, so a decode step reads back one token id.
+// temperature == 0: argmax (lowest index on ties, like numpy). Otherwise the logits are cut to
+// the top_k largest (0 = all), then to the smallest top set holding top_p of the probability
+// mass (both thresholds found by bisection on the logit value), and a token is drawn with the
+// uniform number u in [0, 1) that the host derives from the seed. `row` picks the logits row.
+
+export const SAMPLE_WGSL = /* wgsl */ `
+struct Params { n_vocab: u32, top_k: u32, temperature: f32, top_p: f32, u: f32, row: u32, pad1: u32, pad2: u32 }
+@group(0) @binding(0) var<storage, read> all_logits: array<f32>;
+@group(0) @binding(1) var<storage, read_write> ids: array<u32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+const N = 256u;
+var<workgroup> red_f: array<f32, N>;
+var<workgroup> red_u: array<u32, N>;
+var<workgroup> remainder: f32;
+var<workgroup> owner_slot: u32;
+
+fn logit(i: u32) -> f32 { return all_logits[params.row * params.n_vocab + i]; }
+
+fn sum_f(tid: u32, v: f32) -> f32 {
+  red_f[tid] = v;
+  workgroupBarrier();
+  for (var s = N / 2u; s > 0u; s >>= 1u) {
+    if (tid < s) { red_f[tid] += red_f[tid + s]; }
+    workgroupBarrier();
+  }
+  let r = red_f[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn sum_u(tid: u32, v: u32) -> u32 {
+  red_u[tid] = v;
+  workgroupBarrier();
+  for (var s = N / 2u; s > 0u; s >>= 1u) {
+    if (tid < s) { red_u[tid] += red_u[tid + s]; }
+    workgroupBarrier();
+  }
+  let r = red_u[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn count_at_least(tid: u32, thr: f32) -> u32 {
+  var c = 0u;
+  for (var i = tid; i < params.n_vocab; i += N) { if (logit(i) >= thr) { c++; } }
+  return sum_u(tid, c);
+}
+
+fn mass_at_least(tid: u32, thr: f32, top: f32) -> f32 {
+  var z = 0.0;
+  for (var i = tid; i < params.n_vocab; i += N) {
+    let l = logit(i);
+    if (l >= thr) { z += exp((l - top) / params.temperature); }
+  }
+  return sum_f(tid, z);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
+  let tid = lid.x;
+  let n = params.n_vocab;
+  var best = -3.0e38;
+  var best_i = 0xffffffffu;
+  var low = 3.0e38;
+  for (var i = tid; i < n; i += N) {
+    let l = logit(i);
+    if (l > best) { best = l; best_i = i; }
+    low = min(low, l);
+  }
+  red_f[tid] = best;
+  red_u[tid] = best_i;
+  workgroupBarrier();
+  for (var s = N / 2u; s > 0u; s >>= 1u) {
+    if (tid < s) {
+      let a = red_f[tid];
+      let b = red_f[tid + s];
+      if (b > a || (b == a && red_u[tid + s] < red_u[tid])) { red_f[tid] = b; red_u[tid] = red_u[tid + s]; }
+    }
+    workgroupBarrier();
+  }
+  let top = red_f[0];
+  let argmax = red_u[0];
+  workgroupBarrier();
+  if (params.temperature <= 0.0) {
+    if (tid == 0u) { ids[0] = argmax; }
+    return;
+  }
+  red_f[tid] = low;
+  workgroupBarrier();
+  for (var s = N / 2u; s > 0u; s >>= 1u) {
+    if (tid < s) { red_f[tid] = min(red_f[tid], red_f[tid + s]); }
+    workgroupBarrier();
+  }
+  var thr = red_f[0];
+  workgroupBarrier();
+
+  if (params.top_k > 0u && params.top_k < n) {
+    var lo = thr;
+    var hi = top;
+    for (var it = 0u; it < 40u; it++) {
+      let mid = 0.5 * (lo + hi);
+      if (count_at_least(tid, mid) >= params.top_k) { lo = mid; } else { hi = mid; }
+    }
+    thr = lo;
+  }
+  if (params.top_p < 1.0) {
+    let want = params.top_p * mass_at_least(tid, thr, top);
+    var lo = thr;
+    var hi = top;
+    for (var it = 0u; it < 40u; it++) {
+      let mid = 0.5 * (lo + hi);
+      if (mass_at_least(tid, mid, top) >= want) { lo = mid; } else { hi = mid; }
+    }
+    thr = lo;
+  }
+
+  // Draw: each thread owns a contiguous chunk; a prefix over chunk masses finds the owner.
+  let chunk = (n + N - 1u) / N;
+  let start = tid * chunk;
+  let end = min(start + chunk, n);
+  var z = 0.0;
+  var last = 0xffffffffu;
+  for (var i = start; i < end; i++) {
+    let l = logit(i);
+    if (l >= thr) { z += exp((l - top) / params.temperature); last = i; }
+  }
+  red_f[tid] = z;
+  red_u[tid] = last;
+  workgroupBarrier();
+  if (tid == 0u) {
+    var total = 0.0;
+    for (var i = 0u; i < N; i++) { total += red_f[i]; }
+    let goal = params.u * total;
+    var before = 0.0;
+    var owner = N;
+    var fallback = argmax;
+    for (var i = 0u; i < N; i++) {
+      if (red_u[i] != 0xffffffffu) { fallback = red_u[i]; }
+      if (owner == N && red_f[i] > 0.0 && before + red_f[i] > goal) { owner = i; }
+      if (owner == N) { before += red_f[i]; }
+    }
+    owner_slot = owner;
+    remainder = goal - before;
+    ids[0] = fallback;
+  }
+  workgroupBarrier();
+  if (tid == owner_slot) {
+    let want = remainder;
+    var acc = 0.0;
+    var pick = last;
+    for (var i = start; i < end; i++) {
+      let l = logit(i);
+      if (l >= thr) {
+        acc += exp((l - top) / params.temperature);
+        if (acc > want) { pick = i; break; }
+      }
+    }
+    ids[0] = pick;
+  }
+}`;

@@ -1,0 +1,101 @@
+// What the GGUF says about the model: architecture, hyperparameters and the tensors the graph
+// needs, checked before any weight is uploaded.
+
+import { EngineError } from "../errors.mjs";
+
+const ARCHITECTURES = {
+  llama: { neoxRope: false, qkvBias: false },
+  qwen2: { neoxRope: true, qkvBias: true },
+};
+
+export const DEFAULT_MAX_CONTEXT = 4096;
+
+function required(meta, key) {
+  const v = meta[key];
+  if (v === undefined) throw new EngineError("bad-file", `the GGUF file has no ${key}`);
+  return v;
+}
+
+export function describeModel(header, { nCtx } = {}) {
+  const meta = header.metadata;
+  const arch = meta["general.architecture"];
+  if (typeof arch !== "string") throw new EngineError("bad-file", "the GGUF file names no architecture");
+  const traits = ARCHITECTURES[arch];
+  if (!traits) {
+    throw new EngineError("unsupported-arch",
+      `the model architecture "${arch}" is not supported by the WebGPU engine (it runs ${Object.keys(ARCHITECTURES).join(", ")})`,
+      { arch });
+  }
+  const k = (key) => `${arch}.${key}`;
+  const tensors = new Map(header.tensors.map((t) => [t.name, t]));
+  const nEmbd = required(meta, k("embedding_length"));
+  const nHead = required(meta, k("attention.head_count"));
+  const nLayer = required(meta, k("block_count"));
+  const embd = tensors.get("token_embd.weight");
+  if (!embd) throw new EngineError("bad-file", "the GGUF file has no token_embd.weight");
+  const trainCtx = meta[k("context_length")] ?? DEFAULT_MAX_CONTEXT;
+  const scaling = meta[k("rope.scaling.type")] ?? "none";
+  if (scaling !== "none" && scaling !== "linear") {
+    throw new EngineError("unsupported-arch", `RoPE scaling "${scaling}" is not supported yet`, { arch });
+  }
+  const hp = {
+    arch,
+    ...traits,
+    nEmbd,
+    nHead,
+    nLayer,
+    nKv: meta[k("attention.head_count_kv")] ?? nHead,
+    headDim: meta[k("attention.key_length")] ?? nEmbd / nHead,
+    nFf: required(meta, k("feed_forward_length")),
+    eps: meta[k("attention.layer_norm_rms_epsilon")] ?? 1e-5,
+    ropeBase: meta[k("rope.freq_base")] ?? 10000,
+    ropePosScale: scaling === "linear" ? 1 / (meta[k("rope.scaling.factor")] ?? 1) : 1,
+    ropeFreqs: tensors.has("rope_freqs.weight"),
+    nVocab: embd.shape[1],
+    trainCtx,
+    nCtx: Math.min(nCtx ?? DEFAULT_MAX_CONTEXT, trainCtx),
+    tiedOutput: !tensors.has("output.weight"),
+  };
+  if (hp.nHead % hp.nKv || hp.headDim % 4 || hp.nEmbd % 32 || hp.nFf % 32) {
+    throw new EngineError("unsupported-arch", `unsupported shape: ${JSON.stringify(hp)}`, { arch });
+  }
+  checkTensors(hp, tensors);
+  return hp;
+}
+
+export function layerTensorNames(hp, i) {
+  const names = {
+    attnNorm: `blk.${i}.attn_norm.weight`,
+    wq: `blk.${i}.attn_q.weight`,
+    wk: `blk.${i}.attn_k.weight`,
+    wv: `blk.${i}.attn_v.weight`,
+    wo: `blk.${i}.attn_output.weight`,
+    ffnNorm: `blk.${i}.ffn_norm.weight`,
+    wGate: `blk.${i}.ffn_gate.weight`,
+    wUp: `blk.${i}.ffn_up.weight`,
+    wDown: `blk.${i}.ffn_down.weight`,
+  };
+  if (hp.qkvBias) {
+    Object.assign(names, { bq: `blk.${i}.attn_q.bias`, bk: `blk.${i}.attn_k.bias`, bv: `blk.${i}.attn_v.bias` });
+  }
+  return names;
+}
+
+const VECTOR_KEYS = new Set(["attnNorm", "ffnNorm", "bq", "bk", "bv"]);
+
+function checkTensors(hp, tensors) {
+  const need = [["token_embd.weight", false], ["output_norm.weight", true]];
+  if (hp.ropeFreqs) need.push(["rope_freqs.weight", true]);
+  if (!hp.tiedOutput) need.push(["output.weight", false]);
+  for (let i = 0; i < hp.nLayer; i++) {
+    for (const [key, name] of Object.entries(layerTensorNames(hp, i))) need.push([name, VECTOR_KEYS.has(key)]);
+  }
+  for (const [name, isVector] of need) {
+    const t = tensors.get(name);
+    if (!t) throw new EngineError("bad-file", `the GGUF file has no tensor ${name}`);
+    if (isVector ? t.type.name !== "F32" : !t.type.supported) {
+      throw new EngineError("unsupported-type",
+        `tensor ${name} has type ${t.type.name}, which the WebGPU engine cannot run`, { tensor: name, type: t.type.name });
+    }
+  }
+}
