@@ -1,0 +1,92 @@
+// Test harness: exposes the engine and a single-kernel runner on window.harness for Playwright.
+// Bulk data crosses page.evaluate as base64.
+
+import { createWebGPUEngine } from "/site/engine/webgpu/index.mjs";
+import { matmulWGSL, matmulDispatch, matvecLanesWGSL, matvecLanesDispatch } from "/site/engine/webgpu/kernels/matmul.mjs";
+
+function fromBase64(s) {
+  return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+}
+
+function toBase64(typed) {
+  const bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+let device = null;
+async function getDevice() {
+  if (!device) {
+    const adapter = await navigator.gpu.requestAdapter();
+    device = await adapter.requestDevice();
+  }
+  return device;
+}
+
+// Y[t, r] = sum_k W[r, k] X[t, k] with one matmul kernel; W are the raw GGUF row bytes.
+// `block` is a matmul block ({rows, tokens, workgroup}) or a lanes block ({rows, lanes}).
+// With `repeat` > 1 the dispatch runs that many more times and `ms` is the mean time of one.
+async function matmul({ type, weights, rows, k, rowBytes, x, nTokens, block, repeat = 0 }) {
+  const dev = await getDevice();
+  const w = fromBase64(weights);
+  const padded = new Uint8Array(Math.ceil(w.byteLength / 4) * 4);
+  padded.set(w);
+  const storage = (data, usage = GPUBufferUsage.STORAGE) => {
+    const b = dev.createBuffer({ size: Math.max(16, data.byteLength), usage: usage | GPUBufferUsage.COPY_DST });
+    dev.queue.writeBuffer(b, 0, data);
+    return b;
+  };
+  const wBuf = storage(padded);
+  const xBuf = storage(new Float32Array(fromBase64(x).buffer));
+  const yBytes = nTokens * rows * 4;
+  const yBuf = dev.createBuffer({ size: yBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  const dummy = storage(new Float32Array(4));
+  const shape = storage(new Uint32Array([k, rows, rowBytes, 0, rows, 0, 0, 0]), GPUBufferUsage.UNIFORM);
+  const step = storage(new Uint32Array([nTokens, 0, 0, 0]), GPUBufferUsage.UNIFORM);
+  const pipeline = await dev.createComputePipelineAsync({
+    layout: "auto",
+    compute: { module: dev.createShaderModule({ code: block.lanes ? matvecLanesWGSL(type, block) : matmulWGSL(type, block) }), entryPoint: "main" },
+  });
+  const buffers = [wBuf, xBuf, yBuf, dummy, dummy, shape, step];
+  const bindGroup = dev.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  const read = dev.createBuffer({ size: yBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const dispatch = (times) => {
+    const encoder = dev.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    for (let i = 0; i < times; i++) pass.dispatchWorkgroups(...(block.lanes ? matvecLanesDispatch(rows, block) : matmulDispatch(rows, nTokens, block)));
+    pass.end();
+    return encoder;
+  };
+  const encoder = dispatch(1);
+  encoder.copyBufferToBuffer(yBuf, 0, read, 0, yBytes);
+  dev.queue.submit([encoder.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const y = new Float32Array(read.getMappedRange().slice(0));
+  let ms = null;
+  if (repeat > 0) {
+    const started = performance.now();
+    dev.queue.submit([dispatch(repeat).finish()]);
+    await dev.queue.onSubmittedWorkDone();
+    ms = (performance.now() - started) / repeat;
+  }
+  for (const b of [wBuf, xBuf, yBuf, dummy, shape, step, read]) b.destroy();
+  return repeat > 0 ? { y: toBase64(y), ms } : toBase64(y);
+}
+
+// Errors cross as their JSON shape so tests can check `kind`.
+async function attempt(fn) {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    return { ok: false, error: err.toJSON ? err.toJSON() : { kind: "js", message: String(err) } };
+  }
+}
+
+window.harness = { createWebGPUEngine, matmul, toBase64, fromBase64, attempt };
+window.harnessReady = true;

@@ -1,0 +1,211 @@
+"""Numpy reference for the WebGPU engine (test code only): one dequantizer per GGML type, written
+from the block layouts in ggml-common.h, and a forward pass for the llama and qwen2 graphs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from gguf import GGUFReader
+
+from pyapp.model.tensor_types import TENSOR_TYPES
+
+
+def _f16(blocks: np.ndarray, start: int) -> np.ndarray:
+    """The f16 at byte `start` of each block, as an f32 column."""
+    return blocks[:, start:start + 2].copy().view(np.float16).astype(np.float32)
+
+
+def _nibbles(qs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (qs & 0xF).astype(np.float32), (qs >> 4).astype(np.float32)
+
+
+def _q4_0(b: np.ndarray) -> np.ndarray:
+    lo, hi = _nibbles(b[:, 2:18])
+    return (np.concatenate([lo, hi], axis=1) - 8) * _f16(b, 0)
+
+
+def _q4_1(b: np.ndarray) -> np.ndarray:
+    lo, hi = _nibbles(b[:, 4:20])
+    return np.concatenate([lo, hi], axis=1) * _f16(b, 0) + _f16(b, 2)
+
+
+def _q5_0(b: np.ndarray) -> np.ndarray:
+    qh = b[:, 2:6].copy().view(np.uint32)
+    high = ((qh >> np.arange(32, dtype=np.uint32)) & 1).astype(np.float32) * 16
+    lo, hi = _nibbles(b[:, 6:22])
+    return (np.concatenate([lo, hi], axis=1) + high - 16) * _f16(b, 0)
+
+
+def _q8_0(b: np.ndarray) -> np.ndarray:
+    return b[:, 2:34].view(np.int8).astype(np.float32) * _f16(b, 0)
+
+
+def _k4_scales(sc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 6-bit (scale, min) pairs of the 8 sub-blocks of Q4_K/Q5_K (get_scale_min_k4)."""
+    sc = sc.astype(np.uint32)
+    scale = np.empty((len(sc), 8), np.float32)
+    mins = np.empty((len(sc), 8), np.float32)
+    scale[:, :4] = sc[:, 0:4] & 63
+    mins[:, :4] = sc[:, 4:8] & 63
+    scale[:, 4:] = (sc[:, 8:12] & 0xF) | ((sc[:, 0:4] >> 6) << 4)
+    mins[:, 4:] = (sc[:, 8:12] >> 4) | ((sc[:, 4:8] >> 6) << 4)
+    return scale, mins
+
+
+def _q4_k(b: np.ndarray) -> np.ndarray:
+    scale, mins = _k4_scales(b[:, 4:16])
+    lo, hi = _nibbles(b[:, 16:144].reshape(-1, 4, 32))
+    q = np.stack([lo, hi], axis=2).reshape(-1, 8, 32)  # sub-block 2p: low nibbles of qs[p]
+    d = _f16(b, 0)[:, :, None] * scale[:, :, None]
+    m = _f16(b, 2)[:, :, None] * mins[:, :, None]
+    return (q * d - m).reshape(-1, 256)
+
+
+def _q5_k(b: np.ndarray) -> np.ndarray:
+    scale, mins = _k4_scales(b[:, 4:16])
+    qh = b[:, 16:48]
+    high = ((qh[:, None, :] >> np.arange(8, dtype=np.uint8)[None, :, None]) & 1).astype(np.float32) * 16
+    lo, hi = _nibbles(b[:, 48:176].reshape(-1, 4, 32))
+    q = np.stack([lo, hi], axis=2).reshape(-1, 8, 32) + high
+    d = _f16(b, 0)[:, :, None] * scale[:, :, None]
+    m = _f16(b, 2)[:, :, None] * mins[:, :, None]
+    return (q * d - m).reshape(-1, 256)
+
+
+def _q6_k(b: np.ndarray) -> np.ndarray:
+    ql = b[:, 0:128].reshape(-1, 2, 2, 32)  # [half, ql half, l]
+    qh = b[:, 128:192].reshape(-1, 2, 32)  # [half, l]
+    scales = b[:, 192:208].view(np.int8).astype(np.float32).reshape(-1, 2, 4, 2)  # [half, c, l // 16]
+    out = np.empty((len(b), 2, 4, 32), np.float32)
+    for c in range(4):
+        nib = ql[:, :, c & 1, :]
+        nib = (nib >> 4) if c >= 2 else (nib & 0xF)
+        q = (nib | (((qh >> (2 * c)) & 3) << 4)).astype(np.float32) - 32
+        out[:, :, c, :] = q * np.repeat(scales[:, :, c, :], 16, axis=2)
+    return (out.reshape(-1, 256) * _f16(b, 208)).astype(np.float32)
+
+
+DEQUANTIZERS = {
+    "F32": lambda raw: raw.view(np.float32),
+    "F16": lambda raw: raw.view(np.float16).astype(np.float32),
+    "Q4_0": _q4_0,
+    "Q4_1": _q4_1,
+    "Q5_0": _q5_0,
+    "Q8_0": _q8_0,
+    "Q4_K": _q4_k,
+    "Q5_K": _q5_k,
+    "Q6_K": _q6_k,
+}
+TYPE_IDS = {t.name: t.type_id for t in TENSOR_TYPES.values()}
+
+
+def dequantize(type_name: str, raw: bytes | np.ndarray, row_length: int) -> np.ndarray:
+    """Bytes of whole rows of `type_name` -> float32 [rows, row_length]."""
+    t = TENSOR_TYPES[TYPE_IDS[type_name]]
+    data = np.frombuffer(raw, np.uint8) if isinstance(raw, bytes) else np.ascontiguousarray(raw).view(np.uint8).ravel()
+    if t.block_size == 1:
+        return DEQUANTIZERS[type_name](data).reshape(-1, row_length).astype(np.float32)
+    blocks = data.reshape(-1, t.block_bytes)
+    return DEQUANTIZERS[type_name](blocks).reshape(-1, row_length).astype(np.float32)
+
+
+@dataclass
+class Model:
+    arch: str
+    hp: dict
+    weights: dict[str, np.ndarray]  # numpy orientation: [rows (out), row_length (in)]
+
+
+def load_model(path: Path) -> Model:
+    reader = GGUFReader(path)
+
+    def field(key, default=None):
+        f = reader.fields.get(key)
+        if f is None:
+            return default
+        value = f.parts[f.data[0]]
+        return bytes(value).decode() if f.types[0].name == "STRING" else value[0].item()
+
+    arch = field("general.architecture")
+    hp = {
+        "n_layer": field(f"{arch}.block_count"),
+        "n_embd": field(f"{arch}.embedding_length"),
+        "n_head": field(f"{arch}.attention.head_count"),
+        "n_kv": field(f"{arch}.attention.head_count_kv"),
+        "eps": field(f"{arch}.attention.layer_norm_rms_epsilon", 1e-5),
+        "rope_base": field(f"{arch}.rope.freq_base", 10000.0),
+        "rope_pos_scale": 1.0,
+    }
+    if field(f"{arch}.rope.scaling.type") == "linear":
+        hp["rope_pos_scale"] = 1.0 / field(f"{arch}.rope.scaling.factor")
+    hp["head_dim"] = field(f"{arch}.attention.key_length", hp["n_embd"] // hp["n_head"])
+    weights = {}
+    for t in reader.tensors:
+        row_length = int(t.shape[0])
+        weights[t.name] = dequantize(t.tensor_type.name, t.data, row_length).reshape(
+            [int(d) for d in reversed(t.shape)])
+    return Model(arch=arch, hp=hp, weights=weights)
+
+
+def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
+
+
+def rope(x: np.ndarray, positions: np.ndarray, base: float, neox: bool,
+         factors: np.ndarray | None = None) -> np.ndarray:
+    """x: [T, heads, head_dim]; `factors` divide the per-pair frequencies (Llama 3.1 rope_freqs)."""
+    hd = x.shape[-1]
+    freqs = base ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)
+    if factors is not None:
+        freqs = freqs / factors
+    theta = positions[:, None].astype(np.float64) * freqs[None, :]
+    cos, sin = np.cos(theta)[:, None, :], np.sin(theta)[:, None, :]
+    if neox:
+        a, b = x[..., : hd // 2], x[..., hd // 2:]
+    else:
+        a, b = x[..., 0::2], x[..., 1::2]
+    ra, rb = a * cos - b * sin, a * sin + b * cos
+    out = np.empty_like(x)
+    if neox:
+        out[..., : hd // 2], out[..., hd // 2:] = ra, rb
+    else:
+        out[..., 0::2], out[..., 1::2] = ra, rb
+    return out
+
+
+def forward(model: Model, ids: list[int]) -> np.ndarray:
+    """Logits [T, vocab] for every position of `ids` (positions 0..T-1), in float64."""
+    w, hp = model.weights, model.hp
+    neox = model.arch == "qwen2"
+    n_head, n_kv, hd = hp["n_head"], hp["n_kv"], hp["head_dim"]
+    T = len(ids)
+    pos = np.arange(T) * hp["rope_pos_scale"]
+    factors = w.get("rope_freqs.weight")
+    x = w["token_embd.weight"][np.asarray(ids)].astype(np.float64)
+    mask = np.triu(np.full((T, T), -np.inf), 1)
+    for i in range(hp["n_layer"]):
+        p = f"blk.{i}."
+        h = rms_norm(x, w[p + "attn_norm.weight"], hp["eps"])
+        q = h @ w[p + "attn_q.weight"].T + w.get(p + "attn_q.bias", 0)
+        k = h @ w[p + "attn_k.weight"].T + w.get(p + "attn_k.bias", 0)
+        v = h @ w[p + "attn_v.weight"].T + w.get(p + "attn_v.bias", 0)
+        q = rope(q.reshape(T, n_head, hd), pos, hp["rope_base"], neox, factors)
+        k = rope(k.reshape(T, n_kv, hd), pos, hp["rope_base"], neox, factors)
+        v = v.reshape(T, n_kv, hd)
+        group = n_head // n_kv
+        k = np.repeat(k, group, axis=1)
+        v = np.repeat(v, group, axis=1)
+        scores = np.einsum("thd,shd->hts", q, k) / np.sqrt(hd) + mask
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        scores /= scores.sum(axis=-1, keepdims=True)
+        attn = np.einsum("hts,shd->thd", scores, v).reshape(T, n_head * hd)
+        x = x + attn @ w[p + "attn_output.weight"].T
+        h = rms_norm(x, w[p + "ffn_norm.weight"], hp["eps"])
+        gate = h @ w[p + "ffn_gate.weight"].T
+        up = h @ w[p + "ffn_up.weight"].T
+        x = x + (gate / (1 + np.exp(-gate)) * up) @ w[p + "ffn_down.weight"].T
+    h = rms_norm(x, w["output_norm.weight"], hp["eps"])
+    out = w.get("output.weight", w["token_embd.weight"])
+    return h @ out.T

@@ -1,0 +1,294 @@
+"""The engine's contract on synthetic models: sources, KV-cache prefix reuse, sampling, stop and
+cancel, split weight buffers, and the typed errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import launch_chromium
+from tests.engine.conftest import from_b64
+from tests.engine.reference import forward, load_model
+from tests.fixtures.synthetic_gguf import model_path, write_model
+
+pytestmark = pytest.mark.browser
+
+PROMPT = [1, 17, 250, 3, 99, 42, 42, 7, 310, 5]
+LOGIT_TOLERANCE = 2e-3  # times max|reference logit|, as in test_model_synthetic.py
+
+
+@pytest.fixture(scope="module")
+def qwen(synthetic_dir):
+    path = model_path(synthetic_dir, "qwen2", "Q8_0")
+    return f"/synthetic/{path.name}", load_model(path)
+
+
+def assert_close(got_b64, ref_row):
+    got = from_b64(got_b64)
+    assert np.abs(got - ref_row).max() <= LOGIT_TOLERANCE * np.abs(ref_row).max()
+
+
+def test_url_blob_and_arraybuffer_sources_agree(harness, qwen):
+    url, model = qwen
+    result = harness.call("""
+        const out = {};
+        const bytes = await (await fetch(arg.url)).arrayBuffer();
+        for (const [kind, source] of [["url", arg.url], ["blob", new Blob([bytes])], ["buffer", bytes]]) {
+          const e = await window.harness.createWebGPUEngine();
+          const phases = new Set();
+          await e.load(source, {onProgress: (p) => phases.add(p.phase)});
+          const r = await e.prefill(arg.ids, {returnLogits: "last"});
+          out[kind] = {logits: window.harness.toBase64(r.logits), phases: [...phases]};
+          await e.unload();
+        }
+        return out;
+    """, {"url": url, "ids": PROMPT})
+    assert result["ok"], result
+    ref = forward(model, PROMPT)[-1]
+    for kind, value in result["value"].items():
+        assert_close(value["logits"], ref)
+        assert "weights" in value["phases"], kind
+
+
+def test_prefill_reuses_the_common_prefix(harness, qwen):
+    url, model = qwen
+    more = PROMPT + [11, 12, 13]
+    other = PROMPT + [20, 21]
+    result = harness.call("""
+        const e = await window.harness.createWebGPUEngine();
+        await e.load(arg.url);
+        const a = await e.prefill(arg.prompt);
+        const b = await e.prefill(arg.more, {returnLogits: "last"});
+        const c = await e.prefill(arg.other, {returnLogits: "last"});
+        const same = await e.prefill(arg.other);
+        const gen = await e.generate({maxTokens: 3});
+        const after = await e.prefill([...arg.other, ...gen.tokens, 30]);
+        e.reset();
+        const fresh = await e.prefill(arg.prompt);
+        return {a: a.nCached, b: b.nCached, bLogits: window.harness.toBase64(b.logits), c: c.nCached,
+                cLogits: window.harness.toBase64(c.logits), same: same.nCached, sameEval: same.nEvaluated,
+                after: after.nCached, fresh: fresh.nCached};
+    """, {"url": url, "prompt": PROMPT, "more": more, "other": other})
+    assert result["ok"], result
+    v = result["value"]
+    assert v["a"] == 0 and v["b"] == len(PROMPT) and v["c"] == len(PROMPT)
+    assert v["same"] == len(other) - 1 and v["sameEval"] == 1  # the last token is re-run for its logits
+    assert v["after"] == len(other) + 3
+    assert v["fresh"] == 0
+    assert_close(v["bLogits"], forward(model, more)[-1])
+    assert_close(v["cLogits"], forward(model, other)[-1])
+
+
+def test_weights_split_across_small_buffers(harness, synthetic_dir):
+    path = model_path(synthetic_dir, "llama", "Q8_0")  # tied head: the split table is also the output
+    result = harness.call("""
+        const e = await window.harness.createWebGPUEngine();
+        await e.load(arg.url, {maxBindingBytes: 40000});
+        const r = await e.prefill(arg.ids, {returnLogits: "all"});
+        return window.harness.toBase64(r.logits);
+    """, {"url": f"/synthetic/{path.name}", "ids": PROMPT})
+    assert result["ok"], result
+    got = from_b64(result["value"]).reshape(len(PROMPT), -1)
+    ref = forward(load_model(path), PROMPT)
+    assert np.abs(got - ref).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("options", [{"rope_freqs": True}, {"rope_linear_factor": 4.0}])
+def test_llama3_rope_variants(harness, synthetic_dir, options):
+    name = "llama-rope-" + "-".join(options) + ".gguf"
+    path = write_model(synthetic_dir / name, "llama", "Q8_0", **options)
+    result = harness.call("""
+        const e = await window.harness.createWebGPUEngine();
+        await e.load(arg.url);
+        const r = await e.prefill(arg.ids, {returnLogits: "all"});
+        return window.harness.toBase64(r.logits);
+    """, {"url": f"/synthetic/{name}", "ids": PROMPT})
+    assert result["ok"], result
+    got = from_b64(result["value"]).reshape(len(PROMPT), -1)
+    model = load_model(path)
+    ref = forward(model, PROMPT)
+    assert np.abs(got - ref).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
+    model.hp["rope_pos_scale"] = 1.0
+    model.weights.pop("rope_freqs.weight", None)
+    plain = forward(model, PROMPT)
+    assert np.abs(plain - ref).max() > 10 * LOGIT_TOLERANCE * np.abs(ref).max()  # the variant matters
+
+
+SAMPLE = """
+const e = await window.harness.createWebGPUEngine();
+await e.load(arg.url);
+const out = [];
+for (const options of arg.runs) {
+  await e.prefill(arg.ids);
+  out.push((await e.generate({maxTokens: 8, ...options})).tokens);
+}
+return out;
+"""
+
+
+def test_sampling(harness, qwen):
+    url, model = qwen
+    runs = [
+        {},  # greedy
+        {"temperature": 0.9, "topK": 1, "seed": 1},
+        {"temperature": 0.9, "topP": 0.0, "seed": 2},
+        {"temperature": 1.0, "seed": 5},
+        {"temperature": 1.0, "seed": 5},
+        {"temperature": 1.0, "seed": 6},
+        {"temperature": 1.0, "topK": 3, "seed": 7},
+        {"temperature": 0.7, "topP": 0.5, "seed": 8},
+    ]
+    result = harness.call(SAMPLE, {"url": url, "ids": PROMPT, "runs": runs})
+    assert result["ok"], result
+    greedy, top1, top_p0, seeded, seeded_again, other_seed, top3, top_half = result["value"]
+    assert top1 == greedy and top_p0 == greedy
+    assert seeded == seeded_again and seeded != other_seed
+    assert all(0 <= t < 384 for t in seeded + other_seed)
+    ref = forward(model, PROMPT + top3)
+    for i, token in enumerate(top3):
+        assert token in np.argsort(ref[len(PROMPT) - 1 + i])[-3:]
+    ref = forward(model, PROMPT + top_half)
+    for i, token in enumerate(top_half):
+        logits = ref[len(PROMPT) - 1 + i] / 0.7
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        order = np.argsort(-p)
+        nucleus = order[: int(np.searchsorted(np.cumsum(p[order]), 0.5)) + 1]
+        assert token in nucleus
+
+
+def test_stop_ids_and_cancel(harness, qwen):
+    url, _ = qwen
+    result = harness.call("""
+        const e = await window.harness.createWebGPUEngine();
+        await e.load(arg.url);
+        await e.prefill(arg.ids);
+        const full = await e.generate({maxTokens: 6});
+        await e.prefill(arg.ids);
+        const stopped = await e.generate({maxTokens: 6, stopIds: [full.tokens[3]]});
+        await e.prefill(arg.ids);
+        const streamed = [];
+        const cancelled = await e.generate({maxTokens: 6, onToken: (id) => { streamed.push(id); if (streamed.length === 2) e.cancel(); }});
+        return {full, stopped, cancelled, streamed, stats: e.stats()};
+    """, {"url": url, "ids": PROMPT})
+    assert result["ok"], result
+    v = result["value"]
+    full = v["full"]["tokens"]
+    assert v["full"]["stopReason"] == "length" and len(full) == 6
+    assert v["stopped"]["stopReason"] == "stop"
+    assert v["stopped"]["tokens"] == full[: full.index(full[3])]
+    assert v["cancelled"]["stopReason"] == "cancelled"
+    assert v["cancelled"]["tokens"] == full[:2] == v["streamed"]
+    assert v["stats"]["decodeTokens"] > 0 and v["stats"]["prefillTokens"] > 0
+
+
+def test_context_overflow(harness, qwen):
+    url, _ = qwen
+    result = harness.call("""
+        const e = await window.harness.createWebGPUEngine();
+        const info = await e.load(arg.url, {nCtx: 16});
+        const tooLong = await window.harness.attempt(() => e.prefill(Array(17).fill(5)));
+        await e.prefill(Array(12).fill(5));
+        const tooMany = await window.harness.attempt(() => e.generate({maxTokens: 5}));
+        const fits = await e.generate({maxTokens: 4});
+        return {nCtx: info.nCtx, tooLong, tooMany, fits: fits.tokens.length};
+    """, {"url": url})
+    assert result["ok"], result
+    v = result["value"]
+    assert v["nCtx"] == 16
+    assert v["tooLong"]["error"]["kind"] == "context-overflow"
+    assert "17 tokens" in v["tooLong"]["error"]["message"]
+    assert v["tooMany"]["error"]["kind"] == "context-overflow"
+    assert v["fits"] == 4
+
+
+def test_load_errors(harness, synthetic_dir):
+    write_model(synthetic_dir / "gpt2.gguf", "gpt2", "F16")
+    write_model(synthetic_dir / "llama-Q5_1.gguf", "llama", "Q5_1")
+    whole = model_path(synthetic_dir, "llama", "Q4_0").read_bytes()
+    (synthetic_dir / "truncated.gguf").write_bytes(whole[: len(whole) - 1000])
+    (synthetic_dir / "header-only.gguf").write_bytes(whole[:200])
+    (synthetic_dir / "not-gguf.gguf").write_bytes(b"<html>not a model</html>" * 10)
+    cases = {
+        "gpt2.gguf": "unsupported-arch",
+        "llama-Q5_1.gguf": "unsupported-type",
+        "truncated.gguf": "bad-file",
+        "header-only.gguf": "bad-file",
+        "not-gguf.gguf": "bad-file",
+        "missing.gguf": "download-failed",
+    }
+    result = harness.call("""
+        const out = {};
+        for (const name of arg.names) {
+          const e = await window.harness.createWebGPUEngine();
+          out[name] = await window.harness.attempt(() => e.load("/synthetic/" + name));
+        }
+        const url = await window.harness.attempt(async () => {
+          const e = await window.harness.createWebGPUEngine();
+          const bytes = new Uint8Array(await (await fetch("/synthetic/truncated.gguf")).arrayBuffer());
+          return e.load(new Blob([bytes]));
+        });
+        return {out, url};
+    """, {"names": list(cases)})
+    assert result["ok"], result
+    for name, kind in cases.items():
+        error = result["value"]["out"][name]["error"]
+        assert error["kind"] == kind, (name, error)
+    assert "gpt2" in result["value"]["out"]["gpt2.gguf"]["error"]["message"]
+    assert "Q5_1" in result["value"]["out"]["llama-Q5_1.gguf"]["error"]["message"]
+    assert result["value"]["url"]["error"]["kind"] == "bad-file"
+
+
+def test_no_webgpu_is_a_typed_error(playwright_instance, repo_site):
+    browser = launch_chromium(playwright_instance, webgpu=False)
+    try:
+        page = browser.new_page()
+        page.goto(repo_site.url + "tests/engine/harness.html")
+        page.wait_for_function("window.harnessReady === true")
+        result = page.evaluate("() => window.harness.attempt(() => window.harness.createWebGPUEngine())")
+        assert result["error"]["kind"] == "no-webgpu"
+    finally:
+        browser.close()
+
+
+def test_one_call_at_a_time_and_unload_stops_generation(harness, qwen):
+    url, _ = qwen
+    result = harness.call("""
+        const e = await window.harness.createWebGPUEngine();
+        await e.load(arg.url);
+        await e.prefill(arg.ids);
+        const running = e.generate({maxTokens: 50});
+        const second = await window.harness.attempt(() => e.prefill(arg.ids));
+        await e.unload();
+        const first = await running;
+        const after = await window.harness.attempt(() => e.prefill(arg.ids));
+        return {second, first: first.stopReason, after};
+    """, {"url": url, "ids": PROMPT})
+    assert result["ok"], result
+    v = result["value"]
+    assert v["second"]["error"]["kind"] == "internal" and "busy" in v["second"]["error"]["message"]
+    assert v["first"] == "cancelled"
+    assert v["after"]["error"]["kind"] == "internal"  # no model loaded any more
+
+
+def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir):
+    path = model_path(synthetic_dir, "qwen2", "Q4_K")
+    result = harness.call("""
+        const out = {};
+        for (const emulatedGPU of [true, false]) {
+          const e = await window.harness.createWebGPUEngine({emulatedGPU});
+          await e.load(arg.url);
+          const pre = await e.prefill(arg.ids, {returnLogits: "all"});
+          const gen = await e.generate({maxTokens: 8});
+          out[emulatedGPU ? "emulated" : "gpu"] = {logits: window.harness.toBase64(pre.logits), tokens: gen.tokens};
+          await e.unload();
+        }
+        return out;
+    """, {"url": f"/synthetic/{path.name}", "ids": PROMPT})
+    assert result["ok"], result
+    emulated, gpu = result["value"]["emulated"], result["value"]["gpu"]
+    assert gpu["tokens"] == emulated["tokens"]
+    ref = forward(load_model(path), PROMPT + emulated["tokens"])
+    for value in (emulated, gpu):
+        got = from_b64(value["logits"]).reshape(len(PROMPT), -1)
+        assert np.abs(got - ref[: len(PROMPT)]).max() <= LOGIT_TOLERANCE * np.abs(ref).max()

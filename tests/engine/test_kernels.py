@@ -1,0 +1,48 @@
+"""Each dequantizing mat-vec / mat-mat kernel against numpy (dequantize, then float64 product).
+
+Tolerance: |engine - numpy| <= 1e-5 * sum_k |W[r, k] x[t, k]| per output, a bound on f32
+accumulation over K = 512 terms in any order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.engine.conftest import b64, from_b64
+from tests.engine.reference import DEQUANTIZERS, dequantize
+from tests.fixtures.synthetic_gguf import _matrix
+
+pytestmark = pytest.mark.browser
+
+ROWS, K = 70, 512  # 70 rows: not a multiple of the workgroup or the row block: bounds checks run
+# The shapes in site/engine/webgpu/kernels/matmul.mjs (EMULATED_BLOCKS, GPU_BLOCKS) and one odd one.
+BLOCKS = [
+    (1, {"rows": 4, "tokens": 1, "workgroup": 16}),
+    (11, {"rows": 8, "tokens": 8, "workgroup": 16}),
+    (1, {"rows": 8, "lanes": 32}),
+    (11, {"rows": 4, "tokens": 8, "workgroup": 64}),
+    (3, {"rows": 3, "tokens": 2, "workgroup": 64}),
+]
+
+
+def run_matmul(harness, type_name, raw, x, block):
+    row_bytes = raw.shape[1] if raw.dtype == np.uint8 else raw.shape[1] * raw.itemsize
+    out = harness.evaluate(
+        "(a) => window.harness.matmul(a)",
+        {"type": type_name, "weights": b64(raw), "rows": ROWS, "k": K, "rowBytes": row_bytes,
+         "x": b64(x.astype(np.float32)), "nTokens": len(x), "block": block},
+    )
+    return from_b64(out).reshape(len(x), ROWS)
+
+
+@pytest.mark.parametrize("type_name", list(DEQUANTIZERS))
+@pytest.mark.parametrize("n_tokens,block", BLOCKS)
+def test_matmul_kernel(harness, type_name, n_tokens, block):
+    rng = np.random.default_rng(3)
+    raw, _ = _matrix(rng, type_name, ROWS, K, scale=0.5)
+    w = dequantize(type_name, raw, K).astype(np.float64)
+    x = rng.standard_normal((n_tokens, K))
+    got = run_matmul(harness, type_name, raw, x, block)
+    expected = x @ w.T
+    bound = 1e-5 * (np.abs(x) @ np.abs(w).T) + 1e-6
+    assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
