@@ -97,9 +97,10 @@ def main() -> None:
     serve_cmd = sub.add_parser("serve", help="assemble dist/ and serve it on 127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--mount", default="/", help="serve under this sub-path, e.g. /wordcalc/")
-    test_cmd = sub.add_parser("test", help="assemble dist/ and run the whole test suite")
-    test_cmd.add_argument("pytest_args", nargs="*", help="extra arguments for pytest")
-    args = parser.parse_args()
+    sub.add_parser("test", help="assemble dist/ and run the whole test suite; other arguments go to pytest")
+    args, pytest_args = parser.parse_known_args()
+    if pytest_args and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(pytest_args)}")
 
     ensure_venv()
     ensure_node_modules()
@@ -109,7 +110,7 @@ def main() -> None:
     if args.command == "serve":
         serve(args.port, args.mount)
     elif args.command == "test":
-        result = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT)
+        result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT)
         sys.exit(result.returncode)
 
 
