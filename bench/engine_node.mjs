@@ -18,6 +18,9 @@ const { values, positionals } = parseArgs({
     decode: { type: "string", default: "128" },
     runs: { type: "string", default: "3" },
     dawn: { type: "string", default: "" },
+    profile: { type: "boolean", default: false },
+    matvec: { type: "string", default: "" },
+    matmul: { type: "string", default: "" },
   },
 });
 
@@ -43,15 +46,20 @@ async function main() {
   // Imported only now: the engine's modules read GPUBufferUsage & co. when they load.
   const { createWebGPUEngine } = await import("../site/engine/webgpu/index.mjs");
   const path = positionals[0];
-  const engine = await createWebGPUEngine();
+  const engine = await createWebGPUEngine({
+    matvecBlock: values.matvec ? JSON.parse(values.matvec) : undefined,
+    matmulBlock: values.matmul ? JSON.parse(values.matmul) : undefined,
+  });
   const adapterInfo = engine.device.adapterInfo ?? {};
+  console.log(JSON.stringify({ event: "device", features: [...engine.device.features], subgroupMinSize: adapterInfo.subgroupMinSize, subgroupMaxSize: adapterInfo.subgroupMaxSize, matvec: values.matvec, matmul: values.matmul }));
   const served = await serveFile(path);
   let t0 = performance.now();
   const info = await engine.load(served.url, { nCtx: 2048 });
   const loadMs = performance.now() - t0;
   served.close();
-  console.log(JSON.stringify({ event: "loaded", path, loadMs, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
+  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: engine.model.graph.blocks.matvec, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
 
+  if (values.profile) await profile(engine, info);
   const promptLengths = values.prompts.split(",").map(Number);
   const nDecode = Number(values.decode);
   const runs = Number(values.runs);
@@ -91,6 +99,66 @@ async function main() {
   await engine.unload();
   console.log(JSON.stringify({ event: "summary", model: info, loadMs, results }));
   process.exit(0);
+}
+
+// GPU time of each dispatch of one decode step (timestamp queries around one pass per dispatch),
+// summed by kernel: where a token's time goes. Needs the timestamp-query feature.
+async function profile(engine, info) {
+  const { device } = engine;
+  if (!device.features.has("timestamp-query")) { console.log(JSON.stringify({ event: "profile", error: "no timestamp-query" })); return; }
+  engine.reset();
+  await engine.prefill(Array.from({ length: 128 }, (_, i) => (i * 7919) % info.nVocab));
+  const graph = engine.model.graph;
+  const names = new Map(Object.entries(graph.pipelines).map(([k, v]) => [v, k]));
+  const pos = 128;
+  const steps = [...graph.head.sample, ...graph.body, "copy", ...graph.head.last];
+  const nQ = steps.length * 2;
+  const qs = device.createQuerySet({ type: "timestamp", count: nQ });
+  const resolve = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const per = steps.map(() => []);
+  const walls = [];
+  for (let rep = 0; rep < 7; rep++) {
+    graph.writeSampleParams({ temperature: 0, topK: 0, topP: 1, u: 0, row: 0 });
+    graph.writeStep(1, pos);
+    const enc = device.createCommandEncoder();
+    steps.forEach((spec, i) => {
+      const timestampWrites = { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+      if (spec === "copy") {
+        const pass = enc.beginComputePass({ timestampWrites });
+        pass.end();
+        const rowBytes = info.nEmbd * 4;
+        enc.copyBufferToBuffer(graph.buf.x, 0, graph.buf.xLast, 0, rowBytes);
+        return;
+      }
+      const pass = enc.beginComputePass({ timestampWrites });
+      graph.run(pass, [spec], 1, pos);
+      pass.end();
+    });
+    enc.resolveQuerySet(qs, 0, nQ, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, read, 0, nQ * 8);
+    const t0 = performance.now();
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    walls.push(performance.now() - t0);
+    const t = new BigInt64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    steps.forEach((_, i) => per[i].push(Number(t[2 * i + 1] - t[2 * i]) / 1000));
+  }
+  const byKernel = {};
+  let total = 0;
+  steps.forEach((spec, i) => {
+    let name = spec === "copy" ? "copy" : names.get(spec.pipeline(1)) ?? "?";
+    if (spec.label) name += `:${spec.label.replace(/^blk\.\d+\./, "")}`;
+    const us = median(per[i]);
+    total += us;
+    const k = (byKernel[name] ??= { n: 0, us: 0 });
+    k.n++;
+    k.us += us;
+  });
+  for (const k of Object.values(byKernel)) k.us = Math.round(k.us);
+  console.log(JSON.stringify({ event: "profile", dispatches: steps.length, gpuUsSum: Math.round(total), wallMsOneStepPassPerDispatch: median(walls), byKernel }));
+  engine.reset();
 }
 
 main().catch((err) => {

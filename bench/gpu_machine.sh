@@ -19,6 +19,21 @@ out="${OUT:-/tmp}"
 for shape in "${@:-smollm2-135m llama3-8b}"; do
   for s in $shape; do
     python3 bench/make_bench_gguf.py "$s" "/tmp/$s.gguf"
-    /tmp/node/node bench/engine_node.mjs "/tmp/$s.gguf" ${ENGINE_BENCH_ARGS:-} | tee "$out/engine-$s.jsonl"
+    # ENGINE_BEFORE=DIR: first the same benchmark with the engine copy in DIR (e.g. made with
+    # `git archive HEAD site/engine bench/engine_node.mjs | tar -x -C .gpu/orig`), for before/after.
+    if [ -n "${ENGINE_BEFORE:-}" ]; then
+      /tmp/node/node "$ENGINE_BEFORE/bench/engine_node.mjs" "/tmp/$s.gguf" ${ENGINE_BENCH_ARGS/--profile/} | tee -a "$out/engine-$s-before.jsonl"
+    fi
+    # ENGINE_MATVEC="json;json;...": one more run per decode mat-vec shape ("" = the default shape).
+    IFS=';' read -ra variants <<< "${ENGINE_MATVEC:-}"
+    # ENGINE_MATMUL="json;json;...": the same for the prefill mat-mat shape.
+    IFS=';' read -ra mvariants <<< "${ENGINE_MATMUL:-}"
+    for v in "${mvariants[@]}"; do
+      /tmp/node/node bench/engine_node.mjs "/tmp/$s.gguf" ${ENGINE_BENCH_ARGS:-} --matmul "$v" | tee -a "$out/engine-$s.jsonl"
+    done
+    [ ${#variants[@]} -eq 0 ] && variants=("")
+    for v in "${variants[@]}"; do
+      /tmp/node/node bench/engine_node.mjs "/tmp/$s.gguf" ${ENGINE_BENCH_ARGS:-} ${v:+--matvec "$v"} | tee -a "$out/engine-$s.jsonl"
+    done
   done
 done

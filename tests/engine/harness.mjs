@@ -2,7 +2,7 @@
 // Bulk data crosses page.evaluate as base64.
 
 import { createWebGPUEngine } from "/site/engine/webgpu/index.mjs";
-import { matmulWGSL, matmulDispatch, matvecLanesWGSL, matvecLanesDispatch } from "/site/engine/webgpu/kernels/matmul.mjs";
+import { matmulWGSL, matmulDispatch, matvecWGSL, matvecDispatch } from "/site/engine/webgpu/kernels/matmul.mjs";
 
 function fromBase64(s) {
   return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
@@ -19,7 +19,7 @@ let device = null;
 async function getDevice() {
   if (!device) {
     const adapter = await navigator.gpu.requestAdapter();
-    device = await adapter.requestDevice();
+    device = await adapter.requestDevice({ requiredFeatures: ["subgroups"].filter((f) => adapter.features.has(f)) });
   }
   return device;
 }
@@ -46,7 +46,7 @@ async function matmul({ type, weights, rows, k, rowBytes, x, nTokens, block, rep
   const step = storage(new Uint32Array([nTokens, 0, 0, 0]), GPUBufferUsage.UNIFORM);
   const pipeline = await dev.createComputePipelineAsync({
     layout: "auto",
-    compute: { module: dev.createShaderModule({ code: block.lanes ? matvecLanesWGSL(type, block) : matmulWGSL(type, block) }), entryPoint: "main" },
+    compute: { module: dev.createShaderModule({ code: nTokens === 1 && (block.lanes || block.warps) ? matvecWGSL(type, block) : matmulWGSL(type, block) }), entryPoint: "main" },
   });
   const buffers = [wBuf, xBuf, yBuf, dummy, dummy, shape, step];
   const bindGroup = dev.createBindGroup({
@@ -59,7 +59,7 @@ async function matmul({ type, weights, rows, k, rowBytes, x, nTokens, block, rep
     const pass = encoder.beginComputePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    for (let i = 0; i < times; i++) pass.dispatchWorkgroups(...(block.lanes ? matvecLanesDispatch(rows, block) : matmulDispatch(rows, nTokens, block)));
+    for (let i = 0; i < times; i++) pass.dispatchWorkgroups(...(nTokens === 1 && (block.lanes || block.warps) ? matvecDispatch(rows, block) : matmulDispatch(rows, nTokens, block)));
     pass.end();
     return encoder;
   };

@@ -20,6 +20,12 @@ BLOCKS = [
     (1, {"rows": 4, "tokens": 1, "workgroup": 16}),
     (11, {"rows": 8, "tokens": 8, "workgroup": 16}),
     (1, {"rows": 8, "lanes": 32}),
+    (1, {"rows": 4, "warps": 4, "subgroups": False}),
+    (1, {"rows": 4, "warps": 4, "subgroups": True}),
+    (1, {"rows": 3, "warps": 2, "subgroups": True}),
+    (1, {"rows": 2, "warps": 4, "subgroups": True, "unroll": 2}),
+    (1, {"rows": 4, "warps": 2, "subgroups": True, "unroll": 2}),
+    (1, {"rows": 1, "warps": 2, "subgroups": False, "unroll": 3}),
     (11, {"rows": 4, "tokens": 8, "workgroup": 64}),
     (3, {"rows": 3, "tokens": 2, "workgroup": 64}),
 ]

@@ -5,11 +5,14 @@
 import { EngineError } from "../errors.mjs";
 import {
   matmulWGSL, matvecWGSL, getRowsWGSL, matmulDispatch, matvecDispatch, getRowsDispatch,
-  EMULATED_BLOCKS, GPU_BLOCKS, MODE,
+  EMULATED_BLOCKS, GPU_BLOCKS, MODE, TALL_ROWS,
 } from "./kernels/matmul.mjs";
-import { RMSNORM_WGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
-import { ROPE_STORE_WGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
-import { ATTENTION_SCORES_WGSL, ATTENTION_SOFTMAX_WGSL, ATTENTION_MIX_WGSL, attentionDispatch } from "./kernels/attention.mjs";
+import { RMSNORM_WGSL, RMSNORM_WG_WGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
+import { ROPE_STORE_WGSL, ROPE_PAIRS_WGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
+import {
+  ATTENTION_SCORES_WGSL, ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, ATTENTION_MIX_WGSL, attentionDispatch,
+  scoresWGSL, SCORES_BLOCK_GPU, attentionMixWgWGSL, mixWgFits,
+} from "./kernels/attention.mjs";
 import { SAMPLE_WGSL } from "./kernels/sample.mjs";
 import { layerTensorNames } from "./model.mjs";
 
@@ -62,17 +65,26 @@ const matmulLayoutEntries = [
 
 // emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU.
 export class Graph {
-  static async create(device, hp, weights, emulatedGPU) {
-    const graph = new Graph(device, hp, weights, emulatedGPU);
+  static async create(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock } = {}) {
+    const graph = new Graph(device, hp, weights, emulatedGPU, matvecBlock, matmulBlock);
     await graph.build();
     return graph;
   }
 
-  constructor(device, hp, weights, emulatedGPU) {
+  // matvecBlock / matmulBlock override the decode / prefill kernel shapes (benchmarks).
+  constructor(device, hp, weights, emulatedGPU, matvecBlock, matmulBlock) {
     this.device = device;
     this.hp = hp;
     this.weights = weights;
+    this.emulated = emulatedGPU;
+    this.mixWg = !emulatedGPU && mixWgFits(hp.headDim);
     this.blocks = emulatedGPU ? EMULATED_BLOCKS : GPU_BLOCKS;
+    // Subgroup reductions where the device has them and a subgroup fits in a warp of 32 lanes.
+    const subgroups = device.features.has("subgroups") && (device.adapterInfo?.subgroupMaxSize ?? 32) <= 32;
+    const withSubgroups = (b) => (b?.warps ? { ...b, subgroups } : b);
+    this.blocks = { ...this.blocks, matvec: withSubgroups(this.blocks.matvec), matvecTall: withSubgroups(this.blocks.matvecTall) };
+    if (matvecBlock) this.blocks = { ...this.blocks, matvec: matvecBlock, matvecTall: undefined };
+    if (matmulBlock) this.blocks = { ...this.blocks, matmul: matmulBlock };
   }
 
   tensor(name) {
@@ -141,16 +153,24 @@ export class Graph {
       compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
     });
     const jobs = {};
+    // A subgroup kernel that fails to compile falls back to the workgroup-memory reduction.
+    const makeMatvec = (type, block) => make(matvecWGSL(type, block), layout)
+      .catch((err) => (block.subgroups ? make(matvecWGSL(type, { ...block, subgroups: false }), layout) : Promise.reject(err)));
+    const tallTypes = new Set([...this.weights.tensors.values()]
+      .filter((t) => t.shape.length > 1 && t.parts.some((p) => this.isTall(p.rowCount))).map((t) => t.type.name));
     for (const type of types) {
-      jobs[`matvec.${type}`] = make(matvecWGSL(type, this.blocks.matvec), layout);
+      jobs[`matvec.${type}`] = makeMatvec(type, this.blocks.matvec);
+      if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
       jobs[`matmul.${type}`] = make(matmulWGSL(type, this.blocks.matmul), layout);
     }
     jobs.getRows = make(getRowsWGSL(this.tensor("token_embd.weight").type.name));
-    jobs.rmsnorm = make(RMSNORM_WGSL);
-    jobs.rope = make(ROPE_STORE_WGSL);
-    jobs.scores = make(ATTENTION_SCORES_WGSL);
-    jobs.softmax = make(ATTENTION_SOFTMAX_WGSL);
-    jobs.mix = make(ATTENTION_MIX_WGSL);
+    // Emulated GPUs keep the one-invocation-per-row kernels; real ones get workgroup-wide rows.
+    const real = !this.emulated;
+    jobs.rmsnorm = make(real ? RMSNORM_WG_WGSL : RMSNORM_WGSL);
+    jobs.rope = make(real ? ROPE_PAIRS_WGSL() : ROPE_STORE_WGSL);
+    jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU) : ATTENTION_SCORES_WGSL);
+    jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
+    jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim) : ATTENTION_MIX_WGSL);
     jobs.sample = make(SAMPLE_WGSL);
     const names = Object.keys(jobs);
     try {
@@ -161,19 +181,25 @@ export class Graph {
     }
   }
 
+  // Parts this tall take the matvecTall shape at decode (real GPUs).
+  isTall(rows) {
+    return Boolean(this.blocks.matvecTall) && rows >= TALL_ROWS;
+  }
+
   // A spec: {pipeline(n), layout?, entries (resources by binding), dispatch(n, pos0)} for n tokens
   // at positions pos0..; bindAll turns the entries into a bind group once.
   matmul(name, x, y, yStride, { mode = MODE.STORE, bias = null, aux = null } = {}) {
     const t = this.tensor(name);
     return t.parts.map((part) => ({
-      pipeline: (n) => this.pipelines[`${n === 1 ? "matvec" : "matmul"}.${t.type.name}`],
+      label: name,
+      pipeline: (n) => this.pipelines[n === 1 ? `matvec.${t.type.name}${this.isTall(part.rowCount) ? ".tall" : ""}` : `matmul.${t.type.name}`],
       layout: this.matmulLayout,
       entries: [range(part), whole(x), whole(y), bias ? range(this.tensor(bias).parts[0]) : whole(this.buf.dummy),
         aux ? whole(aux) : whole(this.buf.dummy),
         this.uniforms.add((u) => u.set([t.rowLength, part.rowCount, t.bytesPerRow, part.rowStart, yStride, mode, bias ? 1 : 0, 0])),
         whole(this.buf.step)],
       dispatch: (n) => (n === 1
-        ? matvecDispatch(part.rowCount, this.blocks.matvec)
+        ? matvecDispatch(part.rowCount, this.isTall(part.rowCount) ? this.blocks.matvecTall : this.blocks.matvec)
         : matmulDispatch(part.rowCount, n, this.blocks.matmul)),
     }));
   }
@@ -183,7 +209,7 @@ export class Graph {
       pipeline: () => this.pipelines.rmsnorm,
       entries: [whole(x), range(this.tensor(name).parts[0]), whole(y),
         this.uniforms.add((u, fl) => { u[0] = this.hp.nEmbd; fl[1] = this.hp.eps; }), step ?? whole(this.buf.step)],
-      dispatch: (n) => [ceilDiv(n, NORM_WORKGROUP)],
+      dispatch: (n) => (this.emulated ? [ceilDiv(n, NORM_WORKGROUP)] : [n]),
     };
   }
 
@@ -221,22 +247,22 @@ export class Graph {
           pipeline: () => this.pipelines.rope,
           entries: [whole(buf.q), whole(buf.k), whole(buf.v), whole(cache.k), whole(cache.v), ropeParams, whole(buf.step),
             hp.ropeFreqs ? range(this.tensor("rope_freqs.weight").parts[0]) : whole(buf.dummy)],
-          dispatch: (n) => [ceilDiv(hp.nHead + hp.nKv, ROPE_WORKGROUP), n],
+          dispatch: (n) => [ceilDiv((hp.nHead + hp.nKv) * (this.emulated ? 1 : hp.headDim / 2), ROPE_WORKGROUP), n],
         },
         {
           pipeline: () => this.pipelines.scores,
           entries: { 0: whole(buf.q), 1: whole(cache.k), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
-          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).scores,
+          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "scores" : "scoresGpu"],
         },
         {
           pipeline: () => this.pipelines.softmax,
           entries: { 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
-          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).softmax,
+          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "softmax" : "softmaxWg"],
         },
         {
           pipeline: () => this.pipelines.mix,
           entries: { 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
-          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).mix,
+          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.mixWg ? "mixWg" : "mix"],
         },
         ...this.matmul(w.wo, buf.attn, buf.x, hp.nEmbd, { mode: MODE.ADD }),
         this.rmsnorm(w.ffnNorm, buf.x, buf.xn),

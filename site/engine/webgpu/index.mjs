@@ -22,8 +22,11 @@ async function requestDevice() {
   for (const key of ["maxStorageBufferBindingSize", "maxBufferSize", "maxStorageBuffersPerShaderStage", "maxComputeWorkgroupStorageSize"]) {
     limits[key] = adapter.limits[key];
   }
+  // Optional features, asked for where the adapter has them: subgroups (faster decode kernels on
+  // real GPUs) and timestamp-query (profiling in the benchmarks).
+  const requiredFeatures = ["subgroups", "timestamp-query"].filter((f) => adapter.features.has(f));
   try {
-    return { device: await adapter.requestDevice({ requiredLimits: limits }), emulated };
+    return { device: await adapter.requestDevice({ requiredLimits: limits, requiredFeatures }), emulated };
   } catch (err) {
     throw new EngineError("no-webgpu", `could not open the GPU: ${err.message}`);
   }
@@ -54,9 +57,14 @@ function isEmulated(info) {
   return Boolean(info?.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${info?.architecture} ${info?.description} ${info?.device}`));
 }
 
-export async function createWebGPUEngine({ device, emulatedGPU } = {}) {
+// matvecBlock / matmulBlock override the decode mat-vec / prefill mat-mat kernel shapes
+// (benchmarks; see kernels/matmul.mjs).
+export async function createWebGPUEngine({ device, emulatedGPU, matvecBlock, matmulBlock } = {}) {
   const opened = device ? { device, emulated: isEmulated(device.adapterInfo) } : await requestDevice();
-  return new WebGPUEngine(opened.device, emulatedGPU ?? opened.emulated);
+  const engine = new WebGPUEngine(opened.device, emulatedGPU ?? opened.emulated);
+  engine.matvecBlock = matvecBlock;
+  engine.matmulBlock = matmulBlock;
+  return engine;
 }
 
 class WebGPUEngine {
@@ -88,7 +96,7 @@ class WebGPUEngine {
       try {
         await uploadWeights(this.device, plan, seen, windows, size, onProgress);
         onProgress?.({ phase: "kernels", loaded: 0, total: 1 });
-        graph = await Graph.create(this.device, hp, plan, this.emulatedGPU);
+        graph = await Graph.create(this.device, hp, plan, this.emulatedGPU, { matvecBlock: this.matvecBlock, matmulBlock: this.matmulBlock });
       } finally {
         const oom = await this.device.popErrorScope();
         if (oom || !graph) {

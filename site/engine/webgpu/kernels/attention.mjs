@@ -8,6 +8,7 @@
 
 export const ATTENTION_WORKGROUP = 64;
 const BLOCK = 8;
+export const SCORES_BLOCK_GPU = 1;
 const range = (n) => [...Array(n).keys()];
 
 const HEADER = /* wgsl */ `
@@ -17,7 +18,10 @@ struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(5) var<uniform> step: Step;
 fn row_of(t: u32, h: u32) -> u32 { return (t * params.n_head + h) * params.n_ctx; }`;
 
-export const ATTENTION_SCORES_WGSL = /* wgsl */ `${HEADER}
+// BLOCK positions per invocation; real GPUs use 1 (more invocations in flight at decode).
+export const ATTENTION_SCORES_WGSL = scoresWGSL(BLOCK);
+export function scoresWGSL(BLOCK) {
+  return /* wgsl */ `${HEADER}
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> Kc: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
@@ -42,6 +46,7 @@ ${range(BLOCK).map((b) => `    s${b} += dot(qi, Kc[k${b} + i]);`).join("\n")}
   let row = row_of(t, h);
 ${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) { S[row + p0 + ${b}u] = s${b} * params.scale; }`).join("\n")}
 }`;
+}
 
 export const ATTENTION_SOFTMAX_WGSL = /* wgsl */ `${HEADER}
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
@@ -87,10 +92,85 @@ ${range(BLOCK).map((b) => `    if (p <= step.pos0 + t0 + ${b}u) { acc${b} += S[r
 ${range(BLOCK).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head + h) * hd4 + d] = acc${b}; }`).join("\n")}
 }`;
 
+// Softmax for real GPUs: one workgroup of SOFTMAX_WG per (h, t), tree reductions in workgroup
+// memory (the one-invocation version above runs each row serially).
+export const SOFTMAX_WG = 256;
+export const ATTENTION_SOFTMAX_WG_WGSL = /* wgsl */ `${HEADER}
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+var<workgroup> red: array<f32, ${SOFTMAX_WG}>;
+
+@compute @workgroup_size(${SOFTMAX_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let h = wid.x;
+  let t = wid.y;
+  if (h >= params.n_head || t >= step.n_tokens) { return; }
+  let row = row_of(t, h);
+  let n = step.pos0 + t + 1u;
+  var m = -3.0e38;
+  for (var p = li; p < n; p += ${SOFTMAX_WG}u) { m = max(m, S[row + p]); }
+  red[li] = m;
+  workgroupBarrier();
+  for (var s = ${SOFTMAX_WG / 2}u; s > 0u; s >>= 1u) {
+    if (li < s) { red[li] = max(red[li], red[li + s]); }
+    workgroupBarrier();
+  }
+  m = red[0];
+  workgroupBarrier();
+  var z = 0.0;
+  for (var p = li; p < n; p += ${SOFTMAX_WG}u) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }
+  red[li] = z;
+  workgroupBarrier();
+  for (var s = ${SOFTMAX_WG / 2}u; s > 0u; s >>= 1u) {
+    if (li < s) { red[li] += red[li + s]; }
+    workgroupBarrier();
+  }
+  let inv = 1.0 / red[0];
+  for (var p = li; p < n; p += ${SOFTMAX_WG}u) { S[row + p] *= inv; }
+}`;
+
+// Mix for real GPUs: one workgroup of MIX_WG per (h, t); its invocations split the positions
+// into MIX_WG / hd4 slices (hd4 = head_dim / 4, a power of two <= MIX_WG) and sum the slices
+// in workgroup memory (the version above runs all positions of a (h, t, d) serially).
+export const MIX_WG = 256;
+export const mixWgFits = (headDim) => headDim % 4 === 0 && MIX_WG % (headDim / 4) === 0;
+export function attentionMixWgWGSL(headDim) {
+  const HD4 = headDim / 4;
+  const SL = MIX_WG / HD4;
+  return /* wgsl */ `${HEADER}
+@group(0) @binding(2) var<storage, read> Vc: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> S: array<f32>;
+@group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
+var<workgroup> red: array<vec4<f32>, ${MIX_WG}>;
+
+@compute @workgroup_size(${MIX_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let h = wid.x;
+  let t = wid.y;
+  if (h >= params.n_head || t >= step.n_tokens) { return; }
+  let d = li % ${HD4}u;
+  let v = (h / (params.n_head / params.n_kv)) * ${HD4}u + d;
+  let stride = params.n_kv * ${HD4}u;
+  let row = row_of(t, h);
+  let last = step.pos0 + t;
+  var acc = vec4<f32>(0.0);
+  for (var p = li / ${HD4}u; p <= last; p += ${SL}u) { acc += S[row + p] * Vc[p * stride + v]; }
+  red[li] = acc;
+  workgroupBarrier();
+  for (var s = ${SL / 2}u; s > 0u; s >>= 1u) {
+    if (li < s * ${HD4}u) { red[li] += red[li + s * ${HD4}u]; }
+    workgroupBarrier();
+  }
+  if (li < ${HD4}u) { O[(t * params.n_head + h) * ${HD4}u + li] = red[li]; }
+}`;
+}
+
 export function attentionDispatch({ nHead, headDim }, nTokens, pos0) {
   return {
     scores: [Math.ceil((pos0 + nTokens) / BLOCK / ATTENTION_WORKGROUP), nHead, nTokens],
     softmax: [Math.ceil(nHead / ATTENTION_WORKGROUP), nTokens],
+    softmaxWg: [nHead, nTokens],
+    scoresGpu: [Math.ceil((pos0 + nTokens) / SCORES_BLOCK_GPU / ATTENTION_WORKGROUP), nHead, nTokens],
+    mixWg: [nHead, nTokens],
     mix: [Math.ceil((nHead * headDim) / 4 / ATTENTION_WORKGROUP), Math.ceil(nTokens / BLOCK)],
   };
 }

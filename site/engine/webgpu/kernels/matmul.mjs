@@ -19,8 +19,16 @@ export const EMULATED_BLOCKS = Object.freeze({
   matvec: Object.freeze({ rows: 4, tokens: 1, workgroup: 16 }),
   matmul: Object.freeze({ rows: 8, tokens: 8, workgroup: 16 }),
 });
+// The real-GPU mat-vec: a warp of 32 lanes owns `rows` rows (each vec4 of X loaded once for all of
+// them), `warps` warps per workgroup; `subgroups` (set at load where the device has the feature
+// and subgroups of at most 32) reduces with subgroupAdd instead of a workgroup-memory tree.
+// `unroll` blocks per lane per loop iteration. matvecTall is for parts of at least TALL_ROWS rows
+// (FFN up/gate, the output head): more rows per warp there, fewer where workgroups would be few.
+// Tuned on an H100 (bench/GPU_NOTES.md).
+export const TALL_ROWS = 8192;
 export const GPU_BLOCKS = Object.freeze({
-  matvec: Object.freeze({ rows: 8, lanes: 32 }),
+  matvec: Object.freeze({ rows: 2, warps: 4, unroll: 2, subgroups: false }),
+  matvecTall: Object.freeze({ rows: 4, warps: 2, unroll: 2, subgroups: false }),
   matmul: Object.freeze({ rows: 4, tokens: 8, workgroup: 64 }),
 });
 const GET_ROWS_WORKGROUP = 64;
@@ -114,12 +122,82 @@ export function matvecLanesDispatch(rows, { rows: R }) {
   return [Math.ceil(rows / R), 1];
 }
 
-// The decode mat-vec for a block of either shape.
+// Q4_0 for the warp mat-vec: the 18-byte block read as 5 aligned words (rows start at even
+// bytes, so a block starts at byte 0 or 2 of a word) instead of unaligned 16-bit funnels.
+const Q4_0_ALIGNED = {
+  head: (row, j, w) => `
+let ${w}o = ${row} + ${j} * 18u;
+let ${w}i = ${w}o >> 2u;
+let ${w}odd = (${w}o & 2u) != 0u;
+${range(5).map((k) => `let ${w}w${k} = W[${w}i + ${k}u];`).join("\n")}
+let ${w}d = unpack2x16float(select(${w}w0, ${w}w0 >> 16u, ${w}odd)).x;
+${range(4).map((k) => `let ${w}q${k} = select((${w}w${k} >> 16u) | (${w}w${k + 1} << 16u), ${w}w${k + 1}, ${w}odd);`).join("\n")}`,
+  chunk: (i, w) => `(${i >= 4 ? "hi" : "lo"}_nibbles(${w}q${i % 4}) - 8.0) * ${w}d`,
+  // The whole block's dot with x0..x7: d * (q . x - 8 * sum(x)), xsum shared by the rows.
+  blockDot: (w) => `${w}d * (${range(8).map((i) => `dot(${i >= 4 ? "hi" : "lo"}_nibbles(${w}q${i % 4}), x${i})`).join(" + ")} - 8.0 * xsum)`,
+};
+
+export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll: U = 1 }) {
+  const emit = typeName === "Q4_0" ? Q4_0_ALIGNED : dequantEmitter(typeName);
+  const WG = NW * 32;
+  const rows = range(R);
+  const reduce = subgroups
+    ? `${rows.map((r) => `  let s${r} = subgroupAdd(a${r});
+  if (sid == 0u) { red[${r * WG}u + li] = s${r}; }`).join("\n")}
+  workgroupBarrier();
+  if (lane == 0u) {
+${rows.map((r) => `    var t${r} = 0.0;
+    for (var q = 0u; q < 32u; q += ssz) { t${r} += red[${r * WG}u + li + q]; }
+    store(r0 + ${r}u, 0u, t${r});`).join("\n")}
+  }`
+    : `${rows.map((r) => `  red[${r * WG}u + li] = a${r};`).join("\n")}
+  workgroupBarrier();
+  for (var s = 16u; s > 0u; s >>= 1u) {
+    if (lane < s) {${rows.map((r) => ` red[${r * WG}u + li] += red[${r * WG}u + li + s];`).join("")} }
+    workgroupBarrier();
+  }
+  if (lane == 0u) {${rows.map((r) => ` store(r0 + ${r}u, 0u, red[${r * WG}u + li]);`).join("")} }`;
+  // U blocks per lane per iteration (j0, j0 + 32, ...): more loads in flight; a block past the
+  // end is read clamped and its sum dropped with select.
+  const blockStep = (u) => `    {
+    let j = min(j0 + ${32 * u}u, nb - 1u);
+${range(8).map((i) => `    let x${i} = X[j * 8u + ${i}u];`).join("\n")}
+${emit.blockDot ? "    let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));" : ""}
+${rows.map((r) => `    {${emit.head(`row${r}`, "j", "w").replace(/\n/g, "\n      ")}
+      let b = ${emit.blockDot ? emit.blockDot("w") : range(8).map((i) => `dot(${emit.chunk(i, "w")}, x${i})`).join("\n         + ")};
+      a${r} += ${u === 0 ? "b" : `select(0.0, b, j0 + ${32 * u}u < nb)`};
+    }`).join("\n")}
+    }`;
+  return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${MATMUL_BINDINGS}
+var<workgroup> red: array<f32, ${R * WG}>;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32${subgroups ? `,
+        @builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) ssz: u32` : ""}) {
+  let lane = li % 32u;
+  let r0 = (wid.x * ${NW}u + li / 32u) * ${R}u;
+${rows.map((r) => `  let row${r} = min(r0 + ${r}u, shape.rows - 1u) * shape.row_bytes;
+  var a${r} = 0.0;`).join("\n")}
+  let nb = shape.k / 32u;
+  for (var j0 = lane; j0 < nb; j0 += ${32 * U}u) {
+${range(U).map((u) => blockStep(u)).join("\n")}
+  }
+${reduce}
+}`;
+}
+
+export function matvecWarpDispatch(rows, { rows: R, warps: NW }) {
+  return [Math.ceil(rows / (R * NW)), 1];
+}
+
+// The decode mat-vec for a block of any shape.
 export function matvecWGSL(typeName, block) {
+  if (block.warps) return matvecWarpWGSL(typeName, block);
   return block.lanes ? matvecLanesWGSL(typeName, block) : matmulWGSL(typeName, block);
 }
 
 export function matvecDispatch(rows, block) {
+  if (block.warps) return matvecWarpDispatch(rows, block);
   return block.lanes ? matvecLanesDispatch(rows, block) : matmulDispatch(rows, 1, block);
 }
 

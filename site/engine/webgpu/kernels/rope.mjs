@@ -6,6 +6,39 @@
 
 export const ROPE_WORKGROUP = 64;
 
+// The same for real GPUs with one invocation per (head, pair i) instead of per head.
+export const ROPE_PAIRS_WGSL = () => ROPE_STORE_WGSL.replace(/@compute[\s\S]*$/, ROPE_PAIRS_MAIN);
+const ROPE_PAIRS_MAIN = /* wgsl */ `@compute @workgroup_size(${ROPE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let hd = params.head_dim;
+  let half = hd / 2u;
+  let h = gid.x / half;
+  let i = gid.x % half;
+  let t = gid.y;
+  if (h >= params.n_head + params.n_kv || t >= step.n_tokens) { return; }
+  let pos = step.pos0 + t;
+  let cs = angle(i, pos);
+  if (h < params.n_head) {
+    let p = pair(i) + (t * params.n_head + h) * hd;
+    let a = Q[p.x];
+    let b = Q[p.y];
+    Q[p.x] = a * cs.x - b * cs.y;
+    Q[p.y] = a * cs.y + b * cs.x;
+    return;
+  }
+  let g = h - params.n_head;
+  let kv_dim = params.n_kv * hd;
+  let src = t * kv_dim + g * hd;
+  let dst = pos * kv_dim + g * hd;
+  let p = pair(i);
+  let a = K[src + p.x];
+  let b = K[src + p.y];
+  Kc[dst + p.x] = a * cs.x - b * cs.y;
+  Kc[dst + p.y] = a * cs.y + b * cs.x;
+  Vc[dst + 2u * i] = V[src + 2u * i];
+  Vc[dst + 2u * i + 1u] = V[src + 2u * i + 1u];
+}`;
+
 export const ROPE_STORE_WGSL = /* wgsl */ `
 struct Params { n_head: u32, n_kv: u32, head_dim: u32, neox: u32, log2_base: f32, pos_scale: f32, has_freqs: u32, pad: u32 }
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
