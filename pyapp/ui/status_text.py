@@ -5,9 +5,12 @@ from __future__ import annotations
 from pyapp.documents.ingest import MAX_DOCUMENT_CHARS
 from pyapp.engine.contract import CompletionStats
 
+# The engines' progress phases (site/engine): download (fetchModel), weights and kernels
+# (WebGPU engine), engine (CPU engine).
 PHASE_LABELS = {
     "download": "Loading the model",
-    "upload": "Moving the model to the GPU",
+    "weights": "Moving the model to the GPU",
+    "kernels": "Preparing the GPU kernels",
     "engine": "Starting the inference engine",
 }
 
@@ -18,7 +21,7 @@ def megabytes(n_bytes: float) -> str:
 
 def progress_label(phase: str, loaded: float, total: float) -> str:
     label = PHASE_LABELS.get(phase, phase.capitalize())
-    if phase in ("download", "upload") and total:
+    if phase in ("download", "weights") and total:
         return f"{label}: {megabytes(loaded)} of {megabytes(total)}"
     return f"{label}…"
 

@@ -8,6 +8,8 @@ from pyapp.ui.status_text import document_info, progress_label, stats_line
 
 def test_download_progress_in_megabytes() -> None:
     assert progress_label("download", 49_000_000, 98_362_432) == "Loading the model: 49.0 MB of 98.4 MB"
+    assert progress_label("weights", 1_000_000, 2_000_000) == "Moving the model to the GPU: 1.0 MB of 2.0 MB"
+    assert progress_label("kernels", 0, 1) == "Preparing the GPU kernels…"
 
 
 def test_stats_line_reports_counts_first_token_and_speed() -> None:
