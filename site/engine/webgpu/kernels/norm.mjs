@@ -7,7 +7,8 @@ export const NORM_WORKGROUP = 16;
 
 export const NORM_WG_SIZE = 256;
 
-export const RMSNORM_WGSL = /* wgsl */ `
+// The bindings both versions share.
+const RMSNORM_BINDINGS = /* wgsl */ `
 struct Params { d: u32, eps: f32, pad0: u32, pad1: u32 }
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
@@ -15,7 +16,9 @@ struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(2) var<storage, read_write> Y: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> params: Params;
 @group(0) @binding(4) var<uniform> step: Step;
+`;
 
+export const RMSNORM_WGSL = /* wgsl */ `${RMSNORM_BINDINGS}
 @compute @workgroup_size(${NORM_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let t = gid.x;
@@ -29,15 +32,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
 
 
-export const RMSNORM_WG_WGSL = /* wgsl */ `
-struct Params { d: u32, eps: f32, pad0: u32, pad1: u32 }
-struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
-@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> weight: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> Y: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> params: Params;
-@group(0) @binding(4) var<uniform> step: Step;
-var<workgroup> red: array<f32, ${NORM_WG_SIZE}>;
+export const RMSNORM_WG_WGSL = /* wgsl */ `${RMSNORM_BINDINGS}var<workgroup> red: array<f32, ${NORM_WG_SIZE}>;
 
 @compute @workgroup_size(${NORM_WG_SIZE})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {

@@ -20,10 +20,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let cs = angle(i, pos);
   if (h < params.n_head) {
     let p = pair(i) + (t * params.n_head + h) * hd;
-    let a = Q[p.x];
-    let b = Q[p.y];
-    Q[p.x] = a * cs.x - b * cs.y;
-    Q[p.y] = a * cs.y + b * cs.x;
+    let q = turn(Q[p.x], Q[p.y], cs);
+    Q[p.x] = q.x;
+    Q[p.y] = q.y;
     return;
   }
   let g = h - params.n_head;
@@ -31,10 +30,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let src = t * kv_dim + g * hd;
   let dst = pos * kv_dim + g * hd;
   let p = pair(i);
-  let a = K[src + p.x];
-  let b = K[src + p.y];
-  Kc[dst + p.x] = a * cs.x - b * cs.y;
-  Kc[dst + p.y] = a * cs.y + b * cs.x;
+  let k = turn(K[src + p.x], K[src + p.y], cs);
+  Kc[dst + p.x] = k.x;
+  Kc[dst + p.y] = k.y;
   Vc[dst + 2u * i] = V[src + 2u * i];
   Vc[dst + 2u * i + 1u] = V[src + 2u * i + 1u];
 }`;
@@ -56,6 +54,11 @@ fn pair(i: u32) -> vec2<u32> {
   return vec2<u32>(2u * i, 2u * i + 1u);
 }
 
+// (a, b) turned by the angle whose (cos, sin) is cs.
+fn turn(a: f32, b: f32, cs: vec2<f32>) -> vec2<f32> {
+  return vec2<f32>(a * cs.x - b * cs.y, a * cs.y + b * cs.x);
+}
+
 fn angle(i: u32, pos: u32) -> vec2<f32> {
   var theta = f32(pos) * params.pos_scale * exp2(-params.log2_base * f32(2u * i) / f32(params.head_dim));
   if (params.has_freqs == 1u) { theta /= freqs[i]; }
@@ -74,10 +77,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var i = 0u; i < hd / 2u; i++) {
       let p = pair(i) + base;
       let cs = angle(i, pos);
-      let a = Q[p.x];
-      let b = Q[p.y];
-      Q[p.x] = a * cs.x - b * cs.y;
-      Q[p.y] = a * cs.y + b * cs.x;
+      let q = turn(Q[p.x], Q[p.y], cs);
+      Q[p.x] = q.x;
+      Q[p.y] = q.y;
     }
     return;
   }
@@ -88,10 +90,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var i = 0u; i < hd / 2u; i++) {
     let p = pair(i);
     let cs = angle(i, pos);
-    let a = K[src + p.x];
-    let b = K[src + p.y];
-    Kc[dst + p.x] = a * cs.x - b * cs.y;
-    Kc[dst + p.y] = a * cs.y + b * cs.x;
+    let k = turn(K[src + p.x], K[src + p.y], cs);
+    Kc[dst + p.x] = k.x;
+    Kc[dst + p.y] = k.y;
   }
   for (var i = 0u; i < hd; i++) { Vc[dst + i] = V[src + i]; }
 }`;
