@@ -21,6 +21,7 @@ const { values, positionals } = parseArgs({
     profile: { type: "boolean", default: false },
     matvec: { type: "string", default: "" },
     matmul: { type: "string", default: "" },
+    fusions: { type: "string", default: "" },
   },
 });
 
@@ -49,15 +50,16 @@ async function main() {
   const engine = await createWebGPUEngine({
     matvecBlock: values.matvec ? JSON.parse(values.matvec) : undefined,
     matmulBlock: values.matmul ? JSON.parse(values.matmul) : undefined,
+    fusions: values.fusions ? JSON.parse(values.fusions) : undefined,
   });
   const adapterInfo = engine.device.adapterInfo ?? {};
-  console.log(JSON.stringify({ event: "device", features: [...engine.device.features], subgroupMinSize: adapterInfo.subgroupMinSize, subgroupMaxSize: adapterInfo.subgroupMaxSize, matvec: values.matvec, matmul: values.matmul }));
+  console.log(JSON.stringify({ event: "device", features: [...engine.device.features], subgroupMinSize: adapterInfo.subgroupMinSize, subgroupMaxSize: adapterInfo.subgroupMaxSize, matvec: values.matvec, matmul: values.matmul, fusions: values.fusions }));
   const served = await serveFile(path);
   let t0 = performance.now();
   const info = await engine.load(served.url, { nCtx: 2048 });
   const loadMs = performance.now() - t0;
   served.close();
-  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: engine.model.graph.blocks.matvec, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
+  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: engine.model.graph.blocks.matvec, fused: engine.model.graph.fuse, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
 
   if (values.profile) await profile(engine, info);
   const promptLengths = values.prompts.split(",").map(Number);
@@ -111,7 +113,7 @@ async function profile(engine, info) {
   const graph = engine.model.graph;
   const names = new Map(Object.entries(graph.pipelines).map(([k, v]) => [v, k]));
   const pos = 128;
-  const steps = [...graph.head.sample, ...graph.body, "copy", ...graph.head.last];
+  const steps = [...graph.head.sample, ...graph.decodeBody, ...graph.head.all];
   const nQ = steps.length * 2;
   const qs = device.createQuerySet({ type: "timestamp", count: nQ });
   const resolve = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
@@ -124,13 +126,6 @@ async function profile(engine, info) {
     const enc = device.createCommandEncoder();
     steps.forEach((spec, i) => {
       const timestampWrites = { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
-      if (spec === "copy") {
-        const pass = enc.beginComputePass({ timestampWrites });
-        pass.end();
-        const rowBytes = info.nEmbd * 4;
-        enc.copyBufferToBuffer(graph.buf.x, 0, graph.buf.xLast, 0, rowBytes);
-        return;
-      }
       const pass = enc.beginComputePass({ timestampWrites });
       graph.run(pass, [spec], 1, pos);
       pass.end();
@@ -148,7 +143,7 @@ async function profile(engine, info) {
   const byKernel = {};
   let total = 0;
   steps.forEach((spec, i) => {
-    let name = spec === "copy" ? "copy" : names.get(spec.pipeline(1)) ?? "?";
+    let name = names.get(spec.pipeline(1)) ?? "?";
     if (spec.label) name += `:${spec.label.replace(/^blk\.\d+\./, "")}`;
     const us = median(per[i]);
     total += us;

@@ -24,16 +24,13 @@ for shape in "${@:-smollm2-135m llama3-8b}"; do
     if [ -n "${ENGINE_BEFORE:-}" ]; then
       /tmp/node/node "$ENGINE_BEFORE/bench/engine_node.mjs" "/tmp/$s.gguf" ${ENGINE_BENCH_ARGS/--profile/} | tee -a "$out/engine-$s-before.jsonl"
     fi
-    # ENGINE_MATVEC="json;json;...": one more run per decode mat-vec shape ("" = the default shape).
-    IFS=';' read -ra variants <<< "${ENGINE_MATVEC:-}"
-    # ENGINE_MATMUL="json;json;...": the same for the prefill mat-mat shape.
-    IFS=';' read -ra mvariants <<< "${ENGINE_MATMUL:-}"
-    for v in "${mvariants[@]}"; do
-      /tmp/node/node bench/engine_node.mjs "/tmp/$s.gguf" ${ENGINE_BENCH_ARGS:-} --matmul "$v" | tee -a "$out/engine-$s.jsonl"
-    done
+    # ENGINE_VARIANTS="ARGS;ARGS;...": one run per set of extra engine_node.mjs arguments, e.g.
+    # '--fusions {"norm":false};--matvec {"rows":4,"warps":2,"unroll":2}' ("" = the defaults).
+    IFS=';' read -ra variants <<< "${ENGINE_VARIANTS:-}"
     [ ${#variants[@]} -eq 0 ] && variants=("")
     for v in "${variants[@]}"; do
-      /tmp/node/node bench/engine_node.mjs "/tmp/$s.gguf" ${ENGINE_BENCH_ARGS:-} ${v:+--matvec "$v"} | tee -a "$out/engine-$s.jsonl"
+      # shellcheck disable=SC2086  # each variant is a list of arguments
+      /tmp/node/node bench/engine_node.mjs "/tmp/$s.gguf" ${ENGINE_BENCH_ARGS:-} $v | tee -a "$out/engine-$s.jsonl"
     done
   done
 done

@@ -272,6 +272,9 @@ def test_one_call_at_a_time_and_unload_stops_generation(harness, qwen):
 
 
 def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir):
+    """The real-GPU kernels (warp mat-vecs; decode fusions: one-dispatch attention, q/k/v as one
+    mat-vec, gate/up/SwiGLU as one mat-vec) give the emulated kernels' tokens, and the one-token
+    pass's logits (prefill of one more token after the prompt) match the reference."""
     path = model_path(synthetic_dir, "qwen2", "Q4_K")
     result = harness.call("""
         const out = {};
@@ -280,15 +283,24 @@ def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir):
           await e.load(arg.url);
           const pre = await e.prefill(arg.ids, {returnLogits: "all"});
           const gen = await e.generate({maxTokens: 8});
-          out[emulatedGPU ? "emulated" : "gpu"] = {logits: window.harness.toBase64(pre.logits), tokens: gen.tokens};
+          const one = await e.prefill([...arg.ids, gen.tokens[0]], {returnLogits: "last"});
+          const g = e.model.graph;
+          out[emulatedGPU ? "emulated" : "gpu"] = {logits: window.harness.toBase64(pre.logits), tokens: gen.tokens,
+            oneEvaluated: one.nEvaluated, one: window.harness.toBase64(one.logits), fused: g.fuse,
+            qkvLayers: g.qkvSpans.filter(Boolean).length, gateUpLayers: g.gateUpSpans.filter(Boolean).length,
+            nLayer: e.model.hp.nLayer};
           await e.unload();
         }
         return out;
     """, {"url": f"/synthetic/{path.name}", "ids": PROMPT})
     assert result["ok"], result
     emulated, gpu = result["value"]["emulated"], result["value"]["gpu"]
+    assert gpu["fused"] == {"attention": True, "qkv": True, "gateUp": True}
+    assert gpu["qkvLayers"] == gpu["gateUpLayers"] == gpu["nLayer"]
     assert gpu["tokens"] == emulated["tokens"]
     ref = forward(load_model(path), PROMPT + emulated["tokens"])
     for value in (emulated, gpu):
         got = from_b64(value["logits"]).reshape(len(PROMPT), -1)
         assert np.abs(got - ref[: len(PROMPT)]).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
+        assert value["oneEvaluated"] == 1
+        assert_close(value["one"], ref[len(PROMPT)])

@@ -52,3 +52,21 @@ def test_matmul_kernel(harness, type_name, n_tokens, block):
     expected = x @ w.T
     bound = 1e-5 * (np.abs(x) @ np.abs(w).T) + 1e-6
     assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
+
+
+@pytest.mark.parametrize("type_name", ["Q4_0", "Q4_K", "Q6_K", "F16"])
+@pytest.mark.parametrize("block", [
+    {"rows": 2, "warps": 4, "subgroups": True, "unroll": 2, "gated": True},
+    {"rows": 3, "warps": 2, "subgroups": False, "gated": True},
+])
+def test_gated_matvec(harness, type_name, block):
+    """The decode FFN kernel: W holds gate then up (ROWS rows each); Y = silu(gate x) * (up x)."""
+    rng = np.random.default_rng(7)
+    raw, _ = _matrix(rng, type_name, 2 * ROWS, K, scale=0.5)
+    w = dequantize(type_name, raw, K).astype(np.float64)
+    x = rng.standard_normal((1, K))
+    got = run_matmul(harness, type_name, raw, x, block)
+    gate, up = x @ w[:ROWS].T, x @ w[ROWS:].T
+    expected = gate / (1 + np.exp(-gate)) * up
+    bound = 1e-5 * (np.abs(x) @ np.abs(w[:ROWS]).T) * np.abs(up) + 1e-5 * (np.abs(x) @ np.abs(w[ROWS:]).T) * np.abs(gate) + 1e-6
+    assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)

@@ -7,16 +7,28 @@ import {
   matmulWGSL, matvecWGSL, getRowsWGSL, matmulDispatch, matvecDispatch, getRowsDispatch,
   EMULATED_BLOCKS, GPU_BLOCKS, MODE, TALL_ROWS,
 } from "./kernels/matmul.mjs";
-import { RMSNORM_WGSL, RMSNORM_WG_WGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
+import { RMSNORM_WGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
 import { ROPE_STORE_WGSL, ROPE_PAIRS_WGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
   ATTENTION_SCORES_WGSL, ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, ATTENTION_MIX_WGSL, attentionDispatch,
-  scoresWGSL, SCORES_BLOCK_GPU, attentionMixWgWGSL, mixWgFits,
+  scoresWGSL, SCORES_BLOCK_GPU, attentionMixWgWGSL, attentionDecodeWGSL, mixWgFits,
 } from "./kernels/attention.mjs";
 import { SAMPLE_WGSL } from "./kernels/sample.mjs";
 import { layerTensorNames } from "./model.mjs";
+import { contiguousSpan } from "./weights.mjs";
 
 export const PREFILL_CHUNK = 64;
+
+// Bytes of the working buffers that grow with the context or the vocabulary (they cannot be
+// split like the weights; fit.mjs checks them against the device's limits before loading).
+export function growingBufferBytes(hp) {
+  return {
+    kvLayer: hp.nCtx * hp.nKv * hp.headDim * 4,
+    scores: PREFILL_CHUNK * hp.nHead * hp.nCtx * 4,
+    logits: PREFILL_CHUNK * hp.nVocab * 4,
+    ffn: PREFILL_CHUNK * hp.nFf * 4,
+  };
+}
 
 const STORAGE = GPUBufferUsage.STORAGE;
 const ceilDiv = (a, b) => Math.ceil(a / b);
@@ -51,8 +63,14 @@ function whole(buffer) {
   return { buffer };
 }
 
+// A weight part, or any {arena, offset, size} (weights.mjs contiguousSpan).
 function range(part) {
   return { buffer: part.arena.buffer, offset: part.offset, size: part.size };
+}
+
+// Floats [first, first + count) of a buffer.
+function slice(buffer, first, count) {
+  return { buffer, offset: first * 4, size: count * 4 };
 }
 
 const matmulLayoutEntries = [
@@ -63,16 +81,27 @@ const matmulLayoutEntries = [
   buffer: { type },
 }));
 
+// Fusions of the one-token (decode) pass on real GPUs, where each dependent dispatch costs
+// several microseconds: `attention` runs scores, softmax and mix as one dispatch per head; `qkv`
+// runs the q, k and v projections as one mat-vec where their weights lie back to back (one
+// type; weights.mjs packs them so) into one output buffer that RoPE and attention read in thirds;
+// `gateUp` runs the FFN gate and up projections and SwiGLU as one mat-vec where they lie so.
+// (RMSNorm folded into the following mat-vecs was measured slower on an H100: every workgroup
+// re-reading the input row cost more than the dispatch it saved; bench/GPU_NOTES.md.)
+export const GPU_FUSIONS = Object.freeze({ attention: true, qkv: true, gateUp: true });
+const NO_FUSIONS = Object.freeze({ attention: false, qkv: false, gateUp: false });
+
 // emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU.
 export class Graph {
-  static async create(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock } = {}) {
-    const graph = new Graph(device, hp, weights, emulatedGPU, matvecBlock, matmulBlock);
+  static async create(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions } = {}) {
+    const graph = new Graph(device, hp, weights, emulatedGPU, matvecBlock, matmulBlock, fusions);
     await graph.build();
     return graph;
   }
 
-  // matvecBlock / matmulBlock override the decode / prefill kernel shapes (benchmarks).
-  constructor(device, hp, weights, emulatedGPU, matvecBlock, matmulBlock) {
+  // matvecBlock / matmulBlock / fusions override the decode / prefill kernel shapes and the
+  // decode fusions (benchmarks).
+  constructor(device, hp, weights, emulatedGPU, matvecBlock, matmulBlock, fusions) {
     this.device = device;
     this.hp = hp;
     this.weights = weights;
@@ -85,10 +114,38 @@ export class Graph {
     this.blocks = { ...this.blocks, matvec: withSubgroups(this.blocks.matvec), matvecTall: withSubgroups(this.blocks.matvecTall) };
     if (matvecBlock) this.blocks = { ...this.blocks, matvec: matvecBlock, matvecTall: undefined };
     if (matmulBlock) this.blocks = { ...this.blocks, matmul: matmulBlock };
+    // The one-dispatch attention needs the workgroup mix's shape; reading q, k and v as thirds
+    // of one buffer needs k and v to start on a storage-offset boundary.
+    const wanted = { ...(emulatedGPU ? NO_FUSIONS : GPU_FUSIONS), ...fusions };
+    const align = device.limits.minStorageBufferOffsetAlignment;
+    const qBytes = hp.nHead * hp.headDim * 4;
+    const kvBytes = hp.nKv * hp.headDim * 4;
+    this.fuse = {
+      attention: wanted.attention && this.mixWg,
+      qkv: wanted.qkv && qBytes % align === 0 && kvBytes % align === 0,
+      gateUp: wanted.gateUp && Boolean(this.blocks.matvec.warps),
+    };
+    const layers = Array.from({ length: hp.nLayer }, (_, i) => layerTensorNames(hp, i));
+    this.qkvSpans = layers.map((w) => (this.fuse.qkv ? this.qkvSpan(w) : null));
+    this.gateUpSpans = layers.map((w) => (this.fuse.gateUp ? this.matrixSpan([w.wGate, w.wUp]) : null));
   }
 
   tensor(name) {
     return this.weights.tensors.get(name);
+  }
+
+  // Weight matrices as one (weights.mjs contiguousSpan) with their type and row shape, or null.
+  matrixSpan(names) {
+    const weights = contiguousSpan(this.weights, names);
+    const t = this.tensor(names[0]);
+    return weights && { weights, type: t.type.name, rowLength: t.rowLength, bytesPerRow: t.bytesPerRow };
+  }
+
+  // A layer's q, k, v weights (and biases) as one matrix, or null where they are not contiguous.
+  qkvSpan(w) {
+    const matrix = this.matrixSpan([w.wq, w.wk, w.wv]);
+    const bias = w.bq ? contiguousSpan(this.weights, [w.bq, w.bk, w.bv]) : null;
+    return matrix && (!w.bq || bias) ? { ...matrix, bias } : null;
   }
 
   buffer(label, bytes, usage = STORAGE) {
@@ -105,6 +162,7 @@ export class Graph {
     const kvDim = hp.nKv * hp.headDim;
     this.owned = [];
     const copy = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const growing = growingBufferBytes(hp);
     this.buf = {
       ids: this.buffer("ids", T * 4, STORAGE | copy),
       x: this.buffer("x", T * hp.nEmbd * f, STORAGE | copy),
@@ -115,32 +173,29 @@ export class Graph {
       k: this.buffer("k", T * kvDim * f),
       v: this.buffer("v", T * kvDim * f),
       attn: this.buffer("attn", T * qDim * f),
-      scores: this.buffer("scores", T * hp.nHead * hp.nCtx * f),
-      gate: this.buffer("gate", T * hp.nFf * f),
-      up: this.buffer("up", T * hp.nFf * f),
-      logits: this.buffer("logits", T * hp.nVocab * f, STORAGE | copy),
+      scores: this.buffer("scores", growing.scores),
+      gate: this.buffer("gate", growing.ffn),
+      up: this.buffer("up", growing.ffn),
+      qkvOne: this.buffer("qkvOne", (qDim + 2 * kvDim) * f),
+      logits: this.buffer("logits", growing.logits, STORAGE | copy),
       dummy: this.buffer("dummy", 16),
       step: this.buffer("step", 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
       sample: this.buffer("sample", 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
-      idRead: this.buffer("idRead", 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+      // Two, so that one decode step's id can be read while the next step runs.
+      idRead: [0, 1].map((i) => this.buffer(`idRead${i}`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)),
     };
-    const cacheBytes = hp.nCtx * kvDim * f;
     this.kvCache = [];
     for (let i = 0; i < hp.nLayer; i++) {
-      this.kvCache.push({ k: this.buffer(`k${i}`, cacheBytes), v: this.buffer(`v${i}`, cacheBytes) });
+      this.kvCache.push({ k: this.buffer(`k${i}`, growing.kvLayer), v: this.buffer(`v${i}`, growing.kvLayer) });
     }
     await this.makePipelines();
     this.uniforms = new UniformArena(device.limits.minUniformBufferOffsetAlignment);
     this.stepOne = this.uniforms.add((u) => { u[0] = 1; });
-    const specs = this.layerSpecs();
-    const headSpecs = this.headSpecs();
+    this.body = this.layerSpecs(false);
+    this.decodeBody = Object.values(this.fuse).some(Boolean) ? this.layerSpecs(true) : this.body;
+    this.head = this.headSpecs();
     this.uniforms.finalize(device);
-    this.bindAll(specs);
-    this.bindAll(headSpecs.last);
-    this.bindAll(headSpecs.all);
-    this.bindAll(headSpecs.sample);
-    this.body = specs;
-    this.head = headSpecs;
+    for (const specs of new Set([this.body, this.decodeBody, ...Object.values(this.head)])) this.bindAll(specs);
   }
 
   async makePipelines() {
@@ -158,19 +213,25 @@ export class Graph {
       .catch((err) => (block.subgroups ? make(matvecWGSL(type, { ...block, subgroups: false }), layout) : Promise.reject(err)));
     const tallTypes = new Set([...this.weights.tensors.values()]
       .filter((t) => t.shape.length > 1 && t.parts.some((p) => this.isTall(p.rowCount))).map((t) => t.type.name));
+    for (const span of this.qkvSpans) if (span && this.isTall(span.weights.rowCount)) tallTypes.add(span.type);
+    const gatedTypes = new Set(this.gateUpSpans.filter(Boolean).map((span) => span.type));
     for (const type of types) {
       jobs[`matvec.${type}`] = makeMatvec(type, this.blocks.matvec);
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
       jobs[`matmul.${type}`] = make(matmulWGSL(type, this.blocks.matmul), layout);
     }
+    for (const type of gatedTypes) jobs[`matvec.${type}.gated`] = makeMatvec(type, { ...this.gatedBlock(), gated: true });
     jobs.getRows = make(getRowsWGSL(this.tensor("token_embd.weight").type.name));
     // Emulated GPUs keep the one-invocation-per-row kernels; real ones get workgroup-wide rows.
     const real = !this.emulated;
-    jobs.rmsnorm = make(real ? RMSNORM_WG_WGSL : RMSNORM_WGSL);
+    const subgroups = this.device.features.has("subgroups");
+    jobs.rmsnorm = make(real ? rmsnormWgWGSL({ subgroups }) : RMSNORM_WGSL)
+      .catch((err) => (real && subgroups ? make(rmsnormWgWGSL()) : Promise.reject(err)));
     jobs.rope = make(real ? ROPE_PAIRS_WGSL() : ROPE_STORE_WGSL);
     jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU) : ATTENTION_SCORES_WGSL);
     jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim) : ATTENTION_MIX_WGSL);
+    if (this.fuse.attention) jobs.attentionDecode = make(attentionDecodeWGSL(this.hp.headDim));
     jobs.sample = make(SAMPLE_WGSL);
     const names = Object.keys(jobs);
     try {
@@ -184,6 +245,11 @@ export class Graph {
   // Parts this tall take the matvecTall shape at decode (real GPUs).
   isTall(rows) {
     return Boolean(this.blocks.matvecTall) && rows >= TALL_ROWS;
+  }
+
+  // The gated FFN mat-vec's shape: the tall one where the FFN is tall.
+  gatedBlock() {
+    return this.isTall(this.hp.nFf) ? this.blocks.matvecTall : this.blocks.matvec;
   }
 
   // A spec: {pipeline(n), layout?, entries (resources by binding), dispatch(n, pos0)} for n tokens
@@ -213,7 +279,8 @@ export class Graph {
     };
   }
 
-  layerSpecs() {
+  // The layers for prefill chunks, or (decode) for one token with the fusions of this.fuse.
+  layerSpecs(decode) {
     const { hp, buf } = this;
     const qDim = hp.nHead * hp.headDim;
     const kvDim = hp.nKv * hp.headDim;
@@ -238,40 +305,95 @@ export class Graph {
     for (let i = 0; i < hp.nLayer; i++) {
       const w = layerTensorNames(hp, i);
       const cache = this.kvCache[i];
-      specs.push(
-        this.rmsnorm(w.attnNorm, buf.x, buf.xn),
+      const span = decode ? this.qkvSpans[i] : null;
+      const qkv = span
+        ? { q: slice(buf.qkvOne, 0, qDim), k: slice(buf.qkvOne, qDim, kvDim), v: slice(buf.qkvOne, qDim + kvDim, kvDim) }
+        : { q: whole(buf.q), k: whole(buf.k), v: whole(buf.v) };
+      const projections = span ? [this.qkvMatvec(span)] : [
         ...this.matmul(w.wq, buf.xn, buf.q, qDim, { bias: w.bq }),
         ...this.matmul(w.wk, buf.xn, buf.k, kvDim, { bias: w.bk }),
         ...this.matmul(w.wv, buf.xn, buf.v, kvDim, { bias: w.bv }),
+      ];
+      const gateUp = decode ? this.gateUpSpans[i] : null;
+      const ffnIn = gateUp ? [this.gatedMatvec(gateUp)] : [
+        ...this.matmul(w.wGate, buf.xn, buf.gate, hp.nFf),
+        ...this.matmul(w.wUp, buf.xn, buf.up, hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate }),
+      ];
+      const attention = decode && this.fuse.attention
+        ? [{
+          pipeline: () => this.pipelines.attentionDecode,
+          entries: { 0: qkv.q, 1: whole(cache.k), 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
+          dispatch: () => [hp.nHead],
+        }]
+        : this.attentionPasses(cache, attnParams, qkv.q);
+      specs.push(
+        this.rmsnorm(w.attnNorm, buf.x, buf.xn),
+        ...projections,
         {
           pipeline: () => this.pipelines.rope,
-          entries: [whole(buf.q), whole(buf.k), whole(buf.v), whole(cache.k), whole(cache.v), ropeParams, whole(buf.step),
+          entries: [qkv.q, qkv.k, qkv.v, whole(cache.k), whole(cache.v), ropeParams, whole(buf.step),
             hp.ropeFreqs ? range(this.tensor("rope_freqs.weight").parts[0]) : whole(buf.dummy)],
           dispatch: (n) => [ceilDiv((hp.nHead + hp.nKv) * (this.emulated ? 1 : hp.headDim / 2), ROPE_WORKGROUP), n],
         },
-        {
-          pipeline: () => this.pipelines.scores,
-          entries: { 0: whole(buf.q), 1: whole(cache.k), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
-          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "scores" : "scoresGpu"],
-        },
-        {
-          pipeline: () => this.pipelines.softmax,
-          entries: { 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
-          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "softmax" : "softmaxWg"],
-        },
-        {
-          pipeline: () => this.pipelines.mix,
-          entries: { 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
-          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.mixWg ? "mixWg" : "mix"],
-        },
+        ...attention,
         ...this.matmul(w.wo, buf.attn, buf.x, hp.nEmbd, { mode: MODE.ADD }),
         this.rmsnorm(w.ffnNorm, buf.x, buf.xn),
-        ...this.matmul(w.wGate, buf.xn, buf.gate, hp.nFf),
-        ...this.matmul(w.wUp, buf.xn, buf.up, hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate }),
+        ...ffnIn,
         ...this.matmul(w.wDown, buf.up, buf.x, hp.nEmbd, { mode: MODE.ADD }),
       );
     }
     return specs;
+  }
+
+  // The one-token q, k, v projection of one layer as one mat-vec into buf.qkvOne.
+  qkvMatvec({ weights, bias, type, rowLength, bytesPerRow }) {
+    const rows = weights.rowCount;
+    const tall = this.isTall(rows);
+    return {
+      label: "attn_qkv",
+      pipeline: () => this.pipelines[`matvec.${type}${tall ? ".tall" : ""}`],
+      layout: this.matmulLayout,
+      entries: [range(weights), whole(this.buf.xn), whole(this.buf.qkvOne), bias ? range(bias) : whole(this.buf.dummy), whole(this.buf.dummy),
+        this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, rows, MODE.STORE, bias ? 1 : 0, 0])),
+        whole(this.buf.step)],
+      dispatch: () => matvecDispatch(rows, tall ? this.blocks.matvecTall : this.blocks.matvec),
+    };
+  }
+
+  // The one-token FFN gate and up projections with SwiGLU as one mat-vec into buf.up.
+  gatedMatvec({ weights, type, rowLength, bytesPerRow }) {
+    const rows = this.hp.nFf;
+    return {
+      label: "ffn_gate_up",
+      pipeline: () => this.pipelines[`matvec.${type}.gated`],
+      layout: this.matmulLayout,
+      entries: [range(weights), whole(this.buf.xn), whole(this.buf.up), whole(this.buf.dummy), whole(this.buf.dummy),
+        this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, rows, MODE.STORE, 0, 0])),
+        whole(this.buf.step)],
+      dispatch: () => matvecDispatch(rows, this.gatedBlock()),
+    };
+  }
+
+  // Scores, softmax and mix as three dispatches (prefill, and decode where not fused).
+  attentionPasses(cache, attnParams, q) {
+    const { hp, buf } = this;
+    return [
+      {
+        pipeline: () => this.pipelines.scores,
+        entries: { 0: q, 1: whole(cache.k), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
+        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "scores" : "scoresGpu"],
+      },
+      {
+        pipeline: () => this.pipelines.softmax,
+        entries: { 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
+        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "softmax" : "softmaxWg"],
+      },
+      {
+        pipeline: () => this.pipelines.mix,
+        entries: { 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
+        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.mixWg ? "mixWg" : "mix"],
+      },
+    ];
   }
 
   headSpecs() {
@@ -323,8 +445,9 @@ export class Graph {
   // logits[t, :].
   encodeForward(encoder, n, pos0, logits) {
     let pass = encoder.beginComputePass();
-    this.run(pass, this.body, n, pos0);
-    if (logits === "all") {
+    this.run(pass, n === 1 ? this.decodeBody : this.body, n, pos0);
+    // One token is its own last row: the "all" head, without a copy into xLast.
+    if (logits === "all" || n === 1) {
       this.run(pass, this.head.all, n);
       pass.end();
       return;
@@ -337,11 +460,12 @@ export class Graph {
     pass.end();
   }
 
-  encodeSample(encoder) {
+  // Sample one id into ids[0] (the next forward's input) and copy it to idRead[slot].
+  encodeSample(encoder, slot) {
     const pass = encoder.beginComputePass();
     this.run(pass, this.head.sample, 1);
     pass.end();
-    encoder.copyBufferToBuffer(this.buf.ids, 0, this.buf.idRead, 0, 4);
+    encoder.copyBufferToBuffer(this.buf.ids, 0, this.buf.idRead[slot], 0, 4);
   }
 
   writeSampleParams({ temperature, topK, topP, u, row }) {
@@ -357,10 +481,11 @@ export class Graph {
     this.device.queue.writeBuffer(this.buf.sample, 0, data);
   }
 
-  async readId() {
-    await this.buf.idRead.mapAsync(GPUMapMode.READ);
-    const id = new Uint32Array(this.buf.idRead.getMappedRange(0, 4))[0];
-    this.buf.idRead.unmap();
+  async readId(slot) {
+    const read = this.buf.idRead[slot];
+    await read.mapAsync(GPUMapMode.READ);
+    const id = new Uint32Array(read.getMappedRange(0, 4))[0];
+    read.unmap();
     return id;
   }
 

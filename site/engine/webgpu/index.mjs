@@ -10,8 +10,11 @@
 import { EngineError, asEngineError } from "../errors.mjs";
 import { openSource, readHeader } from "./gguf.mjs";
 import { planWeights, uploadWeights, destroyWeights } from "./weights.mjs";
-import { describeModel } from "./model.mjs";
+import { describeModel, fusedGroups } from "./model.mjs";
+import { checkBuffersFit } from "./fit.mjs";
 import { Graph, PREFILL_CHUNK } from "./graph.mjs";
+
+const LOST_GRACE_MS = 100;
 
 async function requestDevice() {
   const gpu = globalThis.navigator?.gpu;
@@ -57,13 +60,12 @@ function isEmulated(info) {
   return Boolean(info?.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${info?.architecture} ${info?.description} ${info?.device}`));
 }
 
-// matvecBlock / matmulBlock override the decode mat-vec / prefill mat-mat kernel shapes
-// (benchmarks; see kernels/matmul.mjs).
-export async function createWebGPUEngine({ device, emulatedGPU, matvecBlock, matmulBlock } = {}) {
+// matvecBlock / matmulBlock / fusions override the decode mat-vec / prefill mat-mat kernel
+// shapes and the decode fusions (benchmarks; see kernels/matmul.mjs and graph.mjs).
+export async function createWebGPUEngine({ device, emulatedGPU, matvecBlock, matmulBlock, fusions } = {}) {
   const opened = device ? { device, emulated: isEmulated(device.adapterInfo) } : await requestDevice();
   const engine = new WebGPUEngine(opened.device, emulatedGPU ?? opened.emulated);
-  engine.matvecBlock = matvecBlock;
-  engine.matmulBlock = matmulBlock;
+  engine.graphOptions = { matvecBlock, matmulBlock, fusions };
   return engine;
 }
 
@@ -86,7 +88,8 @@ class WebGPUEngine {
       const { size, windows } = await openSource(source);
       const { header, seen } = await readHeader(windows);
       const hp = describeModel(header, { nCtx });
-      const plan = planWeights(header.tensors, this.device.limits, maxBindingBytes);
+      const plan = planWeights(header.tensors, this.device.limits, maxBindingBytes, fusedGroups(hp));
+      checkBuffersFit(hp, this.device.limits);
       if (size !== null) {
         const end = Math.max(0, ...header.tensors.map((t) => t.fileOffset + t.nbytes));
         if (end > size) throw new EngineError("bad-file", `the file is truncated: tensors end at byte ${end}, the file has ${size} bytes`);
@@ -96,7 +99,7 @@ class WebGPUEngine {
       try {
         await uploadWeights(this.device, plan, seen, windows, size, onProgress);
         onProgress?.({ phase: "kernels", loaded: 0, total: 1 });
-        graph = await Graph.create(this.device, hp, plan, this.emulatedGPU, { matvecBlock: this.matvecBlock, matmulBlock: this.matmulBlock });
+        graph = await Graph.create(this.device, hp, plan, this.emulatedGPU, this.graphOptions);
       } finally {
         const oom = await this.device.popErrorScope();
         if (oom || !graph) {
@@ -128,13 +131,22 @@ class WebGPUEngine {
       try {
         return await work();
       } catch (err) {
-        if (this.lost) throw new EngineError("device-lost", `the GPU device was lost: ${this.lost.message}`);
+        if (this.lost || (!(err instanceof EngineError) && await this.lostSoon())) {
+          throw new EngineError("device-lost", `the GPU device was lost: ${this.lost.message}`);
+        }
         throw asEngineError(err);
       } finally {
         this.current = null;
       }
     })();
     return this.current;
+  }
+
+  // A step that fails because the device was lost (a buffer's mapAsync rejecting, say) can settle
+  // before device.lost does; give the loss a moment to show before calling the error anything else.
+  async lostSoon() {
+    await new Promise((resolve) => setTimeout(resolve, LOST_GRACE_MS));
+    return this.lost !== null;
   }
 
   requireModel() {
@@ -209,23 +221,36 @@ class WebGPUEngine {
     let stopReason = "length";
     const started = performance.now();
     let firstTokenMs = null;
-    while (tokens.length < maxTokens) {
-      if (this.cancelled) { stopReason = "cancelled"; break; }
-      // One submit: sample from the current logits, then run the sampled token through the
-      // model (it reads its id from the GPU), so the host waits for one 4-byte readback.
+    // Step k is one submit: sample from the current logits, then run the sampled token through
+    // the model (it reads its id from the GPU), and copy the id out. Step k + 1 is submitted
+    // before step k's id is read, so the GPU never waits for the host; when step k ends the
+    // generation, step k + 1's work is dropped (its KV entry lies past the cached tokens).
+    const base = this.cached.length;
+    const submitStep = (k) => {
       graph.writeSampleParams({ temperature, topK, topP, u: draw(), row: this.logitsRow });
       this.logitsRow = 0;
-      graph.writeStep(1, this.cached.length);
+      graph.writeStep(1, base + k);
       const encoder = this.device.createCommandEncoder();
-      graph.encodeSample(encoder);
-      graph.encodeForward(encoder, 1, this.cached.length, "last");
+      graph.encodeSample(encoder, k % 2);
+      graph.encodeForward(encoder, 1, base + k, "last");
       this.device.queue.submit([encoder.finish()]);
-      const id = await graph.readId();
-      this.cached.push(id);
-      firstTokenMs ??= performance.now() - started;
-      if (stops.has(id)) { stopReason = "stop"; break; }
-      tokens.push(id);
-      onToken?.(id);
+      return graph.readId(k % 2);
+    };
+    let pending = submitStep(0);
+    try {
+      while (tokens.length < maxTokens) {
+        const next = tokens.length + 1 < maxTokens && !this.cancelled ? submitStep(tokens.length + 1) : null;
+        const id = await pending;
+        pending = next;
+        this.cached.push(id);
+        firstTokenMs ??= performance.now() - started;
+        if (stops.has(id)) { stopReason = "stop"; break; }
+        tokens.push(id);
+        onToken?.(id);
+        if (this.cancelled) { stopReason = "cancelled"; break; }
+      }
+    } finally {
+      await pending?.catch(() => {});
     }
     const ms = performance.now() - started;
     const steps = tokens.length + (stopReason === "stop" ? 1 : 0);
@@ -255,7 +280,7 @@ class WebGPUEngine {
 
   async release() {
     if (!this.model) return;
-    await this.device.queue.onSubmittedWorkDone();
+    if (!this.lost) await this.device.queue.onSubmittedWorkDone(); // a lost device has no work left
     this.model.graph.destroy();
     destroyWeights(this.model.plan);
     this.model = null;

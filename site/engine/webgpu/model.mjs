@@ -81,6 +81,13 @@ export function layerTensorNames(hp, i) {
   return names;
 }
 
+// Per layer, the tensors the decode pass reads as one matrix where they lie back to back
+// (graph.mjs): q, k and v, their biases, and the FFN gate and up.
+export function fusedGroups(hp) {
+  return Array.from({ length: hp.nLayer }, (_, i) => layerTensorNames(hp, i))
+    .flatMap((w) => [[w.wq, w.wk, w.wv], ...(w.bq ? [[w.bq, w.bk, w.bv]] : []), [w.wGate, w.wUp]]);
+}
+
 const VECTOR_KEYS = new Set(["attnNorm", "ffnNorm", "bq", "bk", "bv"]);
 
 function checkTensors(hp, tensors) {

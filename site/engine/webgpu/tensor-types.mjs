@@ -16,6 +16,16 @@ const TYPES = [
   ["Q5_K", 13, 256, 176, true],
   ["Q6_K", 14, 256, 210, true],
   ["Q8_K", 15, 256, 292, false],
+  // The i-quants: known so that a model using them is named, not taken for a corrupt file.
+  ["IQ2_XXS", 16, 256, 66, false],
+  ["IQ2_XS", 17, 256, 74, false],
+  ["IQ3_XXS", 18, 256, 98, false],
+  ["IQ1_S", 19, 256, 50, false],
+  ["IQ4_NL", 20, 32, 18, false],
+  ["IQ3_S", 21, 256, 110, false],
+  ["IQ2_S", 22, 256, 82, false],
+  ["IQ4_XS", 23, 256, 136, false],
+  ["IQ1_M", 29, 256, 56, false],
   ["BF16", 30, 1, 2, false],
 ];
 

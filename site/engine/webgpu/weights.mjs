@@ -12,15 +12,35 @@ function alignUp(n, a) {
   return Math.ceil(n / a) * a;
 }
 
+// Tensors in file order, except that the members of each group (lists of names, e.g. a layer's
+// q, k and v) follow each other, so that the packing below usually places them back to back and
+// one kernel can read them as one matrix (see contiguousSpan).
+function groupedOrder(tensors, groups) {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  const groupOf = new Map(groups.flatMap((g) => g.map((name) => [name, g])));
+  const order = [];
+  const done = new Set();
+  for (const t of tensors) {
+    for (const name of groupOf.get(t.name) ?? [t.name]) {
+      if (!done.has(name) && byName.has(name)) {
+        done.add(name);
+        order.push(byName.get(name));
+      }
+    }
+  }
+  return order;
+}
+
 // Split each tensor into parts of at most `limit` bytes and pack the parts into arenas.
-// `maxBindingBytes` lowers the device's limit (tests, and simulating small GPUs).
-export function planWeights(tensors, limits, maxBindingBytes = Infinity) {
+// `maxBindingBytes` lowers the device's limit (tests, and simulating small GPUs); `groups` as in
+// groupedOrder.
+export function planWeights(tensors, limits, maxBindingBytes = Infinity, groups = []) {
   const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize, maxBindingBytes);
   const align = limits.minStorageBufferOffsetAlignment;
   const arenas = [];
   let current = null;
   const placed = new Map();
-  for (const t of tensors) {
+  for (const t of groupedOrder(tensors, groups)) {
     const rowLength = t.shape[0];
     const nRows = t.shape.slice(1).reduce((a, b) => a * b, 1);
     const bytesPerRow = rowBytes(t.type, rowLength);
@@ -100,4 +120,18 @@ export async function uploadWeights(device, plan, seen, windows, fileSize, onPro
 
 export function destroyWeights(plan) {
   for (const arena of plan.arenas) arena.buffer?.destroy();
+}
+
+// The tensors `names` as one (their rows stacked in this order) if they are unsplit, of one type
+// and back to back in one arena: {arena, offset, size, rowCount}; else null.
+export function contiguousSpan(plan, names) {
+  const ts = names.map((n) => plan.tensors.get(n));
+  if (ts.some((t) => !t || t.parts.length !== 1 || t.type.name !== ts[0].type.name)) return null;
+  const parts = ts.map((t) => t.parts[0]);
+  for (let i = 1; i < parts.length; i++) {
+    if (parts[i].arena !== parts[0].arena || parts[i].offset !== parts[i - 1].offset + parts[i - 1].size) return null;
+  }
+  const last = parts[parts.length - 1];
+  return { arena: parts[0].arena, offset: parts[0].offset, size: last.offset + last.size - parts[0].offset,
+    rowCount: parts.reduce((n, p) => n + p.rowCount, 0) };
 }

@@ -11,6 +11,21 @@ const BLOCK = 8;
 export const SCORES_BLOCK_GPU = 1;
 const range = (n) => [...Array(n).keys()];
 
+// WGSL: every invocation's `value` combined into arr[0] by a tree over `n` invocations (`combine`
+// builds the expression from two operands); `stride` > 1 combines n / stride interleaved sets at
+// once (arr[0 .. stride - 1]). Ends with a barrier.
+function treeReduce(arr, value, n, combine, stride = 1) {
+  return `
+  ${arr}[li] = ${value};
+  workgroupBarrier();
+  for (var s = ${n / stride / 2}u; s > 0u; s >>= 1u) {
+    if (li < s * ${stride}u) { ${arr}[li] = ${combine(`${arr}[li]`, `${arr}[li + s * ${stride}u]`)}; }
+    workgroupBarrier();
+  }`;
+}
+const maxOf = (a, b) => `max(${a}, ${b})`;
+const sumOf = (a, b) => `${a} + ${b}`;
+
 const HEADER = /* wgsl */ `
 struct Params { n_head: u32, n_kv: u32, head_dim: u32, n_ctx: u32, scale: f32, pad0: u32, pad1: u32, pad2: u32 }
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
@@ -107,23 +122,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = row_of(t, h);
   let n = step.pos0 + t + 1u;
   var m = -3.0e38;
-  for (var p = li; p < n; p += ${SOFTMAX_WG}u) { m = max(m, S[row + p]); }
-  red[li] = m;
-  workgroupBarrier();
-  for (var s = ${SOFTMAX_WG / 2}u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] = max(red[li], red[li + s]); }
-    workgroupBarrier();
-  }
+  for (var p = li; p < n; p += ${SOFTMAX_WG}u) { m = max(m, S[row + p]); }${treeReduce("red", "m", SOFTMAX_WG, maxOf)}
   m = red[0];
   workgroupBarrier();
   var z = 0.0;
-  for (var p = li; p < n; p += ${SOFTMAX_WG}u) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }
-  red[li] = z;
-  workgroupBarrier();
-  for (var s = ${SOFTMAX_WG / 2}u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
-  }
+  for (var p = li; p < n; p += ${SOFTMAX_WG}u) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }${treeReduce("red", "z", SOFTMAX_WG, sumOf)}
   let inv = 1.0 / red[0];
   for (var p = li; p < n; p += ${SOFTMAX_WG}u) { S[row + p] *= inv; }
 }`;
@@ -153,14 +156,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = row_of(t, h);
   let last = step.pos0 + t;
   var acc = vec4<f32>(0.0);
-  for (var p = li / ${HD4}u; p <= last; p += ${SL}u) { acc += S[row + p] * Vc[p * stride + v]; }
-  red[li] = acc;
-  workgroupBarrier();
-  for (var s = ${SL / 2}u; s > 0u; s >>= 1u) {
-    if (li < s * ${HD4}u) { red[li] += red[li + s * ${HD4}u]; }
-    workgroupBarrier();
-  }
+  for (var p = li / ${HD4}u; p <= last; p += ${SL}u) { acc += S[row + p] * Vc[p * stride + v]; }${treeReduce("red", "acc", MIX_WG, sumOf, HD4)}
   if (li < ${HD4}u) { O[(t * params.n_head + h) * ${HD4}u + li] = red[li]; }
+}`;
+}
+
+// Decode attention on real GPUs in one dispatch (one token, so no dependent scores / softmax /
+// mix passes): one workgroup of MIX_WG per head. Scores go to S (positions strided over the
+// invocations, q staged in workgroup memory), max and sum by tree reductions, then the mix as in
+// attentionMixWgWGSL; storageBarrier makes every invocation's S writes visible to the mix.
+// (A subgroup version, one coalesced key read per position by head_dim / 4 lanes summed with
+// shuffles, was slower on an H100 at 1024 positions: bench/GPU_NOTES.md.)
+export function attentionDecodeWGSL(headDim) {
+  const HD4 = headDim / 4;
+  const SL = MIX_WG / HD4;
+  return /* wgsl */ `${HEADER}
+@group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> Kc: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> Vc: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+@group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
+var<workgroup> qs: array<vec4<f32>, ${HD4}>;
+var<workgroup> red: array<f32, ${MIX_WG}>;
+var<workgroup> redv: array<vec4<f32>, ${MIX_WG}>;
+
+@compute @workgroup_size(${MIX_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let h = wid.x;
+  let kv = (h / (params.n_head / params.n_kv)) * ${HD4}u;
+  let stride = params.n_kv * ${HD4}u;
+  let row = row_of(0u, h);
+  let last = step.pos0;
+  if (li < ${HD4}u) { qs[li] = Q[h * ${HD4}u + li]; }
+  workgroupBarrier();
+  var m = -3.0e38;
+  for (var p = li; p <= last; p += ${MIX_WG}u) {
+    var s = 0.0;
+    for (var i = 0u; i < ${HD4}u; i++) { s += dot(qs[i], Kc[p * stride + kv + i]); }
+    s *= params.scale;
+    S[row + p] = s;
+    m = max(m, s);
+  }${treeReduce("red", "m", MIX_WG, maxOf)}
+  m = red[0];
+  workgroupBarrier();
+  var z = 0.0;
+  for (var p = li; p <= last; p += ${MIX_WG}u) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }
+  storageBarrier();${treeReduce("red", "z", MIX_WG, sumOf)}
+  let inv = 1.0 / red[0];
+  let d = li % ${HD4}u;
+  // Four positions per iteration in separate sums: loads in flight instead of one chain.
+${range(4).map((u) => `  var acc${u} = vec4<f32>(0.0);`).join("\n")}
+  var p = li / ${HD4}u;
+  for (; p + ${3 * SL}u <= last; p += ${4 * SL}u) {
+${range(4).map((u) => `    acc${u} += S[row + p + ${u * SL}u] * Vc[(p + ${u * SL}u) * stride + kv + d];`).join("\n")}
+  }
+  for (; p <= last; p += ${SL}u) { acc0 += S[row + p] * Vc[p * stride + kv + d]; }
+${treeReduce("redv", "(acc0 + acc1) + (acc2 + acc3)", MIX_WG, sumOf, HD4)}
+  if (li < ${HD4}u) { O[h * ${HD4}u + li] = redv[li] * inv; }
 }`;
 }
 

@@ -49,6 +49,8 @@ const MATMUL_BINDINGS = /* wgsl */ `${SHAPE_AND_STEP}
 @group(0) @binding(6) var<uniform> step: Step;
 ${QUANT_HELPERS}
 
+fn silu(g: f32) -> f32 { return g / (1.0 + exp(-g)); }
+
 fn store(r: u32, t: u32, acc: f32) {
   if (r >= shape.rows || t >= step.n_tokens) { return; }
   let col = shape.row_offset + r;
@@ -56,7 +58,7 @@ fn store(r: u32, t: u32, acc: f32) {
   var v = acc;
   if (shape.has_bias == 1u) { v += B[col]; }
   if (shape.mode == 1u) { v += Y[i]; }
-  if (shape.mode == 2u) { let g = A[i]; v *= g / (1.0 + exp(-g)); }
+  if (shape.mode == 2u) { v *= silu(A[i]); }
   Y[i] = v;
 }`;
 
@@ -137,18 +139,22 @@ ${range(4).map((k) => `let ${w}q${k} = select((${w}w${k} >> 16u) | (${w}w${k + 1
   blockDot: (w) => `${w}d * (${range(8).map((i) => `dot(${i >= 4 ? "hi" : "lo"}_nibbles(${w}q${i % 4}), x${i})`).join(" + ")} - 8.0 * xsum)`,
 };
 
-export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll: U = 1 }) {
+// `gated`: W holds two matrices of shape.rows rows each (FFN gate, then up), the warp takes the
+// same R rows of both, and Y[r] = silu(gate . x) * (up . x) (SwiGLU in one pass over x).
+export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll: U = 1, gated = false }) {
   const emit = typeName === "Q4_0" ? Q4_0_ALIGNED : dequantEmitter(typeName);
   const WG = NW * 32;
-  const rows = range(R);
+  const rows = range(gated ? 2 * R : R);
+  const rowIndex = (r) => (r < R ? `min(r0 + ${r}u, shape.rows - 1u)` : `(shape.rows + min(r0 + ${r - R}u, shape.rows - 1u))`);
+  const result = (r, sum) => (gated ? `silu(${sum(r)}) * ${sum(R + r)}` : sum(r));
   const reduce = subgroups
     ? `${rows.map((r) => `  let s${r} = subgroupAdd(a${r});
   if (sid == 0u) { red[${r * WG}u + li] = s${r}; }`).join("\n")}
   workgroupBarrier();
   if (lane == 0u) {
 ${rows.map((r) => `    var t${r} = 0.0;
-    for (var q = 0u; q < 32u; q += ssz) { t${r} += red[${r * WG}u + li + q]; }
-    store(r0 + ${r}u, 0u, t${r});`).join("\n")}
+    for (var q = 0u; q < 32u; q += ssz) { t${r} += red[${r * WG}u + li + q]; }`).join("\n")}
+${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`).join("\n")}
   }`
     : `${rows.map((r) => `  red[${r * WG}u + li] = a${r};`).join("\n")}
   workgroupBarrier();
@@ -156,7 +162,7 @@ ${rows.map((r) => `    var t${r} = 0.0;
     if (lane < s) {${rows.map((r) => ` red[${r * WG}u + li] += red[${r * WG}u + li + s];`).join("")} }
     workgroupBarrier();
   }
-  if (lane == 0u) {${rows.map((r) => ` store(r0 + ${r}u, 0u, red[${r * WG}u + li]);`).join("")} }`;
+  if (lane == 0u) {${range(R).map((r) => ` store(r0 + ${r}u, 0u, ${result(r, (i) => `red[${i * WG}u + li]`)});`).join("")} }`;
   // U blocks per lane per iteration (j0, j0 + 32, ...): more loads in flight; a block past the
   // end is read clamped and its sum dropped with select.
   const blockStep = (u) => `    {
@@ -169,14 +175,14 @@ ${rows.map((r) => `    {${emit.head(`row${r}`, "j", "w").replace(/\n/g, "\n     
     }`).join("\n")}
     }`;
   return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${MATMUL_BINDINGS}
-var<workgroup> red: array<f32, ${R * WG}>;
+var<workgroup> red: array<f32, ${rows.length * WG}>;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32${subgroups ? `,
         @builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) ssz: u32` : ""}) {
   let lane = li % 32u;
   let r0 = (wid.x * ${NW}u + li / 32u) * ${R}u;
-${rows.map((r) => `  let row${r} = min(r0 + ${r}u, shape.rows - 1u) * shape.row_bytes;
+${rows.map((r) => `  let row${r} = ${rowIndex(r)} * shape.row_bytes;
   var a${r} = 0.0;`).join("\n")}
   let nb = shape.k / 32u;
   for (var j0 = lane; j0 < nb; j0 += ${32 * U}u) {

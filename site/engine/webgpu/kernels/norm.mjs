@@ -1,6 +1,6 @@
 // RMSNorm: Y[t, :] = X[t, :] / sqrt(mean(X[t, :]^2) + eps) * weight.
-// RMSNORM_WGSL: one invocation per token (emulated GPUs). RMSNORM_WG_WGSL: one workgroup of
-// NORM_WG_SIZE per token, a tree reduction in workgroup memory (real GPUs: the serial version
+// RMSNORM_WGSL: one invocation per token (emulated GPUs). rmsnormWgWGSL: one workgroup of
+// NORM_WG_SIZE per token, reduced in workgroup memory (real GPUs: the serial version
 // took ~360 us per 4096-wide row on an H100).
 
 export const NORM_WORKGROUP = 16;
@@ -32,22 +32,33 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
 
 
-export const RMSNORM_WG_WGSL = /* wgsl */ `${RMSNORM_BINDINGS}var<workgroup> red: array<f32, ${NORM_WG_SIZE}>;
-
-@compute @workgroup_size(${NORM_WG_SIZE})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let t = wid.x;
-  if (t >= step.n_tokens) { return; }
-  let d4 = params.d / 4u;
-  let base = t * d4;
-  var ss = vec4<f32>(0.0);
-  for (var i = li; i < d4; i += ${NORM_WG_SIZE}u) { let x = X[base + i]; ss += x * x; }
+// `subgroups`: subgroupAdd, then one sum over the subgroups' partials, instead of the tree.
+export function rmsnormWgWGSL({ subgroups = false } = {}) {
+  const reduce = subgroups ? `
+  let part = subgroupAdd(dot(ss, vec4<f32>(1.0)));
+  if (sid == 0u) { red[li / ssz] = part; }
+  workgroupBarrier();
+  var total = 0.0;
+  for (var i = 0u; i < ${NORM_WG_SIZE}u / ssz; i++) { total += red[i]; }` : `
   red[li] = dot(ss, vec4<f32>(1.0));
   workgroupBarrier();
   for (var s = ${NORM_WG_SIZE / 2}u; s > 0u; s >>= 1u) {
     if (li < s) { red[li] += red[li + s]; }
     workgroupBarrier();
   }
-  let scale = inverseSqrt(red[0] / f32(params.d) + params.eps);
+  let total = red[0];`;
+  return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${RMSNORM_BINDINGS}var<workgroup> red: array<f32, ${NORM_WG_SIZE}>;
+
+@compute @workgroup_size(${NORM_WG_SIZE})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32${subgroups ? `,
+        @builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) ssz: u32` : ""}) {
+  let t = wid.x;
+  if (t >= step.n_tokens) { return; }
+  let d4 = params.d / 4u;
+  let base = t * d4;
+  var ss = vec4<f32>(0.0);
+  for (var i = li; i < d4; i += ${NORM_WG_SIZE}u) { let x = X[base + i]; ss += x * x; }${reduce}
+  let scale = inverseSqrt(total / f32(params.d) + params.eps);
   for (var i = li; i < d4; i += ${NORM_WG_SIZE}u) { Y[base + i] = X[base + i] * scale * weight[i]; }
 }`;
+}

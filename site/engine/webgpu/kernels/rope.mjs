@@ -41,8 +41,11 @@ export const ROPE_STORE_WGSL = /* wgsl */ `
 struct Params { n_head: u32, n_kv: u32, head_dim: u32, neox: u32, log2_base: f32, pos_scale: f32, has_freqs: u32, pad: u32 }
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(0) var<storage, read_write> Q: array<f32>;
-@group(0) @binding(1) var<storage, read> K: array<f32>;
-@group(0) @binding(2) var<storage, read> V: array<f32>;
+// K and V are only read, but declared writable: q, k and v may be thirds of one buffer (the
+// fused decode projection, graph.mjs), and a buffer may not be both read-only and writable
+// storage in one dispatch.
+@group(0) @binding(1) var<storage, read_write> K: array<f32>;
+@group(0) @binding(2) var<storage, read_write> V: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Kc: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Vc: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;

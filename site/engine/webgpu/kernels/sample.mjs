@@ -64,10 +64,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   var best = -3.0e38;
   var best_i = 0xffffffffu;
   var low = 3.0e38;
-  for (var i = tid; i < n; i += N) {
-    let l = logit(i);
-    if (l > best) { best = l; best_i = i; }
-    low = min(low, l);
+  // Four independent loads per iteration (a thread's indices still rise, so ties keep the first).
+  for (var i0 = tid; i0 < n; i0 += 4u * N) {
+    let l = vec4<f32>(logit(i0), logit(min(i0 + N, n - 1u)), logit(min(i0 + 2u * N, n - 1u)), logit(min(i0 + 3u * N, n - 1u)));
+    for (var k = 0u; k < 4u; k++) {
+      let i = i0 + k * N;
+      if (i < n && l[k] > best) { best = l[k]; best_i = i; }
+    }
+    low = min(low, min(min(l.x, l.y), min(l.z, l.w)));
   }
   red_f[tid] = best;
   red_u[tid] = best_i;

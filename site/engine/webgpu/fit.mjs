@@ -1,0 +1,33 @@
+// Whether a model's working buffers fit this GPU, checked before any weight is uploaded.
+//
+// WebGPU does not say how much memory a GPU has, but it does say how large one buffer may be
+// (device.limits), and a buffer over that limit is a validation error that would surface only as
+// wrong output much later. The weights are split under the limit (weights.mjs); the buffers that
+// grow with the context or the vocabulary cannot be, so a model or context too large for them is
+// refused here, with the figures (sizes from graph.mjs, which allocates them).
+
+import { EngineError } from "../errors.mjs";
+import { growingBufferBytes } from "./graph.mjs";
+
+const NAMES = {
+  kvLayer: "the key/value cache of one layer",
+  scores: "the attention scores",
+  logits: "the logits",
+  ffn: "the feed-forward activations",
+};
+
+function mb(bytes) {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+export function checkBuffersFit(hp, limits) {
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  for (const [key, bytes] of Object.entries(growingBufferBytes(hp))) {
+    if (bytes > limit) {
+      const what = NAMES[key];
+      throw new EngineError("out-of-memory",
+        `${what} needs ${mb(bytes)} at a context of ${hp.nCtx} tokens, but this GPU allows ${mb(limit)} per buffer`,
+        { buffer: what, bytes, limit, nCtx: hp.nCtx });
+    }
+  }
+}
