@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from pyapp.documents.ingest import InputError
 from pyapp.engine.contract import CompletionRequest, CompletionStats, EngineInfo, Piece
 from pyapp.model.chat import ChatFormat
 from pyapp.recipes import ask as ask_recipe
@@ -168,9 +167,7 @@ class Assistant:
     async def ask(self, question: str, index: PassageIndex, k: int = ASK_PASSAGES) -> AsyncIterator[Event]:
         """An answer from the best passages of all documents, or NOT_FOUND without running the model."""
         self._begin()
-        question = question.strip()
-        if not question:
-            raise InputError("Type a question first.")
+        question = ask_recipe.checked_question(question)
         hits = index.search(question, k)
         if not hits:
             yield Done(ask_recipe.not_found(question))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pyapp.assistant import Assistant
 from pyapp.engine.bridge import Engine, ModelFile, ProgressCallback
-from pyapp.engine.contract import EngineFailure
+from pyapp.engine.contract import EngineFailure, cpu_fallback_reason
 from pyapp.model.chat import ChatFormat
 from pyapp.model.gguf import GGUFError, GGUFHeader, GGUFTruncated, check_tensor_extents, read_header
 from pyapp.model.tokenizer import StreamDecoder, Tokenizer, TokenizerError
@@ -29,6 +29,7 @@ class LoadedModel:
     engine: Engine
     tokenizer: Tokenizer
     chat: ChatFormat
+    file: ModelFile  # kept so the engine can be built again (GPU reset) without fetching anything
 
     def assistant(self) -> Assistant:
         tokenizer = self.tokenizer
@@ -81,8 +82,32 @@ async def open_model(engine_module, model: ModelFile, name: str, prefer: str, wl
     header = await read_model_header(model)
     tokenizer = Tokenizer.from_gguf(header)
     n_ctx = min(int(header.arch_value("context_length", 2048)), MAX_CONTEXT)
-    engine = await Engine.create(engine_module, model, prefer, wllama_assets, n_ctx, on_progress)
-    return LoadedModel(name=name, engine=engine, tokenizer=tokenizer, chat=chat_format_for(header, tokenizer))
+    engine = await create_engine(engine_module, model, prefer, wllama_assets, n_ctx, on_progress)
+    return LoadedModel(name=name, engine=engine, tokenizer=tokenizer, chat=chat_format_for(header, tokenizer),
+                       file=model)
+
+
+async def create_engine(engine_module, model: ModelFile, prefer: str, wllama_assets: str, n_ctx: int,
+                        on_progress: ProgressCallback | None) -> Engine:
+    """The preferred engine with the model loaded; the CPU engine when the GPU engine refuses
+    this model and the app chose the engine (contract.cpu_fallback_reason)."""
+    try:
+        return await Engine.create(engine_module, model, prefer, wllama_assets, n_ctx, on_progress)
+    except EngineFailure as failure:
+        reason = cpu_fallback_reason(prefer, failure)
+        if reason is None:
+            raise
+    return await Engine.create(engine_module, model, "wllama", wllama_assets, n_ctx, on_progress, reason=reason)
+
+
+async def reopen_model(engine_module, loaded: LoadedModel, prefer: str, wllama_assets: str,
+                       on_progress: ProgressCallback | None = None) -> LoadedModel:
+    """A new engine for a model already open (the GPU was reset): the same bytes, tokenizer and
+    chat format, nothing downloaded or parsed again."""
+    engine = await create_engine(engine_module, loaded.file, prefer, wllama_assets, loaded.engine.info.n_ctx,
+                                 on_progress)
+    return LoadedModel(name=loaded.name, engine=engine, tokenizer=loaded.tokenizer, chat=loaded.chat,
+                       file=loaded.file)
 
 
 def load_failure_message(err: Exception) -> str:

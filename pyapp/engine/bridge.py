@@ -107,11 +107,12 @@ class Engine:
 
     @classmethod
     async def create(cls, engine_module, model: ModelFile, prefer: str, wllama_assets: str, n_ctx: int,
-                     on_progress: ProgressCallback | None = None) -> Engine:
+                     on_progress: ProgressCallback | None = None, reason: str | None = None) -> Engine:
+        """`reason` overrides why the CPU engine runs (it took over a model the GPU engine refused)."""
         proxy = _progress_proxy(on_progress)
         try:
             js_engine = await engine_module.createEngine(
-                _to_js({"prefer": prefer, "wllamaAssets": wllama_assets, "nCtx": n_ctx})
+                _to_js({"prefer": prefer, "wllamaAssets": wllama_assets, "nCtx": n_ctx, "reason": reason})
             )
             loaded = await js_engine.load(model.blob, _to_js({"onProgress": proxy}))
         except JsException as err:

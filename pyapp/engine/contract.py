@@ -15,8 +15,8 @@ USER_MESSAGES: dict[str, str] = {
     "unsupported-type": "This model uses a weight format the GPU engine cannot run.",
     "bad-file": "This file is not a usable GGUF model (it may be truncated or corrupt).",
     "download-failed": "The model could not be downloaded.",
-    "out-of-memory": "The model does not fit in the memory this GPU allows.",
-    "device-lost": "The GPU stopped responding; the model was reloaded, please try again.",
+    "out-of-memory": "This model is too large for this GPU.",
+    "device-lost": "The GPU was reset.",
     "context-overflow": "The text is too long for the model's context window.",
     "cancelled": "Stopped.",
     "internal": "Something went wrong inside the engine.",
@@ -36,6 +36,19 @@ class EngineFailure(Exception):
     def user_message(self) -> str:
         general = USER_MESSAGES[self.kind]
         return general if self.message in ("", general) else f"{general} ({self.message})"
+
+# What stops the GPU engine on one model but not the CPU engine: where the app chose the engine,
+# that model runs on the CPU instead, and the page says why.
+CPU_FALLBACK_KINDS = ("unsupported-type", "out-of-memory")
+
+
+def cpu_fallback_reason(prefer: str, failure: EngineFailure) -> str | None:
+    """Why the CPU engine takes over a model the GPU engine refused, or None when it should not:
+    a forced engine (`?engine=webgpu`) reports the failure instead, and other failures (a bad
+    file, say) would fail the CPU engine too."""
+    if prefer != "auto" or failure.kind not in CPU_FALLBACK_KINDS:
+        return None
+    return f"CPU engine: the GPU engine cannot run this model ({failure.message})"
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,16 @@ TENSOR_TYPES: dict[int, TensorType] = {
         TensorType("Q5_K", 13, 256, 176),
         TensorType("Q6_K", 14, 256, 210),
         TensorType("Q8_K", 15, 256, 292),
+        # The i-quants: llama.cpp (the CPU engine) runs them, the GPU engine has no kernel for them.
+        TensorType("IQ2_XXS", 16, 256, 66),
+        TensorType("IQ2_XS", 17, 256, 74),
+        TensorType("IQ3_XXS", 18, 256, 98),
+        TensorType("IQ1_S", 19, 256, 50),
+        TensorType("IQ4_NL", 20, 32, 18),
+        TensorType("IQ3_S", 21, 256, 110),
+        TensorType("IQ2_S", 22, 256, 82),
+        TensorType("IQ4_XS", 23, 256, 136),
+        TensorType("IQ1_M", 29, 256, 56),
         TensorType("BF16", 30, 1, 2),
     )
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pyapp.documents.ingest import InputError
 from pyapp.model.chat import ChatFormat, Message
 from pyapp.recipes.prompt import SYSTEM_PROMPT
 from pyapp.retrieval.passages import Hit
@@ -24,6 +25,7 @@ from pyapp.text.budget import TokenCounter
 
 NOT_FOUND = "Not in the documents."
 ANSWER_TOKENS = 160
+MAX_QUESTION_CHARS = 2000
 INSTRUCTION = "Answer the question using only the passages above."
 
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|and|&)\s*\d+)*)\s*\]|\bpassages?\s+(\d+)\b", re.IGNORECASE)
@@ -66,8 +68,19 @@ def ask_messages(question: str, passages: list[str]) -> list[Message]:
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
+def checked_question(question: str) -> str:
+    """The question without surrounding space, or InputError when it is empty or too long to ask."""
+    question = question.strip()
+    if not question:
+        raise InputError("Type a question first.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(f"The question has {len(question):,} characters; keep it under {MAX_QUESTION_CHARS:,}.")
+    return question
+
+
 def ask_prompt(question: str, hits: list[Hit], chat: ChatFormat, count: TokenCounter, n_ctx: int) -> AskPrompt:
-    """The prompt with as many of `hits` (best first) as fit while leaving room for the answer."""
+    """The prompt with as many of `hits` (best first) as fit while leaving room for the answer;
+    InputError when the question leaves room for none (an answer without passages is a guess)."""
     budget = n_ctx - ANSWER_TOKENS - count(chat.render(ask_messages(question, [])))
     used: list[Hit] = []
     for hit in hits:
@@ -76,6 +89,8 @@ def ask_prompt(question: str, hits: list[Hit], chat: ChatFormat, count: TokenCou
             break
         used.append(hit)
         budget -= cost
+    if hits and not used:
+        raise InputError("The question is so long that no room is left for the passages; shorten it.")
     prompt = chat.render(ask_messages(question, [hit.passage.text for hit in used]))
     return AskPrompt(prompt, used, ANSWER_TOKENS)
 

@@ -17,7 +17,7 @@ from pyapp.assistant import Assistant
 from pyapp.engine.bridge import ModelFile, ModelStore
 from pyapp.model.sources import ModelSourceError, resolve_model_url
 from pyapp.model.stored import ChecksumError, StoredModel, model_name, split_sha256
-from pyapp.model_session import LOAD_ERRORS, LoadedModel, load_failure_message, open_model
+from pyapp.model_session import LOAD_ERRORS, LoadedModel, load_failure_message, open_model, reopen_model
 from pyapp.ui.page import element, set_engine_label
 from pyapp.ui.status_text import progress_label
 from pyapp.ui.stored_models import StoredModelsList
@@ -108,9 +108,24 @@ class ModelPanel:
             self.load_button.disabled = False
             self.file_input.disabled = False
             await self.stored.refresh()
+        await self._switch(new)
+        self.status.textContent = f"Loaded {new.name}.{not_stored_note(model_file.not_stored)}"
+
+    async def _switch(self, new: LoadedModel) -> None:
         old, self.model = self.model, new
         self.on_switch(new.assistant())
         await old.engine.unload()
         element("model-name").textContent = new.name
         set_engine_label(new.label)
-        self.status.textContent = f"Loaded {new.name}.{not_stored_note(model_file.not_stored)}"
+
+    async def recover(self) -> str:
+        """The GPU was reset under the current model: build its engine again from the bytes this
+        page already holds (no download, no reload). Returns what to tell the user."""
+        try:
+            new = await reopen_model(self.engine_module, self.model, self.prefer, self.wllama_assets, self._progress)
+        except LOAD_ERRORS as err:
+            return f"The GPU was reset. {load_failure_message(err)} Reload the page to try again."
+        finally:
+            self.status.textContent = ""
+        await self._switch(new)
+        return "The GPU was reset; the model was loaded again. Your text and the partial result are kept: run it again."

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from pyodide.ffi import create_once_callable, create_proxy
 
@@ -30,6 +30,9 @@ from pyapp.ui.page import element
 from pyapp.ui.status_text import stats_line
 
 Result = Summary | Extraction | Answer | str
+GPU_RESET_NOTICE = "The GPU was reset; reloading the model…"
+# The box whose text an operation's InputError is about (a question too long, say).
+INPUT_OF = {"ask": "question", "custom": "instruction"}
 
 
 def create(tag: str, text: str = "", css_class: str = ""):
@@ -54,6 +57,8 @@ class OperationsPanel:
         self.run_buttons = [element(i) for i in ("summarize", "extract", "ask", "run-instruction")]
         self.export_buttons = {i: element(i) for i in ("copy-result", "export-markdown", "copy-json", "copy-csv")}
         self.task: asyncio.Future | None = None
+        # Builds the engine again after the GPU device was lost; returns what to tell the user.
+        self.recover: Callable[[], Awaitable[str]] | None = None
         self.last: tuple[Result, str] | None = None
         self._passages: dict[str, tuple[str, list[Passage]]] = {}
         self._proxies = []
@@ -174,8 +179,15 @@ class OperationsPanel:
                     final = item.result
                 elif isinstance(item, Stopped):
                     stopped = True
+        except InputError as err:
+            self._fail(str(err), element(INPUT_OF.get(operation, "document")))
         except EngineFailure as err:
-            self.error.textContent = err.user_message
+            if err.kind == "device-lost" and self.recover is not None:
+                # The streamed part of the result stays on screen; the user runs it again.
+                self.error.textContent = GPU_RESET_NOTICE
+                self.error.textContent = await self.recover()
+            else:
+                self.error.textContent = err.user_message
         finally:
             self._busy(False)
         self.progress.textContent = "Stopped." if stopped else ""

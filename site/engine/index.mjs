@@ -26,9 +26,20 @@ async function webgpuObstacle() {
   return null;
 }
 
-// Pick an engine. prefer: "auto" | "webgpu" | "wllama". The engine has `kind` and `reason`.
-export async function createEngine({ prefer = "auto", wllamaAssets, nCtx } = {}) {
-  let reason = "the CPU engine was requested";
+// How many threads llama.cpp's wasm build may use. More than one needs SharedArrayBuffer, which a
+// browser grants only to a cross-origin isolated page (COOP/COEP headers, which GitHub Pages cannot
+// send); past 4 threads a small model gains little and the page's own work would starve.
+const MAX_CPU_THREADS = 4;
+
+function cpuThreads() {
+  if (!globalThis.crossOriginIsolated) return 1;
+  return Math.max(1, Math.min(globalThis.navigator?.hardwareConcurrency || 1, MAX_CPU_THREADS));
+}
+
+// Pick an engine. prefer: "auto" | "webgpu" | "wllama". The engine has `kind` and `reason`;
+// `reason` says why the CPU engine runs when the caller knows better (the GPU engine refused the model).
+export async function createEngine({ prefer = "auto", wllamaAssets, nCtx, reason: given } = {}) {
+  let reason = given ?? "the CPU engine was requested";
   if (prefer === "auto") {
     const obstacle = await webgpuObstacle();
     if (obstacle === null) prefer = "webgpu";
@@ -42,7 +53,7 @@ export async function createEngine({ prefer = "auto", wllamaAssets, nCtx } = {})
       reason = `CPU engine: the GPU engine could not start (${asEngineError(err, "no-webgpu").message})`;
     }
   }
-  return new WllamaEngine({ assetsBase: wllamaAssets, nCtx, reason });
+  return new WllamaEngine({ assetsBase: wllamaAssets, nThreads: cpuThreads(), nCtx, reason });
 }
 
 // Gives the WebGPU engine's prefill/generate pair the one-call complete() interface the CPU engine

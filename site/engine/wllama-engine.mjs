@@ -13,7 +13,7 @@ export class WllamaEngine {
     this.nCtx = nCtx;
     this.kind = "wllama-cpu";
     this.acceptsTokens = false;
-    this.reason = reason;
+    this.reason = [reason, threadsNote(nThreads)].filter(Boolean).join("; ");
     this.wllama = null;
     this.running = Promise.resolve();
     this.cancelCurrent = null;
@@ -104,6 +104,12 @@ export class WllamaEngine {
     await this.wllama?.exit();
     this.wllama = null;
   }
+}
+
+// Says how many threads run, and why only one when the page could have more elsewhere.
+function threadsNote(nThreads) {
+  if (nThreads > 1) return `${nThreads} threads`;
+  return globalThis.crossOriginIsolated ? "1 thread" : "1 thread (the page is not cross-origin isolated)";
 }
 
 const quietLogger = {

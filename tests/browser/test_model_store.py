@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import limited_storage, record_texts
 from tests.conftest import DIST, OfflineGuard
 
 from serve import StaticHandler, serve_in_thread  # build/ is on sys.path (conftest)
@@ -38,12 +39,6 @@ MODEL = "model.gguf"
 COPY = "copy.gguf"
 PLAIN = "plain.gguf"
 SMALL = "small.gguf"
-RECORD_STATUS = """() => {
-  window.modelStatusLog = [];
-  const status = document.getElementById("model-status");
-  new MutationObserver(() => window.modelStatusLog.push(status.textContent))
-    .observe(status, { childList: true, characterData: true, subtree: true });
-}"""
 
 
 @dataclass
@@ -109,7 +104,7 @@ def user(chromium, model_server: ModelServer) -> Iterator[Page]:
     expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT_MS)
     page.locator("#model-panel summary").click()
-    page.evaluate(RECORD_STATUS)
+    record_texts(page, "model-status", "modelStatusLog")
     yield page
     context.close()
 
@@ -190,14 +185,10 @@ def test_the_stored_model_loads_again_offline_with_no_request(user: Page, model_
 
 
 def test_when_storage_is_full_the_model_runs_from_memory(user: Page, model_server: ModelServer) -> None:
-    cdp = user.context.new_cdp_session(user)
-    cdp.send("Storage.overrideQuotaForOrigin", {"origin": model_server.origin, "quotaSize": usage(user) + 30_000_000})
-    try:
+    with limited_storage(user, model_server.origin, room=30_000_000):
         load_url(user, f"downloads/{COPY}")
         expect(user.locator("#model-status")).to_contain_text(f"Loaded {COPY}. It was not stored, because there is "
                                                               "no room left", timeout=LOAD_TIMEOUT_MS)
-    finally:
-        cdp.send("Storage.overrideQuotaForOrigin", {"origin": model_server.origin})
     expect(stored_row(user, COPY)).to_have_count(0)
     assert [name for name in user.evaluate("caches.keys()") if COPY in name] == []
 

@@ -1,53 +1,19 @@
-"""Nothing leaves the browser: injected links, images and scripts stay inert text, and the page
-falls back to the CPU engine (and says so) where there is no WebGPU."""
+"""Nothing leaves the browser: injected links, images and scripts stay inert text, the service
+worker refuses hosts off its list on its own, and the page falls back to the CPU engine (and
+says so) where there is no WebGPU."""
 
 from __future__ import annotations
 
-import http.server
-import threading
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import OfflineGuard, launch_chromium
+from tests.conftest import DIST, OfflineGuard, Served, launch_chromium, serve_folder
 
 pytestmark = pytest.mark.browser
 
 BOOT_TIMEOUT_MS = 180_000
-
-
-class Listener:
-    """A loopback server standing in for an attacker's: it records every request it gets."""
-
-    def __init__(self) -> None:
-        hits: list[str] = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - stdlib name
-                hits.append(self.path)
-                self.send_response(204)
-                self.end_headers()
-
-            do_POST = do_GET  # noqa: N815
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.hits = hits
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def listener():
-    server = Listener()
-    yield server
-    server.close()
 
 
 def attack_document(origin: str) -> str:
@@ -95,3 +61,52 @@ def test_without_webgpu_the_cpu_engine_runs_and_says_why(playwright_instance, di
     expect(page.locator("#engine-info")).to_contain_text("no WebGPU")
     assert guard.blocked == []
     browser.close()
+
+
+PROBE_WORKER = """fetch(self.name, { mode: "no-cors" })
+  .then(() => postMessage("sent"), (err) => postMessage(`refused: ${err.message}`));
+"""
+
+
+@pytest.fixture(scope="module")
+def site_with_worker(tmp_path_factory) -> Iterator[Served]:
+    """dist/ (linked, not copied) plus a same-origin worker script that fetches the URL it is named."""
+    folder = tmp_path_factory.mktemp("site-with-worker")
+    for entry in DIST.iterdir():
+        (folder / entry.name).symlink_to(entry)
+    (folder / "probe-worker.js").write_text(PROBE_WORKER)
+    served = serve_folder(folder)
+    yield served
+    served.close()
+
+
+def fetch_from_worker(page, url: str) -> str:
+    return page.evaluate("""(url) => new Promise((resolve) => {
+        const worker = new Worker("probe-worker.js", { name: url });
+        worker.onmessage = (event) => resolve(event.data);
+        worker.onerror = (event) => resolve(`worker failed: ${event.message}`);
+    })""", url)
+
+
+def test_the_service_worker_itself_refuses_hosts_off_its_list(chromium, site_with_worker, listener) -> None:
+    """The page's CSP is a <meta> tag, which does not reach into a worker running its own script,
+    so a fetch from a same-origin dedicated worker meets only the service worker's allow-list.
+    First without a service worker (a context that blocks them): the same fetch reaches the
+    listener, so the check after it would see a request the service worker let through."""
+    allowed = {site_with_worker.origin, listener.origin}
+    bare = chromium.new_context(service_workers="block")
+    OfflineGuard(allowed_origins=allowed).install(bare)
+    page = bare.new_page()
+    page.goto(site_with_worker.url)
+    assert fetch_from_worker(page, f"{listener.origin}/uncontrolled") == "sent"
+    assert listener.hits == ["/uncontrolled"]
+    bare.close()
+
+    context = chromium.new_context()
+    OfflineGuard(allowed_origins=allowed).install(context)
+    page = context.new_page()
+    page.goto(site_with_worker.url)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT_MS)
+    assert fetch_from_worker(page, f"{listener.origin}/controlled").startswith("refused:")
+    assert listener.hits == ["/uncontrolled"]
+    context.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import limited_storage
 from tests.conftest import OfflineGuard
 
 pytestmark = pytest.mark.browser
@@ -115,6 +116,14 @@ def test_export_markdown_downloads_the_result(app: Page) -> None:
     assert app.offline_guard.blocked == []
 
 
+def test_a_question_longer_than_the_model_can_take_is_refused_and_kept(app: Page) -> None:
+    question = "Why is the lighthouse at Port Ellen so tall? " * 60  # 2,760 characters
+    app.get_by_label("Question").fill(question)
+    app.get_by_role("button", name="Ask").click()
+    expect(app.locator("#input-error")).to_contain_text("keep it under 2,000")
+    expect(app.get_by_label("Question")).to_have_value(question)
+
+
 def test_a_50_mb_paste_is_refused_and_what_was_typed_stays(app: Page) -> None:
     app.get_by_role("button", name="New document").click()
     app.get_by_label("Document", exact=True).fill("My own notes.")
@@ -136,6 +145,7 @@ def test_a_document_survives_the_tab_closing_mid_answer(app: Page) -> None:
     tab.get_by_role("button", name="New document").click()
     tab.get_by_label("Document", exact=True).fill("Field notes: the glacier retreated 40 metres this summer.")
     tab.get_by_role("button", name="Summarize").click()
+    expect(tab.get_by_label("Result")).not_to_be_empty(timeout=ANSWER_TIMEOUT_MS)  # the answer is streaming
     expect(tab.get_by_role("button", name="Stop")).to_be_enabled()
     tab.close()
     app.reload()
@@ -158,3 +168,29 @@ def test_documents_survive_a_reload_and_wipe_removes_them(app: Page) -> None:
     expect(app.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
     expect(saved(app)).to_have_count(0)
     expect(app.locator("#storage-note")).to_contain_text("Nothing saved yet")
+
+
+def test_when_storage_is_full_the_text_stays_and_is_saved_once_there_is_room(chromium, dist_site) -> None:
+    """In a fresh context: in the shared one, after the tests above (a wipe among them), Chromium
+    let IndexedDB writes through past the overridden quota (the cause is not pinned down)."""
+    context = chromium.new_context()
+    OfflineGuard(allowed_origins={dist_site.origin}).install(context)
+    page = context.new_page()
+    page.goto(dist_site.url)
+    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
+    notes = "Storage notes: the river carried silt to the delta every spring. " * 1000
+    document = page.get_by_label("Document", exact=True)
+    note = page.locator("#storage-note")
+    with limited_storage(page, dist_site.origin, room=10_000):
+        page.get_by_role("button", name="New document").click()
+        document.fill(notes)
+        expect(note).to_contain_text("Couldn't save to this browser: storage is full.")
+        expect(document).to_have_value(notes)
+        expect(saved(page).first).to_contain_text("Storage notes")
+    document.press("End")
+    document.type(" Done.")
+    expect(note).to_contain_text("saved in this browser only")
+    page.reload()
+    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
+    expect(page.get_by_label("Document", exact=True)).to_have_value(notes + " Done.")
+    context.close()

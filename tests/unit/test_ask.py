@@ -9,7 +9,9 @@ import pytest
 from pyapp.assistant import Delta, Done
 from pyapp.documents.ingest import InputError
 from pyapp.model.chat import ChatFormat
-from pyapp.recipes.ask import ANSWER_TOKENS, INSTRUCTION, NOT_FOUND, ask_prompt, citations_of, parse_citations
+from pyapp.documents.ingest import InputError
+from pyapp.recipes.ask import (ANSWER_TOKENS, INSTRUCTION, NOT_FOUND, ask_prompt, checked_question, citations_of,
+                               parse_citations)
 from pyapp.retrieval.passages import Hit, Passage, PassageIndex, passages_of
 from tests.fixtures.scripted_engine import ScriptedEngine, assistant_for, events_of, run_async, words
 
@@ -126,3 +128,15 @@ def test_each_cited_number_has_its_own_span() -> None:
     answer = "Yes [1, 3]."
     spans = [(c.number, answer[c.start:c.end]) for c in parse_citations(answer, [hit(n) for n in range(1, 4)])]
     assert spans == [(1, "1"), (3, "3")]
+
+
+def test_a_question_too_long_for_any_passage_is_refused() -> None:
+    question = " ".join(["why"] * 400)
+    with pytest.raises(InputError, match="no room is left for the passages"):
+        ask_prompt(question, [hit(1)], ChatFormat(None), words, 500)
+
+
+@pytest.mark.parametrize("question,message", [("  ", "Type a question first."), ("x" * 2001, "2,001 characters")])
+def test_empty_and_huge_questions_are_refused(question: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        checked_question(question)

@@ -1,0 +1,70 @@
+"""Helpers shared by the browser tests: a listener standing in for an outside server, a storage
+quota squeezed for one origin, and a log of every text an element shows."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from playwright.sync_api import Page
+
+
+class Listener:
+    """A loopback server standing in for an attacker's: it records every request it gets."""
+
+    def __init__(self) -> None:
+        hits: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+                hits.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            do_POST = do_GET  # noqa: N815
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.hits = hits
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    server = Listener()
+    yield server
+    server.close()
+
+
+@contextmanager
+def limited_storage(page: Page, origin: str, room: int) -> Iterator[None]:
+    """Chromium's quota for `origin` set to what it uses now plus `room` bytes, then restored
+    (CDP Storage.overrideQuotaForOrigin: the browser really refuses writes past it)."""
+    cdp = page.context.new_cdp_session(page)
+    usage = int(page.evaluate("navigator.storage.estimate().then((e) => e.usage)"))
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin, "quotaSize": usage + room})
+    try:
+        yield
+    finally:
+        cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin})
+
+
+def record_texts(page: Page, element_id: str, log: str) -> None:
+    """From now on, every text the element shows is appended to window[log] (messages that are
+    replaced before a test could look at them)."""
+    page.evaluate("""([id, log]) => {
+      window[log] = [];
+      const element = document.getElementById(id);
+      new MutationObserver(() => window[log].push(element.textContent))
+        .observe(element, { childList: true, characterData: true, subtree: true });
+    }""", [element_id, log])
