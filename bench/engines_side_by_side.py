@@ -1,5 +1,6 @@
-"""Our WebGPU engine and wllama (llama.cpp wasm, 1 and 2 threads) in ONE headless Chromium session,
-on the same GGUF and the same prompts (128 and 1024 tokens by default).
+"""Our WebGPU engine and wllama (llama.cpp wasm: 1 and 2 threads, and 2 threads with n_gpu_layers 99)
+in ONE headless Chromium session, on the same GGUF and the same prompts (128 and 1024 tokens by
+default).
 
     .venv/bin/python bench/engines_side_by_side.py [--prompts 128,1024] [--decode 32]
 

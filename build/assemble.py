@@ -31,6 +31,11 @@ SITE = ROOT / "site"
 NODE_MODULES = ROOT / "node_modules"
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 WLLAMA_FILES = {"esm/index.js": "vendor/wllama/index.js", "esm/wasm/wllama.wasm": "vendor/wllama/wllama.wasm"}
+# pdf.js's legacy build (it carries polyfills for the older browsers wordcalc supports); only the
+# library and its worker: text extraction needs no fonts, CMaps or image decoders.
+PDFJS_FILES = {"legacy/build/pdf.min.mjs": "vendor/pdfjs/pdf.min.mjs",
+               "legacy/build/pdf.worker.min.mjs": "vendor/pdfjs/pdf.worker.min.mjs",
+               "LICENSE": "vendor/pdfjs/LICENSE"}
 
 
 def place(src: Path, dest: Path) -> None:
@@ -99,6 +104,8 @@ def assemble(dist: Path) -> dict:
     verify_against_lock(dist, lock)
     for src, relative in WLLAMA_FILES.items():
         place(NODE_MODULES / "@wllama" / "wllama" / src, dist / relative)
+    for src, relative in PDFJS_FILES.items():
+        place(NODE_MODULES / "pdfjs-dist" / src, dist / relative)
 
     for path in SITE.rglob("*"):
         if path.is_file():

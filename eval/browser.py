@@ -7,7 +7,9 @@ user gets, with the real model and engine, in the real browser.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,17 +33,42 @@ class AppPage:
 
 
 @contextmanager
-def app_page(engine: str = "auto", model_url: str | None = None):
-    """Yield an AppPage booted on dist/ (optionally switched to another model served from dist/)."""
+def served_site(model_file: Path | None = None):
+    """Yield (origin, model URL or None) for a snapshot of dist/ served with COOP/COEP.
+
+    An evaluation runs for up to an hour, so it serves a copy: a rebuild of dist/ meanwhile must
+    not change the app under test. A local model file is linked into the copy (not copied: it may
+    be hundreds of MB) so the page loads it from its own origin, as the CSP requires. The isolation
+    headers let the CPU engine use several threads, as on any host that sends them.
+    """
+    with tempfile.TemporaryDirectory(prefix="wordcalc-eval-") as tmp:
+        site = Path(tmp) / "site"
+        shutil.copytree(ROOT / "dist", site)
+        model_url = None
+        if model_file is not None:
+            (site / "eval-model").mkdir()
+            (site / "eval-model" / model_file.name).symlink_to(model_file.resolve())
+            model_url = f"eval-model/{model_file.name}"
+        server = make_server(site, port=0, isolation_headers=True)
+        serve_in_thread(server)
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}", model_url
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+@contextmanager
+def app_page(engine: str = "auto", model_url: str | None = None, model_file: Path | None = None):
+    """Yield an AppPage booted on dist/, optionally switched to another model: `model_url` (served
+    from dist/ or Hugging Face) or `model_file` (a local GGUF, served with the page)."""
     from playwright.sync_api import expect, sync_playwright
 
-    server = make_server(ROOT / "dist", port=0)
-    serve_in_thread(server)
-    url = f"http://127.0.0.1:{server.server_address[1]}/?engine={engine}"
-    with sync_playwright() as p:
+    with served_site(model_file) as (origin, served_model_url), sync_playwright() as p:
+        model_url = served_model_url or model_url
         browser = launch(p)
         page = browser.new_page()
-        page.goto(url)
+        page.goto(f"{origin}/?engine={engine}")
         expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
         if model_url:
             page.locator("#model-panel summary").click()
@@ -52,4 +79,3 @@ def app_page(engine: str = "auto", model_url: str | None = None):
             yield AppPage(page)
         finally:
             browser.close()
-            server.shutdown()

@@ -1,10 +1,11 @@
 """The quality evaluation: every document of the set through Summarize, Extract facts and Ask, with
 the real model in the browser, scored by eval/scoring.py.
 
-    .venv/bin/python -m eval.run [--limit N] [--model-url models/other.gguf]
+    .venv/bin/python -m eval.run [--limit N] [--model-url models/other.gguf | --model-file PATH.gguf]
 
 Prints retrieval hit rate, answer key-point recall, extraction precision (quotes verified) and
-summary key-point coverage; saves eval/results/quality.json.
+summary key-point coverage; saves eval/results/quality-<model>-<N>docs.json, one file per model and
+document count so runs of different models sit side by side.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pyapp.recipes.extract import Extraction, Item, Status
 from pyapp.retrieval.passages import Hit, Passage
 
 RESULTS = Path(__file__).resolve().parent / "results"
+EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
 
 # Runs inside the page: the same assistant and retrieval the buttons use.
 SETUP_CODE = """
@@ -79,17 +81,28 @@ def extraction_from(data: dict) -> Extraction:
     return Extraction(items, [], data["n_chunks"])
 
 
+def results_path(model: str, n_documents: int) -> Path:
+    """eval/results/quality-<model file stem, lower case>-<N>docs.json."""
+    stem = model.rsplit("/", 1)[-1].removesuffix(".gguf").lower()
+    return RESULTS / f"quality-{stem}-{n_documents}docs.json"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=0, help="only the first N documents")
-    parser.add_argument("--model-url", default=None)
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--model-url", default=None, help="a model URL the page may load (this site or Hugging Face)")
+    model.add_argument("--model-file", type=Path, default=None, help="a local GGUF, served with the page")
     args = parser.parse_args()
+    if args.model_file is not None and not args.model_file.is_file():
+        parser.error(f"--model-file: no such file: {args.model_file}")
+    model_name = str(args.model_file or args.model_url or EMBEDDED_MODEL)
     eval_set = load()
     chosen = eval_set.documents[: args.limit or None]
     docs = json.dumps([[d.id, d.title, d.text] for d in eval_set.documents])
     runs: dict[str, DocumentRun] = {}
     started = time.time()
-    with app_page(model_url=args.model_url) as app:
+    with app_page(model_url=args.model_url, model_file=args.model_file) as app:
         n_passages = app.run(SETUP_CODE.format(docs=docs))
         print(f"indexed {n_passages} passages of {len(eval_set.documents)} documents", flush=True)
         for doc in chosen:
@@ -104,8 +117,8 @@ def main() -> None:
     result = figures(subset, runs, unanswerable)
     print("\n".join(result.lines()))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "quality.json").write_text(json.dumps({
-        "documents": len(runs), "model_url": args.model_url or "embedded SmolLM2-135M-Instruct",
+    results_path(model_name, len(runs)).write_text(json.dumps({
+        "documents": len(runs), "model": model_name,
         "figures": result.__dict__, "seconds": round(time.time() - started),
         "summaries": {k: r.summary for k, r in runs.items()},
     }, indent=1))

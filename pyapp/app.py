@@ -65,14 +65,15 @@ async def start(boot) -> None:
     status.show("Opening your saved documents…", 0.98)
     persistence = await Persistence.mount()
     assistant = model.assistant()
-    documents = DocumentsPanel(Workspace(DATA_DIR), persistence, assistant)
+    documents = DocumentsPanel(Workspace(DATA_DIR), persistence, assistant, boot.pdfModule)
     operations = OperationsPanel(assistant, documents)
 
     def switch_model(new_assistant: Assistant) -> None:
         operations.use_assistant(new_assistant)
         documents.use_assistant(new_assistant)
 
-    ModelPanel(boot.engineModule, model, prefer, wllama_assets, on_switch=switch_model)
+    model_panel = ModelPanel(boot.engineModule, model, prefer, wllama_assets, on_switch=switch_model)
+    operations.recover = model_panel.recover
     live.documents, live.operations = documents, operations
     set_engine_label(model.label)
     status.finish()

@@ -3,6 +3,7 @@
 
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 import * as engineModule from "./engine/index.mjs";
+import * as pdfModule from "./pdf-text.mjs";
 import { startOffline, whenControlled } from "./offline.mjs";
 
 const siteBase = new URL("./", import.meta.url);
@@ -54,6 +55,7 @@ async function boot() {
     buildInfo,
     siteBase: siteBase.href,
     engineModule,
+    pdfModule,
     bootStarted,
     params: Object.fromEntries(new URLSearchParams(location.search)),
   });

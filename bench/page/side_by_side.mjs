@@ -1,4 +1,5 @@
-// One page, one model, the same prompts: our WebGPU engine and wllama (1 and 2 threads).
+// One page, one model, the same prompts: our WebGPU engine and wllama (1 and 2 threads, and with
+// n_gpu_layers: 99, which asks llama.cpp's own WebGPU backend to take the layers).
 // Driven by bench/engines_side_by_side.py, which passes the prompts (text and token ids) in
 // window.BENCH and reads window.RESULTS.
 
@@ -36,9 +37,9 @@ async function ours(blob) {
   await engine.unload();
 }
 
-async function wllama(blob, nThreads) {
+async function wllama(blob, nThreads, nGpuLayers = 0) {
   const w = new Wllama({ default: "/dist/vendor/wllama/wllama.wasm" }, { suppressNativeLog: true });
-  await w.loadModel([blob], { n_ctx: 2048, n_threads: nThreads, n_batch: 512 });
+  await w.loadModel([blob], { n_ctx: 2048, n_threads: nThreads, n_batch: 512, n_gpu_layers: nGpuLayers });
   await warmUpThenEach(async (prompt, measured) => {
     const t0 = performance.now();
     let first = null;
@@ -50,7 +51,7 @@ async function wllama(blob, nThreads) {
     const end = performance.now();
     if (measured) {
       // wllama reports no prefill timing of its own: prompt tok/s here includes the first token.
-      log({ engine: `wllama-cpu-${nThreads}t`, threads: w.getNumThreads(), promptTokens: prompt.ids.length,
+      log({ engine: `wllama-${nGpuLayers ? `ngl${nGpuLayers}` : "cpu"}-${nThreads}t`, threads: w.getNumThreads(), promptTokens: prompt.ids.length,
             prefillTokPerS: prompt.ids.length * 1000 / (first - t0), decodeTokPerS: (n - 1) * 1000 / (end - first),
             ttftMs: first - t0 });
     }
@@ -66,6 +67,7 @@ try {
   await ours(blob);
   await wllama(blob, 1);
   if (crossOriginIsolated) await wllama(blob, 2);
+  await wllama(blob, crossOriginIsolated ? 2 : 1, 99);
 } catch (err) {
   log({ error: String(err && err.stack || err) });
 }

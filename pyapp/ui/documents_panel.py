@@ -7,12 +7,13 @@ document, or the current one changed) before any operation runs, so nothing type
 from __future__ import annotations
 
 import asyncio
-from pyodide.ffi import create_once_callable, create_proxy
+from pyodide.ffi import create_once_callable, create_proxy, to_js
 
 import js
 from pyapp.assistant import Assistant
-from pyapp.documents.files import document_from_file
-from pyapp.documents.ingest import MAX_DOCUMENT_CHARS, InputError, document_from_paste
+from pyapp.documents.files import check_size, document_from_file, is_pdf
+from pyapp.documents.ingest import MAX_DOCUMENT_CHARS, Document, InputError, document_from_paste
+from pyapp.documents.pdf import PdfText, document_from_pdf
 from pyapp.documents.store import StoredDocument, StoredResult, Workspace
 from pyapp.ui.page import element
 from pyapp.ui.persistence import Persistence
@@ -31,8 +32,9 @@ def describe(doc: StoredDocument) -> str:
 
 
 class DocumentsPanel:
-    def __init__(self, workspace: Workspace, persistence: Persistence, assistant: Assistant) -> None:
+    def __init__(self, workspace: Workspace, persistence: Persistence, assistant: Assistant, pdf_module) -> None:
         self.workspace = workspace
+        self.pdf_module = pdf_module  # site/pdf-text.mjs
         self.persistence = persistence
         self.assistant = assistant
         self.docs = workspace.load_all()
@@ -54,6 +56,7 @@ class DocumentsPanel:
         self._listen(self.list, "click", self._on_list_click)
         self._listen(self.textarea, "input", lambda e: self._schedule_info())
         self._listen(self.textarea, "paste", self._on_paste)
+        persistence.on_problem = self._show_storage_note
         if workspace.skipped:
             self.error.textContent = f"{len(workspace.skipped)} saved document(s) could not be read and were skipped."
         self.render()
@@ -100,8 +103,13 @@ class DocumentsPanel:
             open_button.dataset.action, delete_button.dataset.action = "open", "delete"
             item.append(open_button, meta, delete_button)
             self.list.appendChild(item)
-        self.note.textContent = self.persistence.problem or (
+        self._show_storage_note()
+
+    def _show_storage_note(self) -> None:
+        problem = self.persistence.problem
+        self.note.textContent = problem or (
             f"{len(self.docs)} document(s) saved in this browser only." if self.docs else "Nothing saved yet.")
+        self.note.classList.toggle("error", problem is not None)
 
     def count(self, text: str) -> int | None:
         return self.assistant.count(text) if len(text) <= COUNT_LIMIT_CHARS else None
@@ -230,11 +238,19 @@ class DocumentsPanel:
         for file in files:
             name = str(file.name)
             try:
-                data = (await file.arrayBuffer()).to_bytes()
-                doc = document_from_file(name, data)
+                doc = await self._read(name, file)
             except InputError as err:
                 problems.append(str(err) if name in str(err) else f"{name}: {err}")
                 continue
             self.add(doc.title, doc.text, f"file:{name}")
             await asyncio.sleep(0)
         self.error.textContent = " ".join(problems)
+
+    async def _read(self, name: str, file) -> Document:
+        """A PDF's bytes stay in JavaScript, where pdf.js reads them; other files come to Python."""
+        if not is_pdf(name):
+            return document_from_file(name, (await file.arrayBuffer()).to_bytes())
+        check_size(name, int(file.size))
+        found = await self.pdf_module.pdfText(file, to_js({"maxChars": MAX_DOCUMENT_CHARS},
+                                                          dict_converter=js.Object.fromEntries))
+        return document_from_pdf(name, PdfText.of(found))

@@ -28,7 +28,7 @@ def test_html_is_reduced_to_readable_text() -> None:
     [
         ("x.txt", b"abc\x00\x01\x02", "binary"),
         ("x.txt", b"caf\xe9 au lait", "not valid UTF-8 text \\(byte 3"),
-        ("x.pdf", b"%PDF-1.7", "reads .txt, .md and .html"),
+        ("x.docx", b"PK\x03\x04", "reads .txt, .md, .html and .pdf"),
         ("x.txt", b"   \n  ", "contains no text"),
         ("x.txt", b"a" * (MAX_FILE_BYTES + 1), "reads files up to"),
     ],
