@@ -86,8 +86,23 @@ async function download(href, integrity) {
 async function fromCache(request) {
   const cache = await caches.open(CACHE_NAME);
   const parts = JOINED.get(request.url);
-  if (parts) return joined(cache, parts);
-  return (await cache.match(isAppPage(request) ? APP_PAGE : request)) || fetch(request);
+  const response = parts ? joined(cache, parts) : (await cache.match(isAppPage(request) ? APP_PAGE : request)) || (await fetch(request));
+  return isolated(response, !isBookmarkletLaunch(request));
+}
+
+// The isolation headers that let the CPU engine run on several threads (SharedArrayBuffer), which
+// GitHub Pages cannot send: added here to everything the app loads from its own scope. Not on a
+// page the bookmarklet opened: Cross-Origin-Opener-Policy would cut its link to the opener.
+function isolated(response, isolateOpener) {
+  if (response.type === "opaque" || response.type === "error") return response;
+  const headers = new Headers(response.headers);
+  headers.set("Cross-Origin-Embedder-Policy", "require-corp");
+  if (isolateOpener) headers.set("Cross-Origin-Opener-Policy", "same-origin");
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+function isBookmarkletLaunch(request) {
+  return isAppPage(request) && new URL(request.url).searchParams.has("from");
 }
 
 // One response streaming the parts in order, each from the cache or else the network.

@@ -208,6 +208,24 @@ def test_offline_reload_still_summarizes(user: Page, deployment: Deployment) -> 
     page.screenshot(path=str(save_artifact("offline.png")), full_page=True)
 
 
+def test_the_service_worker_isolates_the_app_but_not_a_bookmarklet_launch(user: Page, deployment: Deployment) -> None:
+    """GitHub Pages sends no COOP/COEP: the service worker adds them, so the CPU engine gets its
+    threads from the second visit on; a page the bookmarklet opens keeps its opener instead."""
+    page = user
+    wait_for_offline_copy(page)
+    page.reload()
+    wait_for_boot(page)
+    assert page.evaluate("crossOriginIsolated")
+    threads = page.evaluate("Math.min(navigator.hardwareConcurrency, 4)")
+    expect(page.locator("#engine-info")).to_contain_text("1 thread" if threads == 1 else f"{threads} threads")
+    launched = page.context.new_page()
+    launched.goto(deployment.url + "?from=bookmarklet&origin=http%3A%2F%2F127.0.0.1%3A9")
+    wait_for_boot(launched)
+    assert launched.evaluate("navigator.serviceWorker.controller !== null")
+    assert not launched.evaluate("crossOriginIsolated")
+    launched.close()
+
+
 def test_a_new_deploy_offers_reload_and_takes_over(user: Page, deployment: Deployment) -> None:
     page = user
     wait_for_offline_copy(page)
