@@ -87,12 +87,16 @@ async function fromCache(request) {
   const cache = await caches.open(CACHE_NAME);
   const parts = JOINED.get(request.url);
   const response = parts ? joined(cache, parts) : (await cache.match(isAppPage(request) ? APP_PAGE : request)) || (await fetch(request));
-  return isolated(response, !isBookmarkletLaunch(request));
+  return ISOLATED_DESTINATIONS.has(request.destination) ? isolated(response, !isBookmarkletLaunch(request)) : response;
 }
 
 // The isolation headers that let the CPU engine run on several threads (SharedArrayBuffer), which
-// GitHub Pages cannot send: added here to everything the app loads from its own scope. Not on a
-// page the bookmarklet opened: Cross-Origin-Opener-Policy would cut its link to the opener.
+// GitHub Pages cannot send: added here to the app's page and its workers. Not on a page the
+// bookmarklet opened: Cross-Origin-Opener-Policy would cut its link to the opener. Data (models,
+// wasm, wheels) passes untouched: re-wrapped here, a download the network cut at 40 MB reached
+// the page with only its first 2 MB (the chunks still queued seem to go with the error).
+const ISOLATED_DESTINATIONS = new Set(["document", "worker", "sharedworker"]);
+
 function isolated(response, isolateOpener) {
   if (response.type === "opaque" || response.type === "error") return response;
   const headers = new Headers(response.headers);
