@@ -271,11 +271,20 @@ def test_one_call_at_a_time_and_unload_stops_generation(harness, qwen):
     assert v["after"]["error"]["kind"] == "internal"  # no model loaded any more
 
 
-def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir):
+# 300 positions with heads of 128: the decode attention runs in two splits of 256, then combined.
+LONG_PROMPT = [(i * 37 + 11) % 384 for i in range(300)]
+
+
+@pytest.mark.parametrize("prompt,head_dim", [(PROMPT, None), (LONG_PROMPT, 128)], ids=["short", "two-splits"])
+def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir, prompt, head_dim):
     """The real-GPU kernels (warp mat-vecs; decode fusions: one-dispatch attention, q/k/v as one
     mat-vec, gate/up/SwiGLU as one mat-vec) give the emulated kernels' tokens, and the one-token
     pass's logits (prefill of one more token after the prompt) match the reference."""
     path = model_path(synthetic_dir, "qwen2", "Q4_K")
+    if head_dim:
+        path = synthetic_dir / f"qwen2-Q4_K-hd{head_dim}.gguf"
+        if not path.exists():
+            write_model(path, "qwen2", "Q4_K", head_dim=head_dim)
     result = harness.call("""
         const out = {};
         for (const emulatedGPU of [true, false]) {
@@ -292,15 +301,15 @@ def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir):
           await e.unload();
         }
         return out;
-    """, {"url": f"/synthetic/{path.name}", "ids": PROMPT})
+    """, {"url": f"/synthetic/{path.name}", "ids": prompt})
     assert result["ok"], result
     emulated, gpu = result["value"]["emulated"], result["value"]["gpu"]
     assert gpu["fused"] == {"attention": True, "qkv": True, "gateUp": True}
     assert gpu["qkvLayers"] == gpu["gateUpLayers"] == gpu["nLayer"]
     assert gpu["tokens"] == emulated["tokens"]
-    ref = forward(load_model(path), PROMPT + emulated["tokens"])
+    ref = forward(load_model(path), prompt + emulated["tokens"])
     for value in (emulated, gpu):
-        got = from_b64(value["logits"]).reshape(len(PROMPT), -1)
-        assert np.abs(got - ref[: len(PROMPT)]).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
+        got = from_b64(value["logits"]).reshape(len(prompt), -1)
+        assert np.abs(got - ref[: len(prompt)]).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
         assert value["oneEvaluated"] == 1
-        assert_close(value["one"], ref[len(PROMPT)])
+        assert_close(value["one"], ref[len(prompt)])

@@ -11,7 +11,7 @@ import { RMSNORM_WGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs"
 import { ROPE_STORE_WGSL, ROPE_PAIRS_WGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
   ATTENTION_SCORES_WGSL, ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, ATTENTION_MIX_WGSL, attentionDispatch,
-  scoresWGSL, SCORES_BLOCK_GPU, attentionMixWgWGSL, attentionDecodeWGSL, mixWgFits,
+  scoresWGSL, SCORES_BLOCK_GPU, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit,
 } from "./kernels/attention.mjs";
 import { SAMPLE_WGSL } from "./kernels/sample.mjs";
 import { layerTensorNames } from "./model.mjs";
@@ -177,6 +177,8 @@ export class Graph {
       gate: this.buffer("gate", growing.ffn),
       up: this.buffer("up", growing.ffn),
       qkvOne: this.buffer("qkvOne", (qDim + 2 * kvDim) * f),
+      // Per head and split of the decode attention: max, sum and the unnormalized output.
+      partials: this.buffer("partials", hp.nHead * Math.ceil(hp.nCtx / decodeSplit(hp)) * (hp.headDim / 4 + 1) * 16),
       logits: this.buffer("logits", growing.logits, STORAGE | copy),
       dummy: this.buffer("dummy", 16),
       step: this.buffer("step", 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
@@ -231,7 +233,10 @@ export class Graph {
     jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU) : ATTENTION_SCORES_WGSL);
     jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim) : ATTENTION_MIX_WGSL);
-    if (this.fuse.attention) jobs.attentionDecode = make(attentionDecodeWGSL(this.hp.headDim));
+    if (this.fuse.attention) {
+      jobs.attentionDecode = make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp)));
+      jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
+    }
     jobs.sample = make(SAMPLE_WGSL);
     const names = Object.keys(jobs);
     try {
@@ -322,8 +327,13 @@ export class Graph {
       const attention = decode && this.fuse.attention
         ? [{
           pipeline: () => this.pipelines.attentionDecode,
-          entries: { 0: qkv.q, 1: whole(cache.k), 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
-          dispatch: () => [hp.nHead],
+          entries: { 0: qkv.q, 1: whole(cache.k), 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step),
+            6: whole(buf.attn), 7: whole(buf.partials) },
+          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).decode,
+        }, {
+          pipeline: () => this.pipelines.attentionCombine,
+          entries: { 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn), 7: whole(buf.partials) },
+          dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).combine,
         }]
         : this.attentionPasses(cache, attnParams, qkv.q);
       specs.push(
@@ -428,11 +438,15 @@ export class Graph {
     }
   }
 
+  // Specs whose dispatch has no workgroups at this step (the attention combine at short
+  // contexts) are skipped.
   run(pass, specs, n, pos0) {
     for (const spec of specs) {
+      const size = spec.dispatch(n, pos0);
+      if (size.includes(0)) continue;
       pass.setPipeline(spec.pipeline(n));
       pass.setBindGroup(0, spec.bindGroup);
-      pass.dispatchWorkgroups(...spec.dispatch(n, pos0));
+      pass.dispatchWorkgroups(...size);
     }
   }
 

@@ -161,13 +161,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-// Decode attention on real GPUs in one dispatch (one token, so no dependent scores / softmax /
-// mix passes): one workgroup of MIX_WG per head. Scores go to S (positions strided over the
-// invocations, q staged in workgroup memory), max and sum by tree reductions, then the mix as in
-// attentionMixWgWGSL; storageBarrier makes every invocation's S writes visible to the mix.
+// Decode attention on real GPUs (one token, so no dependent scores / softmax / mix passes): one
+// workgroup of MIX_WG per (head, split of `split` positions). Scores go to S (positions
+// strided over the invocations, q staged in workgroup memory), max and sum by tree reductions,
+// then the mix as in attentionMixWgWGSL; storageBarrier makes every invocation's S writes visible
+// to the mix. A context of one split writes O at once; longer ones (more workgroups in flight)
+// leave each split's max, sum and unnormalized output in P for attentionCombineWGSL.
 // (A subgroup version, one coalesced key read per position by head_dim / 4 lanes summed with
 // shuffles, was slower on an H100 at 1024 positions: bench/GPU_NOTES.md.)
-export function attentionDecodeWGSL(headDim) {
+// On an H100 splits of 256 made the 8B shape (head_dim 128) decode 1.3-1.4x faster at 1-2k
+// positions, and SmolLM2 (head_dim 64) slower (its heads are cheap; the combine pass is not):
+// decodeSplit picks.
+export const decodeSplit = ({ headDim, nCtx }) => (headDim >= 128 ? 256 : nCtx);
+const partials = (split) => /* wgsl */ `
+@group(0) @binding(7) var<storage, read_write> P: array<vec4<f32>>;
+fn n_splits() -> u32 { return step.pos0 / ${split}u + 1u; }
+// Split s of head h: P[at] = (max, sum, -, -), then head_dim / 4 vec4 of the output.
+fn partial_at(h: u32, s: u32, hd4: u32) -> u32 {
+  return (h * ((params.n_ctx + ${split - 1}u) / ${split}u) + s) * (hd4 + 1u);
+}`;
+
+export function attentionDecodeWGSL(headDim, split) {
   const HD4 = headDim / 4;
   const SL = MIX_WG / HD4;
   return /* wgsl */ `${HEADER}
@@ -176,6 +190,7 @@ export function attentionDecodeWGSL(headDim) {
 @group(0) @binding(2) var<storage, read> Vc: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
+${partials(split)}
 var<workgroup> qs: array<vec4<f32>, ${HD4}>;
 var<workgroup> red: array<f32, ${MIX_WG}>;
 var<workgroup> redv: array<vec4<f32>, ${MIX_WG}>;
@@ -183,14 +198,16 @@ var<workgroup> redv: array<vec4<f32>, ${MIX_WG}>;
 @compute @workgroup_size(${MIX_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let h = wid.x;
+  if (wid.y >= n_splits()) { return; }
   let kv = (h / (params.n_head / params.n_kv)) * ${HD4}u;
   let stride = params.n_kv * ${HD4}u;
   let row = row_of(0u, h);
-  let last = step.pos0;
+  let first = wid.y * ${split}u;
+  let last = min(first + ${split - 1}u, step.pos0);
   if (li < ${HD4}u) { qs[li] = Q[h * ${HD4}u + li]; }
   workgroupBarrier();
   var m = -3.0e38;
-  for (var p = li; p <= last; p += ${MIX_WG}u) {
+  for (var p = first + li; p <= last; p += ${MIX_WG}u) {
     var s = 0.0;
     for (var i = 0u; i < ${HD4}u; i++) { s += dot(qs[i], Kc[p * stride + kv + i]); }
     s *= params.scale;
@@ -200,29 +217,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   m = red[0];
   workgroupBarrier();
   var z = 0.0;
-  for (var p = li; p <= last; p += ${MIX_WG}u) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }
+  for (var p = first + li; p <= last; p += ${MIX_WG}u) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }
   storageBarrier();${treeReduce("red", "z", MIX_WG, sumOf)}
-  let inv = 1.0 / red[0];
+  z = red[0];
   let d = li % ${HD4}u;
   // Four positions per iteration in separate sums: loads in flight instead of one chain.
 ${range(4).map((u) => `  var acc${u} = vec4<f32>(0.0);`).join("\n")}
-  var p = li / ${HD4}u;
+  var p = first + li / ${HD4}u;
   for (; p + ${3 * SL}u <= last; p += ${4 * SL}u) {
 ${range(4).map((u) => `    acc${u} += S[row + p + ${u * SL}u] * Vc[(p + ${u * SL}u) * stride + kv + d];`).join("\n")}
   }
   for (; p <= last; p += ${SL}u) { acc0 += S[row + p] * Vc[p * stride + kv + d]; }
 ${treeReduce("redv", "(acc0 + acc1) + (acc2 + acc3)", MIX_WG, sumOf, HD4)}
-  if (li < ${HD4}u) { O[h * ${HD4}u + li] = redv[li] * inv; }
+  if (li >= ${HD4}u) { return; }
+  if (n_splits() == 1u) {
+    O[h * ${HD4}u + li] = redv[li] / z;
+    return;
+  }
+  let at = partial_at(h, wid.y, ${HD4}u);
+  if (li == 0u) { P[at] = vec4<f32>(m, z, 0.0, 0.0); }
+  P[at + 1u + li] = redv[li];
 }`;
 }
 
-export function attentionDispatch({ nHead, headDim }, nTokens, pos0) {
+// The splits of each head's decode attention merged: O = sum_s exp(m_s - M) o_s / sum_s exp(m_s - M) z_s.
+export function attentionCombineWGSL(headDim, split) {
+  const HD4 = headDim / 4;
+  return /* wgsl */ `${HEADER}
+@group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
+${partials(split)}
+
+@compute @workgroup_size(${HD4})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) d: u32) {
+  let h = wid.x;
+  var top = -3.0e38;
+  for (var s = 0u; s < n_splits(); s++) { top = max(top, P[partial_at(h, s, ${HD4}u)].x); }
+  var z = 0.0;
+  var o = vec4<f32>(0.0);
+  for (var s = 0u; s < n_splits(); s++) {
+    let at = partial_at(h, s, ${HD4}u);
+    let w = exp(P[at].x - top);
+    z += w * P[at].y;
+    o += w * P[at + 1u + d];
+  }
+  O[h * ${HD4}u + d] = o / z;
+}`;
+}
+
+export function attentionDispatch({ nHead, headDim, nCtx }, nTokens, pos0) {
+  const split = decodeSplit({ headDim, nCtx });
   return {
     scores: [Math.ceil((pos0 + nTokens) / BLOCK / ATTENTION_WORKGROUP), nHead, nTokens],
     softmax: [Math.ceil(nHead / ATTENTION_WORKGROUP), nTokens],
     softmaxWg: [nHead, nTokens],
     scoresGpu: [Math.ceil((pos0 + nTokens) / SCORES_BLOCK_GPU / ATTENTION_WORKGROUP), nHead, nTokens],
     mixWg: [nHead, nTokens],
+    decode: [nHead, Math.floor(pos0 / split) + 1],
+    combine: [pos0 >= split ? nHead : 0],
     mix: [Math.ceil((nHead * headDim) / 4 / ATTENTION_WORKGROUP), Math.ceil(nTokens / BLOCK)],
   };
 }
