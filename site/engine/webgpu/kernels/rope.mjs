@@ -10,31 +10,20 @@ export const ROPE_WORKGROUP = 64;
 export const ROPE_PAIRS_WGSL = () => ROPE_STORE_WGSL.replace(/@compute[\s\S]*$/, ROPE_PAIRS_MAIN);
 const ROPE_PAIRS_MAIN = /* wgsl */ `@compute @workgroup_size(${ROPE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let hd = params.head_dim;
-  let half = hd / 2u;
+  let half = params.head_dim / 2u;
   let h = gid.x / half;
   let i = gid.x % half;
   let t = gid.y;
   if (h >= params.n_head + params.n_kv || t >= step.n_tokens) { return; }
   let pos = step.pos0 + t;
-  let cs = angle(i, pos);
   if (h < params.n_head) {
-    let p = pair(i) + (t * params.n_head + h) * hd;
-    let q = turn(Q[p.x], Q[p.y], cs);
-    Q[p.x] = q.x;
-    Q[p.y] = q.y;
+    turn_query(t, h, i, pos);
     return;
   }
-  let g = h - params.n_head;
-  let kv_dim = params.n_kv * hd;
-  let src = t * kv_dim + g * hd;
-  let dst = pos * kv_dim + g * hd;
-  let p = pair(i);
-  let k = turn(K[src + p.x], K[src + p.y], cs);
-  Kc[dst + p.x] = k.x;
-  Kc[dst + p.y] = k.y;
-  Vc[dst + 2u * i] = V[src + 2u * i];
-  Vc[dst + 2u * i + 1u] = V[src + 2u * i + 1u];
+  let at = kv_offsets(t, h - params.n_head, pos);
+  store_key(at, i, pos);
+  Vc[at.y + 2u * i] = V[at.x + 2u * i];
+  Vc[at.y + 2u * i + 1u] = V[at.x + 2u * i + 1u];
 }`;
 
 export const ROPE_STORE_WGSL = /* wgsl */ `
@@ -68,34 +57,40 @@ fn angle(i: u32, pos: u32) -> vec2<f32> {
   return vec2<f32>(cos(theta), sin(theta));
 }
 
+// Pair i of query head h of token t, turned in place.
+fn turn_query(t: u32, h: u32, i: u32, pos: u32) {
+  let p = pair(i) + (t * params.n_head + h) * params.head_dim;
+  let q = turn(Q[p.x], Q[p.y], angle(i, pos));
+  Q[p.x] = q.x;
+  Q[p.y] = q.y;
+}
+
+// Where KV head g of token t is read (K, V) and stored (Kc, Vc at position pos).
+fn kv_offsets(t: u32, g: u32, pos: u32) -> vec2<u32> {
+  let kv_dim = params.n_kv * params.head_dim;
+  return vec2<u32>(t * kv_dim, pos * kv_dim) + g * params.head_dim;
+}
+
+// Pair i of a key (at.x in K) turned and stored into the cache (at.y in Kc).
+fn store_key(at: vec2<u32>, i: u32, pos: u32) {
+  let p = pair(i);
+  let k = turn(K[at.x + p.x], K[at.x + p.y], angle(i, pos));
+  Kc[at.y + p.x] = k.x;
+  Kc[at.y + p.y] = k.y;
+}
+
 @compute @workgroup_size(${ROPE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let h = gid.x;
   let t = gid.y;
   if (h >= params.n_head + params.n_kv || t >= step.n_tokens) { return; }
-  let hd = params.head_dim;
+  let half = params.head_dim / 2u;
   let pos = step.pos0 + t;
   if (h < params.n_head) {
-    let base = (t * params.n_head + h) * hd;
-    for (var i = 0u; i < hd / 2u; i++) {
-      let p = pair(i) + base;
-      let cs = angle(i, pos);
-      let q = turn(Q[p.x], Q[p.y], cs);
-      Q[p.x] = q.x;
-      Q[p.y] = q.y;
-    }
+    for (var i = 0u; i < half; i++) { turn_query(t, h, i, pos); }
     return;
   }
-  let g = h - params.n_head;
-  let kv_dim = params.n_kv * hd;
-  let src = t * kv_dim + g * hd;
-  let dst = pos * kv_dim + g * hd;
-  for (var i = 0u; i < hd / 2u; i++) {
-    let p = pair(i);
-    let cs = angle(i, pos);
-    let k = turn(K[src + p.x], K[src + p.y], cs);
-    Kc[dst + p.x] = k.x;
-    Kc[dst + p.y] = k.y;
-  }
-  for (var i = 0u; i < hd; i++) { Vc[dst + i] = V[src + i]; }
+  let at = kv_offsets(t, h - params.n_head, pos);
+  for (var i = 0u; i < half; i++) { store_key(at, i, pos); }
+  for (var i = 0u; i < params.head_dim; i++) { Vc[at.y + i] = V[at.x + i]; }
 }`;
