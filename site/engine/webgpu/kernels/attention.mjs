@@ -6,25 +6,12 @@
 //   mix:     O[t, h, 4d..4d+3] = sum_p S[t, h, p] * v(p, h / group)[4d..4d+3]
 //            (an invocation does BLOCK tokens, loading each vec4 of v once)
 
+import { treeReduce, maxOf, sumOf } from "./reduce.mjs";
+
 export const ATTENTION_WORKGROUP = 64;
 const BLOCK = 8;
 export const SCORES_BLOCK_GPU = 1;
 const range = (n) => [...Array(n).keys()];
-
-// WGSL: every invocation's `value` combined into arr[0] by a tree over `n` invocations (`combine`
-// builds the expression from two operands); `stride` > 1 combines n / stride interleaved sets at
-// once (arr[0 .. stride - 1]). Ends with a barrier.
-function treeReduce(arr, value, n, combine, stride = 1) {
-  return `
-  ${arr}[li] = ${value};
-  workgroupBarrier();
-  for (var s = ${n / stride / 2}u; s > 0u; s >>= 1u) {
-    if (li < s * ${stride}u) { ${arr}[li] = ${combine(`${arr}[li]`, `${arr}[li + s * ${stride}u]`)}; }
-    workgroupBarrier();
-  }`;
-}
-const maxOf = (a, b) => `max(${a}, ${b})`;
-const sumOf = (a, b) => `${a} + ${b}`;
 
 const HEADER = /* wgsl */ `
 struct Params { n_head: u32, n_kv: u32, head_dim: u32, n_ctx: u32, scale: f32, pad0: u32, pad1: u32, pad2: u32 }
@@ -156,7 +143,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = row_of(t, h);
   let last = step.pos0 + t;
   var acc = vec4<f32>(0.0);
-  for (var p = li / ${HD4}u; p <= last; p += ${SL}u) { acc += S[row + p] * Vc[p * stride + v]; }${treeReduce("red", "acc", MIX_WG, sumOf, HD4)}
+  for (var p = li / ${HD4}u; p <= last; p += ${SL}u) { acc += S[row + p] * Vc[p * stride + v]; }${treeReduce("red", "acc", MIX_WG, sumOf, { stride: HD4 })}
   if (li < ${HD4}u) { O[(t * params.n_head + h) * ${HD4}u + li] = red[li]; }
 }`;
 }
@@ -228,7 +215,7 @@ ${range(4).map((u) => `  var acc${u} = vec4<f32>(0.0);`).join("\n")}
 ${range(4).map((u) => `    acc${u} += S[row + p + ${u * SL}u] * Vc[(p + ${u * SL}u) * stride + kv + d];`).join("\n")}
   }
   for (; p <= last; p += ${SL}u) { acc0 += S[row + p] * Vc[p * stride + kv + d]; }
-${treeReduce("redv", "(acc0 + acc1) + (acc2 + acc3)", MIX_WG, sumOf, HD4)}
+${treeReduce("redv", "(acc0 + acc1) + (acc2 + acc3)", MIX_WG, sumOf, { stride: HD4 })}
   if (li >= ${HD4}u) { return; }
   if (n_splits() == 1u) {
     O[h * ${HD4}u + li] = redv[li] / z;

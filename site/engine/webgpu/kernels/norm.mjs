@@ -3,6 +3,8 @@
 // NORM_WG_SIZE per token, reduced in workgroup memory (real GPUs: the serial version
 // took ~360 us per 4096-wide row on an H100).
 
+import { treeReduce, sumOf } from "./reduce.mjs";
+
 export const NORM_WORKGROUP = 16;
 
 export const NORM_WG_SIZE = 256;
@@ -39,13 +41,7 @@ export function rmsnormWgWGSL({ subgroups = false } = {}) {
   if (sid == 0u) { red[li / ssz] = part; }
   workgroupBarrier();
   var total = 0.0;
-  for (var i = 0u; i < ${NORM_WG_SIZE}u / ssz; i++) { total += red[i]; }` : `
-  red[li] = dot(ss, vec4<f32>(1.0));
-  workgroupBarrier();
-  for (var s = ${NORM_WG_SIZE / 2}u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
-  }
+  for (var i = 0u; i < ${NORM_WG_SIZE}u / ssz; i++) { total += red[i]; }` : `${treeReduce("red", "dot(ss, vec4<f32>(1.0))", NORM_WG_SIZE, sumOf)}
   let total = red[0];`;
   return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${RMSNORM_BINDINGS}var<workgroup> red: array<f32, ${NORM_WG_SIZE}>;
 

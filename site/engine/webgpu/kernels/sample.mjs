@@ -4,13 +4,24 @@
 // mass (both thresholds found by bisection on the logit value), and a token is drawn with the
 // uniform number u in [0, 1) that the host derives from the seed. `row` picks the logits row.
 
+import { treeReduce, minOf, sumOf } from "./reduce.mjs";
+
+const N = 256;
+
+// fn name(tid, v) -> the sum of v over the workgroup, through the workgroup array arr.
+const sumFunction = (name, arr, type) => `fn ${name}(tid: u32, v: ${type}) -> ${type} {${treeReduce(arr, "v", N, sumOf, { index: "tid" })}
+  let r = ${arr}[0];
+  workgroupBarrier();
+  return r;
+}`;
+
 export const SAMPLE_WGSL = /* wgsl */ `
 struct Params { n_vocab: u32, top_k: u32, temperature: f32, top_p: f32, u: f32, row: u32, pad1: u32, pad2: u32 }
 @group(0) @binding(0) var<storage, read> all_logits: array<f32>;
 @group(0) @binding(1) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-const N = 256u;
+const N = ${N}u;
 var<workgroup> red_f: array<f32, N>;
 var<workgroup> red_u: array<u32, N>;
 var<workgroup> remainder: f32;
@@ -18,29 +29,9 @@ var<workgroup> owner_slot: u32;
 
 fn logit(i: u32) -> f32 { return all_logits[params.row * params.n_vocab + i]; }
 
-fn sum_f(tid: u32, v: f32) -> f32 {
-  red_f[tid] = v;
-  workgroupBarrier();
-  for (var s = N / 2u; s > 0u; s >>= 1u) {
-    if (tid < s) { red_f[tid] += red_f[tid + s]; }
-    workgroupBarrier();
-  }
-  let r = red_f[0];
-  workgroupBarrier();
-  return r;
-}
+${sumFunction("sum_f", "red_f", "f32")}
 
-fn sum_u(tid: u32, v: u32) -> u32 {
-  red_u[tid] = v;
-  workgroupBarrier();
-  for (var s = N / 2u; s > 0u; s >>= 1u) {
-    if (tid < s) { red_u[tid] += red_u[tid + s]; }
-    workgroupBarrier();
-  }
-  let r = red_u[0];
-  workgroupBarrier();
-  return r;
-}
+${sumFunction("sum_u", "red_u", "u32")}
 
 fn count_at_least(tid: u32, thr: f32) -> u32 {
   var c = 0u;
@@ -91,12 +82,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     if (tid == 0u) { ids[0] = argmax; }
     return;
   }
-  red_f[tid] = low;
-  workgroupBarrier();
-  for (var s = N / 2u; s > 0u; s >>= 1u) {
-    if (tid < s) { red_f[tid] = min(red_f[tid], red_f[tid + s]); }
-    workgroupBarrier();
-  }
+${treeReduce("red_f", "low", N, minOf, { index: "tid" })}
   var thr = red_f[0];
   workgroupBarrier();
 
