@@ -97,17 +97,6 @@ class OfflineGuard:
         context.route("**/*", handle)
 
 
-@pytest.fixture
-def app_context(chromium, dist_site):
-    """A fresh browser context for the app, with non-local requests blocked and recorded."""
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    guard = OfflineGuard(allowed_origins={dist_site.origin})
-    guard.install(context)
-    context.offline_guard = guard
-    yield context
-    context.close()
-
-
 def save_artifact(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name

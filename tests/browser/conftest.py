@@ -1,15 +1,48 @@
-"""Helpers shared by the browser tests: a listener standing in for an outside server, a storage
-quota squeezed for one origin, and a log of every text an element shows."""
+"""Helpers shared by the browser tests: the app opened in a context of its own, a listener standing
+in for an outside server, a storage quota squeezed for one origin, and a log of every text an
+element shows."""
 
 from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import OfflineGuard, Served
+
+BOOT_TIMEOUT_MS = 180_000
+
+
+@contextmanager
+def open_app(browser: Browser, site: Served, *, path: str = "", also_allow: Iterable[str] = (),
+             guarded: bool = True, before_load: Callable[[Page], None] | None = None, wait_for_boot: bool = True,
+             boot_timeout_ms: int = BOOT_TIMEOUT_MS, **context_options) -> Iterator[Page]:
+    """The app at `site.url + path` (`site`: a Served, or anything with its url and origin), in a
+    new context of `browser` made with `context_options` and closed afterwards. Guarded (the
+    default): requests off `site.origin` and `also_allow` are aborted and recorded in
+    `page.offline_guard.blocked`. `before_load(page)` runs before the page is opened (listeners,
+    init scripts); the page is yielded once the app has booted (Summarize is enabled), or right
+    after it is opened where `wait_for_boot` is False."""
+    context = browser.new_context(**context_options)
+    try:
+        if guarded:
+            guard = OfflineGuard(allowed_origins={site.origin, *also_allow})
+            guard.install(context)
+        page = context.new_page()
+        if guarded:
+            page.offline_guard = guard
+        if before_load is not None:
+            before_load(page)
+        page.goto(site.url + path)
+        if wait_for_boot:
+            expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=boot_timeout_ms)
+        yield page
+    finally:
+        context.close()
 
 
 class Listener:

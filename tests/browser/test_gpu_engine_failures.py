@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import record_texts
-from tests.conftest import OfflineGuard, launch_chromium
+from tests.browser.conftest import open_app, record_texts
+from tests.conftest import launch_chromium
 from tests.fixtures.synthetic_gguf import write_model
 
 pytestmark = pytest.mark.browser
@@ -50,17 +50,20 @@ def models(tmp_path_factory, smollm2_path: Path) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def user(playwright_instance, dist_site) -> Iterator[Page]:
     browser = launch_chromium(playwright_instance)
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    OfflineGuard(allowed_origins={dist_site.origin}).install(context)
-    page = context.new_page()
+    try:
+        with open_app(browser, dist_site, path="?engine=webgpu", before_load=record_requests,
+                      boot_timeout_ms=BOOT_TIMEOUT_MS, viewport={"width": 1200, "height": 900}) as page:
+            expect(page.locator("#engine-info")).to_contain_text("Engine: webgpu")
+            page.locator("#model-panel summary").click()
+            yield page
+    finally:
+        browser.close()
+
+
+def record_requests(page: Page) -> None:
+    """Every URL the page asks for, in `page.requested`."""
     page.requested = []
     page.on("request", lambda request: page.requested.append(request.url))
-    page.goto(dist_site.url + "?engine=webgpu")
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    expect(page.locator("#engine-info")).to_contain_text("Engine: webgpu")
-    page.locator("#model-panel summary").click()
-    yield page
-    browser.close()
 
 
 def pick(page: Page, path: Path) -> None:

@@ -9,23 +9,16 @@ import pytest
 from gguf import GGUFWriter
 from playwright.sync_api import Page, expect
 
-from tests.conftest import OfflineGuard
+from tests.browser.conftest import open_app
 
 pytestmark = pytest.mark.browser
-
-BOOT_TIMEOUT_MS = 180_000
 
 
 @pytest.fixture(scope="module")
 def app_page(chromium, dist_site):
-    context = chromium.new_context()
-    OfflineGuard(allowed_origins={dist_site.origin}).install(context)
-    page = context.new_page()
-    page.goto(dist_site.url)
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    page.locator("#model-panel summary").click()
-    yield page
-    context.close()
+    with open_app(chromium, dist_site) as page:
+        page.locator("#model-panel summary").click()
+        yield page
 
 
 def pick(page: Page, path: Path) -> None:

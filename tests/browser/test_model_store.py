@@ -23,14 +23,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import limited_storage, record_texts
-from tests.conftest import DIST, OfflineGuard
+from tests.browser.conftest import BOOT_TIMEOUT_MS, limited_storage, open_app, record_texts
+from tests.conftest import DIST
 
 from serve import StaticHandler, serve_in_thread  # build/ is on sys.path (conftest)
 
 pytestmark = pytest.mark.browser
 
-BOOT_TIMEOUT_MS = 180_000
 LOAD_TIMEOUT_MS = 120_000
 DOWNLOADS = "/downloads/"
 DROP_AT = 40_000_000
@@ -97,16 +96,11 @@ def model_server(tmp_path_factory, smollm2_path: Path) -> Iterator[ModelServer]:
 
 @pytest.fixture(scope="module")
 def user(chromium, model_server: ModelServer) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    OfflineGuard(allowed_origins={model_server.origin}).install(context)
-    page = context.new_page()
-    page.goto(model_server.url)
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT_MS)
-    page.locator("#model-panel summary").click()
-    record_texts(page, "model-status", "modelStatusLog")
-    yield page
-    context.close()
+    with open_app(chromium, model_server, viewport={"width": 1200, "height": 900}) as page:
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT_MS)
+        page.locator("#model-panel summary").click()
+        record_texts(page, "model-status", "modelStatusLog")
+        yield page
 
 
 def load_url(page: Page, url: str, sha256: str = "") -> None:

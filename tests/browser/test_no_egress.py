@@ -9,11 +9,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import DIST, OfflineGuard, Served, launch_chromium, serve_folder
+from tests.browser.conftest import BOOT_TIMEOUT_MS, open_app
+from tests.conftest import DIST, Served, launch_chromium, serve_folder
 
 pytestmark = pytest.mark.browser
-
-BOOT_TIMEOUT_MS = 180_000
 
 
 def attack_document(origin: str) -> str:
@@ -27,40 +26,31 @@ def attack_document(origin: str) -> str:
 
 
 def test_injected_markup_in_output_is_inert_and_sends_nothing(chromium, dist_site, listener) -> None:
-    context = chromium.new_context()
-    guard = OfflineGuard(allowed_origins={dist_site.origin, listener.origin})
-    guard.install(context)
-    page = context.new_page()
-    page.goto(dist_site.url)
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    page.get_by_label("Document", exact=True).fill(attack_document(listener.origin))
-    page.get_by_role("button", name="Summarize").click()
-    expect(page.get_by_role("button", name="Stop")).to_be_enabled()
-    expect(page.get_by_role("button", name="Stop")).to_be_disabled(timeout=240_000)
-    page.wait_for_timeout(500)
+    with open_app(chromium, dist_site, also_allow={listener.origin}) as page:
+        page.get_by_label("Document", exact=True).fill(attack_document(listener.origin))
+        page.get_by_role("button", name="Summarize").click()
+        expect(page.get_by_role("button", name="Stop")).to_be_enabled()
+        expect(page.get_by_role("button", name="Stop")).to_be_disabled(timeout=240_000)
+        page.wait_for_timeout(500)
 
-    result = page.locator("#result")
-    assert result.locator("img, script, a, iframe").count() == 0
-    markup = page.evaluate("document.getElementById('result').innerHTML")
-    assert "<img" not in markup and "<script" not in markup
-    assert listener.hits == []
-    assert guard.blocked == []
-    context.close()
+        result = page.locator("#result")
+        assert result.locator("img, script, a, iframe").count() == 0
+        markup = page.evaluate("document.getElementById('result').innerHTML")
+        assert "<img" not in markup and "<script" not in markup
+        assert listener.hits == []
+        assert page.offline_guard.blocked == []
 
 
 def test_without_webgpu_the_cpu_engine_runs_and_says_why(playwright_instance, dist_site) -> None:
     browser = launch_chromium(playwright_instance, webgpu=False)
-    context = browser.new_context()
-    guard = OfflineGuard(allowed_origins={dist_site.origin})
-    guard.install(context)
-    page = context.new_page()
-    page.goto(dist_site.url)
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    assert page.evaluate("navigator.gpu ? navigator.gpu.requestAdapter().then(a => a === null) : true")
-    expect(page.locator("#engine-info")).to_contain_text("wllama-cpu")
-    expect(page.locator("#engine-info")).to_contain_text("no WebGPU")
-    assert guard.blocked == []
-    browser.close()
+    try:
+        with open_app(browser, dist_site) as page:
+            assert page.evaluate("navigator.gpu ? navigator.gpu.requestAdapter().then(a => a === null) : true")
+            expect(page.locator("#engine-info")).to_contain_text("wllama-cpu")
+            expect(page.locator("#engine-info")).to_contain_text("no WebGPU")
+            assert page.offline_guard.blocked == []
+    finally:
+        browser.close()
 
 
 PROBE_WORKER = """fetch(self.name, { mode: "no-cors" })
@@ -93,20 +83,12 @@ def test_the_service_worker_itself_refuses_hosts_off_its_list(chromium, site_wit
     so a fetch from a same-origin dedicated worker meets only the service worker's allow-list.
     First without a service worker (a context that blocks them): the same fetch reaches the
     listener, so the check after it would see a request the service worker let through."""
-    allowed = {site_with_worker.origin, listener.origin}
-    bare = chromium.new_context(service_workers="block")
-    OfflineGuard(allowed_origins=allowed).install(bare)
-    page = bare.new_page()
-    page.goto(site_with_worker.url)
-    assert fetch_from_worker(page, f"{listener.origin}/uncontrolled") == "sent"
-    assert listener.hits == ["/uncontrolled"]
-    bare.close()
+    with open_app(chromium, site_with_worker, also_allow={listener.origin}, wait_for_boot=False,
+                  service_workers="block") as page:
+        assert fetch_from_worker(page, f"{listener.origin}/uncontrolled") == "sent"
+        assert listener.hits == ["/uncontrolled"]
 
-    context = chromium.new_context()
-    OfflineGuard(allowed_origins=allowed).install(context)
-    page = context.new_page()
-    page.goto(site_with_worker.url)
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT_MS)
-    assert fetch_from_worker(page, f"{listener.origin}/controlled").startswith("refused:")
-    assert listener.hits == ["/uncontrolled"]
-    context.close()
+    with open_app(chromium, site_with_worker, also_allow={listener.origin}, wait_for_boot=False) as page:
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=BOOT_TIMEOUT_MS)
+        assert fetch_from_worker(page, f"{listener.origin}/controlled").startswith("refused:")
+        assert listener.hits == ["/uncontrolled"]

@@ -10,12 +10,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import OfflineGuard
+from tests.browser.conftest import open_app
 from tests.fixtures.tiny_pdf import pdf_bytes
 
 pytestmark = pytest.mark.browser
-
-BOOT_TIMEOUT_MS = 180_000
 
 REPORT = [["Harbour report 2026", "The ferry to Islay carried 41,200 passengers in May."],
           ["The new pier opens on 3 June."]]
@@ -23,18 +21,14 @@ REPORT = [["Harbour report 2026", "The ferry to Islay carried 41,200 passengers 
 
 @pytest.fixture(scope="module")
 def app(chromium, dist_site):
-    context = chromium.new_context()
-    guard = OfflineGuard(allowed_origins={dist_site.origin})
-    guard.install(context)
-    page = context.new_page()
     console: list[str] = []
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-    page.goto(dist_site.url)
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    page.offline_guard = guard
-    page.console = console
-    yield page
-    context.close()
+
+    def record_console(page: Page) -> None:
+        page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+
+    with open_app(chromium, dist_site, before_load=record_console) as page:
+        page.console = console
+        yield page
 
 
 def drop(page: Page, name: str, data: bytes) -> None:

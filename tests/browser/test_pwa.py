@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import BOOT_TIMEOUT_MS, open_app
 from tests.conftest import DIST, save_artifact
 
 import pwa  # build/ is on sys.path (conftest)
@@ -31,7 +32,6 @@ pytestmark = pytest.mark.browser
 
 MOUNT = "/wordcalc/"
 SPLIT_LIMIT = 40_000_000  # the 98 MB model ships as parts of 20 MB
-BOOT_TIMEOUT_MS = 180_000
 ANSWER_TIMEOUT_MS = 240_000
 EIFFEL = ("The Eiffel Tower in Paris was completed in 1889 for the World's Fair. It is 330 metres tall "
           "and was the tallest structure in the world for forty years.")
@@ -112,15 +112,15 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
 
 @pytest.fixture(scope="module")
 def user(chromium, deployment: Deployment) -> Iterator[Page]:
-    """The app loaded once, online, under the sub-path; every URL the page asks for is recorded."""
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.requested = []
-    context.on("request", lambda request: page.requested.append(request.url))
-    page.goto(deployment.url)
-    wait_for_boot(page)
-    yield page
-    context.close()
+    """The app loaded once, online, under the sub-path; every URL the page asks for is recorded.
+    Unguarded: the deployment's own server is the only one, and the test checks where requests went."""
+    def record_requests(page: Page) -> None:
+        page.requested = []
+        page.context.on("request", lambda request: page.requested.append(request.url))
+
+    with open_app(chromium, deployment, guarded=False, before_load=record_requests,
+                  viewport={"width": 1200, "height": 900}) as page:
+        yield page
 
 
 def wait_for_boot(page: Page) -> None:

@@ -7,11 +7,12 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import OfflineGuard, save_artifact
+from tests.browser.conftest import open_app
+from tests.conftest import save_artifact
 
 pytestmark = pytest.mark.browser
 
-BOOT_TIMEOUT_MS = 180_000
+VIEWPORT = {"width": 1200, "height": 900}
 ANSWER_TIMEOUT_MS = 240_000
 
 HONEYBEES = """Honeybees live in colonies that can hold tens of thousands of workers, a few hundred drones \
@@ -34,18 +35,14 @@ loss of flowering plants, which has made the health of honeybees a concern for f
 @pytest.fixture(scope="module")
 def app_page(chromium, dist_site):
     """One booted app page shared by this module's tests (booting costs tens of seconds)."""
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    guard = OfflineGuard(allowed_origins={dist_site.origin})
-    guard.install(context)
-    page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.goto(dist_site.url)
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    page.offline_guard = guard
-    page.page_errors = errors
-    yield page
-    context.close()
+
+    def record_errors(page: Page) -> None:
+        page.on("pageerror", lambda err: errors.append(str(err)))
+
+    with open_app(chromium, dist_site, viewport=VIEWPORT, before_load=record_errors) as page:
+        page.page_errors = errors
+        yield page
 
 
 def wait_until_idle(page: Page) -> None:
@@ -54,23 +51,24 @@ def wait_until_idle(page: Page) -> None:
     expect(page.get_by_role("button", name="Stop")).to_be_disabled(timeout=ANSWER_TIMEOUT_MS)
 
 
-def test_boot_shows_progress_and_engine(app_context, dist_site) -> None:
-    page = app_context.new_page()
+def test_boot_shows_progress_and_engine(chromium, dist_site) -> None:
     seen: list[str] = []
-    page.expose_function("recordBootText", lambda text: seen.append(text))
-    page.add_init_script("""
-        new MutationObserver(() => {
-            const el = document.getElementById('boot-text');
-            if (el) window.recordBootText(el.textContent);
-        }).observe(document, {subtree: true, childList: true, characterData: true});
-    """)
-    page.goto(dist_site.url)
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    assert any("Pyodide" in text for text in seen)
-    assert any(re.search(r"Loading the model: [\d.]+ MB of 98\.4 MB", text) for text in seen)
-    expect(page.locator("#boot")).to_be_hidden()
-    expect(page.locator("#engine-info")).to_contain_text("SmolLM2")
-    assert app_context.offline_guard.blocked == []
+
+    def record_boot_texts(page: Page) -> None:
+        page.expose_function("recordBootText", lambda text: seen.append(text))
+        page.add_init_script("""
+            new MutationObserver(() => {
+                const el = document.getElementById('boot-text');
+                if (el) window.recordBootText(el.textContent);
+            }).observe(document, {subtree: true, childList: true, characterData: true});
+        """)
+
+    with open_app(chromium, dist_site, viewport=VIEWPORT, before_load=record_boot_texts) as page:
+        assert any("Pyodide" in text for text in seen)
+        assert any(re.search(r"Loading the model: [\d.]+ MB of 98\.4 MB", text) for text in seen)
+        expect(page.locator("#boot")).to_be_hidden()
+        expect(page.locator("#engine-info")).to_contain_text("SmolLM2")
+        assert page.offline_guard.blocked == []
 
 
 def test_summary_streams_from_the_real_model_offline(app_page: Page) -> None:

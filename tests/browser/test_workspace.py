@@ -9,12 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import limited_storage
-from tests.conftest import OfflineGuard
+from tests.browser.conftest import BOOT_TIMEOUT_MS, limited_storage, open_app
 
 pytestmark = pytest.mark.browser
 
-BOOT_TIMEOUT_MS = 180_000
 ANSWER_TIMEOUT_MS = 300_000
 
 LIGHTHOUSE = """# The Harbour Lighthouse
@@ -41,15 +39,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def app(chromium, dist_site):
-    context = chromium.new_context(accept_downloads=True)
-    guard = OfflineGuard(allowed_origins={dist_site.origin})
-    guard.install(context)
-    page = context.new_page()
-    page.goto(dist_site.url)
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    page.offline_guard = guard
-    yield page
-    context.close()
+    with open_app(chromium, dist_site, accept_downloads=True) as page:
+        yield page
 
 
 def saved(page: Page):
@@ -173,24 +164,19 @@ def test_documents_survive_a_reload_and_wipe_removes_them(app: Page) -> None:
 def test_when_storage_is_full_the_text_stays_and_is_saved_once_there_is_room(chromium, dist_site) -> None:
     """In a fresh context: in the shared one, after the tests above (a wipe among them), Chromium
     let IndexedDB writes through past the overridden quota (the cause is not pinned down)."""
-    context = chromium.new_context()
-    OfflineGuard(allowed_origins={dist_site.origin}).install(context)
-    page = context.new_page()
-    page.goto(dist_site.url)
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    notes = "Storage notes: the river carried silt to the delta every spring. " * 1000
-    document = page.get_by_label("Document", exact=True)
-    note = page.locator("#storage-note")
-    with limited_storage(page, dist_site.origin, room=10_000):
-        page.get_by_role("button", name="New document").click()
-        document.fill(notes)
-        expect(note).to_contain_text("Couldn't save to this browser: storage is full.")
-        expect(document).to_have_value(notes)
-        expect(saved(page).first).to_contain_text("Storage notes")
-    document.press("End")
-    document.type(" Done.")
-    expect(note).to_contain_text("saved in this browser only")
-    page.reload()
-    expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
-    expect(page.get_by_label("Document", exact=True)).to_have_value(notes + " Done.")
-    context.close()
+    with open_app(chromium, dist_site) as page:
+        notes = "Storage notes: the river carried silt to the delta every spring. " * 1000
+        document = page.get_by_label("Document", exact=True)
+        note = page.locator("#storage-note")
+        with limited_storage(page, dist_site.origin, room=10_000):
+            page.get_by_role("button", name="New document").click()
+            document.fill(notes)
+            expect(note).to_contain_text("Couldn't save to this browser: storage is full.")
+            expect(document).to_have_value(notes)
+            expect(saved(page).first).to_contain_text("Storage notes")
+        document.press("End")
+        document.type(" Done.")
+        expect(note).to_contain_text("saved in this browser only")
+        page.reload()
+        expect(page.get_by_role("button", name="Summarize")).to_be_enabled(timeout=BOOT_TIMEOUT_MS)
+        expect(page.get_by_label("Document", exact=True)).to_have_value(notes + " Done.")
