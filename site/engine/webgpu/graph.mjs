@@ -4,14 +4,17 @@
 
 import { EngineError } from "../errors.mjs";
 import {
-  matmulWGSL, matvecWGSL, getRowsWGSL, matmulDispatch, matvecDispatch, getRowsDispatch,
-  EMULATED_BLOCKS, GPU_BLOCKS, MODE, TALL_ROWS,
+  matvecWGSL, getRowsWGSL, matvecDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, MODE, TALL_ROWS,
 } from "./kernels/matmul.mjs";
-import { RMSNORM_WGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
-import { ROPE_STORE_WGSL, ROPE_PAIRS_WGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
-  ATTENTION_SCORES_WGSL, ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, ATTENTION_MIX_WGSL, attentionDispatch,
-  scoresWGSL, SCORES_BLOCK_GPU, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit,
+  prefillMatmulWGSL, prefillMatmulDispatch, firstFitting, TILED_BLOCKS, TILED_TALL_BLOCKS,
+} from "./kernels/matmul-tiled.mjs";
+import { subgroupMatrixSupport, subgroupMatrixBlockFor } from "./kernels/matmul-subgroup-matrix.mjs";
+import { RMSNORM_WGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
+import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
+import {
+  ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, attentionDispatch,
+  scoresWGSL, mixWGSL, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit,
 } from "./kernels/attention.mjs";
 import { SAMPLE_WGSL } from "./kernels/sample.mjs";
 import { layerTensorNames } from "./model.mjs";
@@ -21,9 +24,9 @@ export const PREFILL_CHUNK = 64;
 
 // Bytes of the working buffers that grow with the context or the vocabulary (they cannot be
 // split like the weights; fit.mjs checks them against the device's limits before loading).
-export function growingBufferBytes(hp) {
+export function growingBufferBytes(hp, kvType = "f32") {
   return {
-    kvLayer: hp.nCtx * hp.nKv * hp.headDim * 4,
+    kvLayer: hp.nCtx * hp.nKv * hp.headDim * (kvType === "f16" ? 2 : 4),
     scores: PREFILL_CHUNK * hp.nHead * hp.nCtx * 4,
     logits: PREFILL_CHUNK * hp.nVocab * 4,
     ffn: PREFILL_CHUNK * hp.nFf * 4,
@@ -41,11 +44,11 @@ class UniformArena {
     this.size = 0;
   }
 
-  add(build) {
-    const data = new ArrayBuffer(32);
+  add(build, size = 32) {
+    const data = new ArrayBuffer(size);
     build(new Uint32Array(data), new Float32Array(data));
-    const entry = { data, offset: this.size, size: 32, buffer: null };
-    this.size += Math.max(this.align, 32);
+    const entry = { data, offset: this.size, size, buffer: null };
+    this.size += Math.ceil(size / this.align) * this.align;
     this.entries.push(entry);
     return entry;
   }
@@ -91,29 +94,42 @@ const matmulLayoutEntries = [
 export const GPU_FUSIONS = Object.freeze({ attention: true, qkv: true, gateUp: true });
 const NO_FUSIONS = Object.freeze({ attention: false, qkv: false, gateUp: false });
 
-// emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU.
+// emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU;
+// precision "f16" (the device has shader-f16) stores the KV cache as f16 and multiplies in f16
+// where kernels.
 export class Graph {
-  static async create(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions } = {}) {
-    const graph = new Graph(device, hp, weights, emulatedGPU, matvecBlock, matmulBlock, fusions);
+  static async create(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision = "f32", adapterInfo } = {}) {
+    const graph = new Graph(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision, adapterInfo });
     await graph.build();
     return graph;
   }
 
   // matvecBlock / matmulBlock / fusions override the decode / prefill kernel shapes and the
   // decode fusions (benchmarks).
-  constructor(device, hp, weights, emulatedGPU, matvecBlock, matmulBlock, fusions) {
+  constructor(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision, adapterInfo }) {
     this.device = device;
     this.hp = hp;
     this.weights = weights;
     this.emulated = emulatedGPU;
+    this.kvType = precision;
     this.mixWg = !emulatedGPU && mixWgFits(hp.headDim);
-    this.blocks = emulatedGPU ? EMULATED_BLOCKS : GPU_BLOCKS;
+    // Prefill tiles: the fastest shapes the device's workgroup memory allows (f16 tiles take half);
+    // on the f16 path, tensor cores through subgroup matrices where the device has them
+    // (makePipelines falls back to the tiles if those kernels do not compile).
+    const workgroupBytes = device.limits.maxComputeWorkgroupStorageSize;
+    const tiles = (blocks) => firstFitting(blocks, precision === "f16", workgroupBytes);
+    this.tiledBlocks = { matmul: tiles(TILED_BLOCKS), matmulTall: tiles(TILED_TALL_BLOCKS) };
+    const matrices = precision === "f16" && subgroupMatrixSupport(device.features, adapterInfo).ok;
+    this.blocks = emulatedGPU ? EMULATED_BLOCKS : {
+      ...GPU_BLOCKS, ...(matrices ? { matmul: subgroupMatrixBlockFor(workgroupBytes) } : this.tiledBlocks),
+    };
     // Subgroup reductions where the device has them and a subgroup fits in a warp of 32 lanes.
     const subgroups = device.features.has("subgroups") && (device.adapterInfo?.subgroupMaxSize ?? 32) <= 32;
     const withSubgroups = (b) => (b?.warps ? { ...b, subgroups } : b);
     this.blocks = { ...this.blocks, matvec: withSubgroups(this.blocks.matvec), matvecTall: withSubgroups(this.blocks.matvecTall) };
-    if (matvecBlock) this.blocks = { ...this.blocks, matvec: matvecBlock, matvecTall: undefined };
-    if (matmulBlock) this.blocks = { ...this.blocks, matmul: matmulBlock };
+    // A matvecBlock's own `tall` block, if any, serves the tall parts.
+    if (matvecBlock) this.blocks = { ...this.blocks, matvec: matvecBlock, matvecTall: matvecBlock.tall };
+    if (matmulBlock) this.blocks = { ...this.blocks, matmul: matmulBlock, matmulTall: matmulBlock.tall };
     // The one-dispatch attention needs the workgroup mix's shape; reading q, k and v as thirds
     // of one buffer needs k and v to start on a storage-offset boundary.
     const wanted = { ...(emulatedGPU ? NO_FUSIONS : GPU_FUSIONS), ...fusions };
@@ -162,7 +178,7 @@ export class Graph {
     const kvDim = hp.nKv * hp.headDim;
     this.owned = [];
     const copy = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const growing = growingBufferBytes(hp);
+    const growing = growingBufferBytes(hp, this.kvType);
     this.buf = {
       ids: this.buffer("ids", T * 4, STORAGE | copy),
       x: this.buffer("x", T * hp.nEmbd * f, STORAGE | copy),
@@ -209,6 +225,8 @@ export class Graph {
       layout: pipelineLayout,
       compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
     });
+    const prefill = this.prefillPipelines(make, layout);
+    prefill.catch(() => {}); // awaited below, after the other pipelines
     const jobs = {};
     // A subgroup kernel that fails to compile falls back to the workgroup-memory reduction.
     const makeMatvec = (type, block) => make(matvecWGSL(type, block), layout)
@@ -220,30 +238,54 @@ export class Graph {
     for (const type of types) {
       jobs[`matvec.${type}`] = makeMatvec(type, this.blocks.matvec);
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
-      jobs[`matmul.${type}`] = make(matmulWGSL(type, this.blocks.matmul), layout);
     }
     for (const type of gatedTypes) jobs[`matvec.${type}.gated`] = makeMatvec(type, { ...this.gatedBlock(), gated: true });
     jobs.getRows = make(getRowsWGSL(this.tensor("token_embd.weight").type.name));
     // Emulated GPUs keep the one-invocation-per-row kernels; real ones get workgroup-wide rows.
     const real = !this.emulated;
     const subgroups = this.device.features.has("subgroups");
-    jobs.rmsnorm = make(real ? rmsnormWgWGSL({ subgroups }) : RMSNORM_WGSL)
-      .catch((err) => (real && subgroups ? make(rmsnormWgWGSL()) : Promise.reject(err)));
-    jobs.rope = make(real ? ROPE_PAIRS_WGSL() : ROPE_STORE_WGSL);
-    jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU) : ATTENTION_SCORES_WGSL);
+    const d = this.hp.nEmbd;
+    jobs.rmsnorm = make(real ? rmsnormWgWGSL({ subgroups, d }) : RMSNORM_WGSL)
+      .catch((err) => (real && subgroups ? make(rmsnormWgWGSL({ d })) : Promise.reject(err)));
+    jobs.rope = make(ropeWGSL({ pairs: real, kvType: this.kvType }));
+    const kv = this.kvType;
+    jobs.scores = make(scoresWGSL(real ? SCORES_BLOCK_GPU : SCORES_BLOCK_EMULATED, kv));
     jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
-    jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim) : ATTENTION_MIX_WGSL);
+    jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
     if (this.fuse.attention) {
-      jobs.attentionDecode = make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp)));
+      jobs.attentionDecode = make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp), kv));
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
     }
     jobs.sample = make(SAMPLE_WGSL);
     const names = Object.keys(jobs);
     try {
       const made = await Promise.all(Object.values(jobs));
-      this.pipelines = Object.fromEntries(names.map((n, i) => [n, made[i]]));
+      this.pipelines = { ...Object.fromEntries(names.map((n, i) => [n, made[i]])), ...await prefill };
     } catch (err) {
       throw new EngineError("internal", `a WebGPU kernel failed to compile: ${err.message}`);
+    }
+  }
+
+  // The prefill pipelines by name ("matmul.TYPE", "matmul.TYPE.tall"). Subgroup matrix kernels
+  // that fail to compile (the feature is experimental; its WGSL has changed between versions)
+  // give way to the tiled ones.
+  async prefillPipelines(make, layout) {
+    const matrices = [...this.weights.tensors.values()].filter((t) => t.shape.length > 1);
+    const jobs = {};
+    for (const t of matrices) {
+      const type = t.type.name;
+      jobs[`matmul.${type}`] ??= make(prefillMatmulWGSL(type, this.blocks.matmul), layout);
+      if (t.parts.some((p) => this.prefillBlock(p.rowCount).tall)) {
+        jobs[`matmul.${type}.tall`] ??= make(prefillMatmulWGSL(type, this.blocks.matmulTall), layout);
+      }
+    }
+    try {
+      const made = await Promise.all(Object.values(jobs));
+      return Object.fromEntries(Object.keys(jobs).map((name, i) => [name, made[i]]));
+    } catch (err) {
+      if (!this.blocks.matmul.subgroups) throw err;
+      this.blocks = { ...this.blocks, ...this.tiledBlocks };
+      return this.prefillPipelines(make, layout);
     }
   }
 
@@ -257,13 +299,20 @@ export class Graph {
     return this.isTall(this.hp.nFf) ? this.blocks.matvecTall : this.blocks.matvec;
   }
 
+  // The prefill shape for a part of `rows` rows and its pipeline name's suffix.
+  prefillBlock(rows) {
+    const tall = Boolean(this.blocks.matmulTall) && rows >= TALL_ROWS;
+    return { block: tall ? this.blocks.matmulTall : this.blocks.matmul, tall, suffix: tall ? ".tall" : "" };
+  }
+
   // A spec: {pipeline(n), layout?, entries (resources by binding), dispatch(n, pos0)} for n tokens
   // at positions pos0..; bindAll turns the entries into a bind group once.
   matmul(name, x, y, yStride, { mode = MODE.STORE, bias = null, aux = null } = {}) {
     const t = this.tensor(name);
     return t.parts.map((part) => ({
       label: name,
-      pipeline: (n) => this.pipelines[n === 1 ? `matvec.${t.type.name}${this.isTall(part.rowCount) ? ".tall" : ""}` : `matmul.${t.type.name}`],
+      pipeline: (n) => this.pipelines[n === 1 ? `matvec.${t.type.name}${this.isTall(part.rowCount) ? ".tall" : ""}`
+        : `matmul.${t.type.name}${this.prefillBlock(part.rowCount).suffix}`],
       layout: this.matmulLayout,
       entries: [range(part), whole(x), whole(y), bias ? range(this.tensor(bias).parts[0]) : whole(this.buf.dummy),
         aux ? whole(aux) : whole(this.buf.dummy),
@@ -271,7 +320,7 @@ export class Graph {
         whole(this.buf.step)],
       dispatch: (n) => (n === 1
         ? matvecDispatch(part.rowCount, this.isTall(part.rowCount) ? this.blocks.matvecTall : this.blocks.matvec)
-        : matmulDispatch(part.rowCount, n, this.blocks.matmul)),
+        : prefillMatmulDispatch(part.rowCount, n, this.prefillBlock(part.rowCount).block)),
     }));
   }
 
@@ -299,10 +348,10 @@ export class Graph {
     }));
     const ropeParams = this.uniforms.add((u, fl) => {
       u.set([hp.nHead, hp.nKv, hp.headDim, hp.neoxRope ? 1 : 0]);
-      fl[4] = Math.log2(hp.ropeBase);
-      fl[5] = hp.ropePosScale;
+      fl.set([Math.log2(hp.ropeBase), hp.ropeFreqScale], 4);
       u[6] = hp.ropeFreqs ? 1 : 0;
-    });
+      fl.set([hp.ropeExtFactor, hp.ropeRampStart, hp.ropeRampWidth, hp.ropeMscale], 7);
+    }, 48);
     const attnParams = this.uniforms.add((u, fl) => {
       u.set([hp.nHead, hp.nKv, hp.headDim, hp.nCtx]);
       fl[4] = 1 / Math.sqrt(hp.headDim);

@@ -1,7 +1,7 @@
 // The WebGPU engine: GGUF in, token ids in and out. Environment-agnostic: give it a GPUDevice
 // (Dawn under Node, a page's device) or let it request one from navigator.gpu.
 //
-//   const engine = await createWebGPUEngine({device?, emulatedGPU?})
+//   const engine = await createWebGPUEngine({device?, emulatedGPU?, precision?: "auto" | "f32" | "f16"})
 //   await engine.load(source, {onProgress, nCtx, maxBindingBytes}) -> {arch, nCtx, nVocab, nLayer, nEmbd, engine, tensorTypes}
 //   await engine.prefill(ids, {onProgress, returnLogits: "none" | "last" | "all"}) -> {nCached, nEvaluated, logits?}
 //   await engine.generate({maxTokens, temperature, topK, topP, seed, stopIds, onToken}) -> {tokens, stopReason, stats}
@@ -13,6 +13,7 @@ import { planWeights, uploadWeights, destroyWeights } from "./weights.mjs";
 import { describeModel, fusedGroups } from "./model.mjs";
 import { checkBuffersFit } from "./fit.mjs";
 import { Graph, PREFILL_CHUNK } from "./graph.mjs";
+import { uniformStream } from "./random.mjs";
 
 const LOST_GRACE_MS = 100;
 
@@ -26,25 +27,16 @@ async function requestDevice() {
     limits[key] = adapter.limits[key];
   }
   // Optional features, asked for where the adapter has them: subgroups (faster decode kernels on
-  // real GPUs) and timestamp-query (profiling in the benchmarks).
-  const requiredFeatures = ["subgroups", "timestamp-query"].filter((f) => adapter.features.has(f));
+  // real GPUs), shader-f16 (the f16 path), subgroup matrices (tensor cores for prefill on the f16
+  // path) and timestamp-query (profiling in the benchmarks).
+  const optional = ["subgroups", "shader-f16", "chromium-experimental-subgroup-matrix", "timestamp-query"];
+  const requiredFeatures = optional.filter((f) => adapter.features.has(f));
   try {
-    return { device: await adapter.requestDevice({ requiredLimits: limits, requiredFeatures }), emulated };
+    // adapter.info: Dawn's device.adapterInfo lacks the subgroup matrix configurations.
+    return { device: await adapter.requestDevice({ requiredLimits: limits, requiredFeatures }), emulated, adapterInfo: adapter.info };
   } catch (err) {
     throw new EngineError("no-webgpu", `could not open the GPU: ${err.message}`);
   }
-}
-
-// A seeded uniform generator (mulberry32): the same seed draws the same tokens.
-function uniformStream(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function commonPrefix(a, b) {
@@ -60,12 +52,22 @@ function isEmulated(info) {
   return Boolean(info?.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${info?.architecture} ${info?.description} ${info?.device}`));
 }
 
+// The arithmetic path: f16 where the device has shader-f16 ("auto" takes it there), else f32.
+function choosePrecision(device, precision = "auto") {
+  const hasF16 = device.features.has("shader-f16");
+  if (precision === "f16" && !hasF16) throw new EngineError("no-webgpu", "this GPU has no shader-f16, so the f16 path cannot run");
+  if (precision === "f32" || precision === "f16") return precision;
+  return hasF16 ? "f16" : "f32";
+}
+
 // matvecBlock / matmulBlock / fusions override the decode mat-vec / prefill mat-mat kernel
 // shapes and the decode fusions (benchmarks; see kernels/matmul.mjs and graph.mjs).
-export async function createWebGPUEngine({ device, emulatedGPU, matvecBlock, matmulBlock, fusions } = {}) {
-  const opened = device ? { device, emulated: isEmulated(device.adapterInfo) } : await requestDevice();
+export async function createWebGPUEngine({ device, emulatedGPU, precision, matvecBlock, matmulBlock, fusions } = {}) {
+  const opened = device ? { device, emulated: isEmulated(device.adapterInfo), adapterInfo: device.adapterInfo } : await requestDevice();
   const engine = new WebGPUEngine(opened.device, emulatedGPU ?? opened.emulated);
-  engine.graphOptions = { matvecBlock, matmulBlock, fusions };
+  engine.graphOptions = {
+    matvecBlock, matmulBlock, fusions, precision: choosePrecision(opened.device, precision), adapterInfo: opened.adapterInfo,
+  };
   return engine;
 }
 
@@ -89,7 +91,8 @@ class WebGPUEngine {
       const { header, seen } = await readHeader(windows);
       const hp = describeModel(header, { nCtx });
       const plan = planWeights(header.tensors, this.device.limits, maxBindingBytes, fusedGroups(hp));
-      checkBuffersFit(hp, this.device.limits);
+      const { precision } = this.graphOptions;
+      checkBuffersFit(hp, this.device.limits, precision);
       if (size !== null) {
         const end = Math.max(0, ...header.tensors.map((t) => t.fileOffset + t.nbytes));
         if (end > size) throw new EngineError("bad-file", `the file is truncated: tensors end at byte ${end}, the file has ${size} bytes`);
@@ -117,7 +120,7 @@ class WebGPUEngine {
         nVocab: hp.nVocab,
         nLayer: hp.nLayer,
         nEmbd: hp.nEmbd,
-        engine: "webgpu-f32",
+        engine: `webgpu-${precision}`,
         tensorTypes: [...new Set(header.tensors.map((t) => t.type.name))],
       };
     });

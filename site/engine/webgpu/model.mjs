@@ -16,6 +16,44 @@ function required(meta, key) {
   return v;
 }
 
+const ROPE_SCALING_TYPES = ["none", "linear", "yarn"];
+// llama.cpp's YaRN defaults (llama-hparams.h; it reads no GGUF key for them for llama or qwen2).
+const YARN_BETA_FAST = 32;
+const YARN_BETA_SLOW = 1;
+
+// RoPE scaling as llama.cpp sets up ggml's rope_yarn (llama-model.cpp, llama-context.cpp): pair i
+// turns by its angle times mix(ropeFreqScale, 1, ropeExtFactor * ramp(i)), where ramp(i) falls
+// from 1 at pair ropeRampStart to 0 at ropeRampStart + ropeRampWidth, and cos and sin are
+// scaled by ropeMscale. Linear scaling is the case ropeExtFactor = 0.
+function ropeScaling(meta, arch, { headDim, ropeBase, trainCtx }) {
+  const k = (key) => `${arch}.rope.scaling.${key}`;
+  const type = meta[k("type")] ?? "none";
+  if (!ROPE_SCALING_TYPES.includes(type)) {
+    throw new EngineError("unsupported-arch",
+      `RoPE scaling "${type}" is not supported by the WebGPU engine (it runs ${ROPE_SCALING_TYPES.join(", ")})`, { arch });
+  }
+  const factor = (type !== "none" && meta[k("factor")]) || 1;
+  const yarn = type === "yarn";
+  const [low, high] = yarnCorrDims(headDim, meta[k("original_context_length")] ?? trainCtx, ropeBase);
+  // rope_yarn scales by attn_factor * (1 + 0.1 ln factor); for YaRN llama-context.cpp divides
+  // that second term out of attn_factor again and puts get_mscale(factor) in its place.
+  const yarnMagnitude = yarn && factor > 1 ? 1 + 0.1 * Math.log(factor) : 1;
+  return {
+    ropeFreqScale: 1 / factor,
+    ropeExtFactor: yarn ? 1 : 0,
+    ropeRampStart: low,
+    ropeRampWidth: Math.max(0.001, high - low),
+    ropeMscale: (meta[k("attn_factor")] ?? 1) * yarnMagnitude,
+  };
+}
+
+// ggml_rope_yarn_corr_dims (ggml.c): the pairs between which YaRN's ramp runs, from the pair that
+// turns beta_fast times over the original context to the one that turns beta_slow times.
+function yarnCorrDims(nDims, nCtxOrig, base) {
+  const corrDim = (turns) => (nDims * Math.log(nCtxOrig / (turns * 2 * Math.PI))) / (2 * Math.log(base));
+  return [Math.max(0, Math.floor(corrDim(YARN_BETA_FAST))), Math.min(nDims - 1, Math.ceil(corrDim(YARN_BETA_SLOW)))];
+}
+
 export function describeModel(header, { nCtx } = {}) {
   const meta = header.metadata;
   const arch = meta["general.architecture"];
@@ -34,10 +72,8 @@ export function describeModel(header, { nCtx } = {}) {
   const embd = tensors.get("token_embd.weight");
   if (!embd) throw new EngineError("bad-file", "the GGUF file has no token_embd.weight");
   const trainCtx = meta[k("context_length")] ?? DEFAULT_MAX_CONTEXT;
-  const scaling = meta[k("rope.scaling.type")] ?? "none";
-  if (scaling !== "none" && scaling !== "linear") {
-    throw new EngineError("unsupported-arch", `RoPE scaling "${scaling}" is not supported yet`, { arch });
-  }
+  const headDim = meta[k("attention.key_length")] ?? nEmbd / nHead;
+  const ropeBase = meta[k("rope.freq_base")] ?? 10000;
   const hp = {
     arch,
     ...traits,
@@ -45,11 +81,11 @@ export function describeModel(header, { nCtx } = {}) {
     nHead,
     nLayer,
     nKv: meta[k("attention.head_count_kv")] ?? nHead,
-    headDim: meta[k("attention.key_length")] ?? nEmbd / nHead,
+    headDim,
     nFf: required(meta, k("feed_forward_length")),
     eps: meta[k("attention.layer_norm_rms_epsilon")] ?? 1e-5,
-    ropeBase: meta[k("rope.freq_base")] ?? 10000,
-    ropePosScale: scaling === "linear" ? 1 / (meta[k("rope.scaling.factor")] ?? 1) : 1,
+    ropeBase,
+    ...ropeScaling(meta, arch, { headDim, ropeBase, trainCtx }),
     ropeFreqs: tensors.has("rope_freqs.weight"),
     nVocab: embd.shape[1],
     trainCtx,

@@ -20,12 +20,20 @@ struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(5) var<uniform> step: Step;
 fn row_of(t: u32, h: u32) -> u32 { return (t * params.n_head + h) * params.n_ctx; }`;
 
-// BLOCK positions per invocation; real GPUs use 1 (more invocations in flight at decode).
-export const ATTENTION_SCORES_WGSL = scoresWGSL(BLOCK);
-export function scoresWGSL(BLOCK) {
-  return /* wgsl */ `${HEADER}
+// The KV cache holds f32, or f16 where the device has shader-f16 (`kvType`; half the memory and
+// the bytes read per token). Kernels read it as vec4<f32> through key4 / value4.
+const kvCache = (kvType, { keys = false, values = false }) => /* wgsl */ `${kvType === "f16" ? "enable f16;\n" : ""}
+${keys ? `@group(0) @binding(1) var<storage, read> Kc: array<vec4<${kvType}>>;
+fn key4(i: u32) -> vec4<f32> { return vec4<f32>(Kc[i]); }` : ""}
+${values ? `@group(0) @binding(2) var<storage, read> Vc: array<vec4<${kvType}>>;
+fn value4(i: u32) -> vec4<f32> { return vec4<f32>(Vc[i]); }` : ""}`;
+
+// BLOCK positions per invocation where the GPU is emulated; real GPUs use 1 (more invocations in
+// flight at decode).
+export const SCORES_BLOCK_EMULATED = BLOCK;
+export function scoresWGSL(BLOCK, kvType) {
+  return /* wgsl */ `${kvCache(kvType, { keys: true })}${HEADER}
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> Kc: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 
 @compute @workgroup_size(${ATTENTION_WORKGROUP})
@@ -43,7 +51,7 @@ ${range(BLOCK).map((b) => `  let k${b} = min(p0 + ${b}u, last) * stride + k;
   var s${b} = 0.0;`).join("\n")}
   for (var i = 0u; i < hd4; i++) {
     let qi = Q[q + i];
-${range(BLOCK).map((b) => `    s${b} += dot(qi, Kc[k${b} + i]);`).join("\n")}
+${range(BLOCK).map((b) => `    s${b} += dot(qi, key4(k${b} + i));`).join("\n")}
   }
   let row = row_of(t, h);
 ${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) { S[row + p0 + ${b}u] = s${b} * params.scale; }`).join("\n")}
@@ -68,8 +76,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var p = 0u; p < n; p++) { S[row + p] *= inv; }
 }`;
 
-export const ATTENTION_MIX_WGSL = /* wgsl */ `${HEADER}
-@group(0) @binding(2) var<storage, read> Vc: array<vec4<f32>>;
+export function mixWGSL(kvType) {
+  return /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
 @group(0) @binding(3) var<storage, read> S: array<f32>;
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
 
@@ -88,11 +96,12 @@ ${range(BLOCK).map((b) => `  let row${b} = row_of(min(t0 + ${b}u, step.n_tokens 
   var acc${b} = vec4<f32>(0.0);`).join("\n")}
   let last = step.pos0 + t0 + n_t - 1u;
   for (var p = 0u; p <= last; p++) {
-    let vp = Vc[p * stride + v];
+    let vp = value4(p * stride + v);
 ${range(BLOCK).map((b) => `    if (p <= step.pos0 + t0 + ${b}u) { acc${b} += S[row${b} + p] * vp; }`).join("\n")}
   }
 ${range(BLOCK).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head + h) * hd4 + d] = acc${b}; }`).join("\n")}
 }`;
+}
 
 // Softmax for real GPUs: one workgroup of SOFTMAX_WG per (h, t), tree reductions in workgroup
 // memory (the one-invocation version above runs each row serially).
@@ -123,11 +132,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // in workgroup memory (the version above runs all positions of a (h, t, d) serially).
 export const MIX_WG = 256;
 export const mixWgFits = (headDim) => headDim % 4 === 0 && MIX_WG % (headDim / 4) === 0;
-export function attentionMixWgWGSL(headDim) {
+export function attentionMixWgWGSL(headDim, kvType) {
   const HD4 = headDim / 4;
   const SL = MIX_WG / HD4;
-  return /* wgsl */ `${HEADER}
-@group(0) @binding(2) var<storage, read> Vc: array<vec4<f32>>;
+  return /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
 @group(0) @binding(3) var<storage, read> S: array<f32>;
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
 var<workgroup> red: array<vec4<f32>, ${MIX_WG}>;
@@ -143,7 +151,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = row_of(t, h);
   let last = step.pos0 + t;
   var acc = vec4<f32>(0.0);
-  for (var p = li / ${HD4}u; p <= last; p += ${SL}u) { acc += S[row + p] * Vc[p * stride + v]; }${treeReduce("red", "acc", MIX_WG, sumOf, { stride: HD4 })}
+  for (var p = li / ${HD4}u; p <= last; p += ${SL}u) { acc += S[row + p] * value4(p * stride + v); }${treeReduce("red", "acc", MIX_WG, sumOf, { stride: HD4 })}
   if (li < ${HD4}u) { O[(t * params.n_head + h) * ${HD4}u + li] = red[li]; }
 }`;
 }
@@ -168,13 +176,11 @@ fn partial_at(h: u32, s: u32, hd4: u32) -> u32 {
   return (h * ((params.n_ctx + ${split - 1}u) / ${split}u) + s) * (hd4 + 1u);
 }`;
 
-export function attentionDecodeWGSL(headDim, split) {
+export function attentionDecodeWGSL(headDim, split, kvType) {
   const HD4 = headDim / 4;
   const SL = MIX_WG / HD4;
-  return /* wgsl */ `${HEADER}
+  return /* wgsl */ `${kvCache(kvType, { keys: true, values: true })}${HEADER}
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> Kc: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> Vc: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
 ${partials(split)}
@@ -196,7 +202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var m = -3.0e38;
   for (var p = first + li; p <= last; p += ${MIX_WG}u) {
     var s = 0.0;
-    for (var i = 0u; i < ${HD4}u; i++) { s += dot(qs[i], Kc[p * stride + kv + i]); }
+    for (var i = 0u; i < ${HD4}u; i++) { s += dot(qs[i], key4(p * stride + kv + i)); }
     s *= params.scale;
     S[row + p] = s;
     m = max(m, s);
@@ -212,9 +218,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ${range(4).map((u) => `  var acc${u} = vec4<f32>(0.0);`).join("\n")}
   var p = first + li / ${HD4}u;
   for (; p + ${3 * SL}u <= last; p += ${4 * SL}u) {
-${range(4).map((u) => `    acc${u} += S[row + p + ${u * SL}u] * Vc[(p + ${u * SL}u) * stride + kv + d];`).join("\n")}
+${range(4).map((u) => `    acc${u} += S[row + p + ${u * SL}u] * value4((p + ${u * SL}u) * stride + kv + d);`).join("\n")}
   }
-  for (; p <= last; p += ${SL}u) { acc0 += S[row + p] * Vc[p * stride + kv + d]; }
+  for (; p <= last; p += ${SL}u) { acc0 += S[row + p] * value4(p * stride + kv + d); }
 ${treeReduce("redv", "(acc0 + acc1) + (acc2 + acc3)", MIX_WG, sumOf, { stride: HD4 })}
   if (li >= ${HD4}u) { return; }
   if (n_splits() == 1u) {

@@ -4,8 +4,9 @@
 //
 // matmulWGSL: one invocation owns ROWS rows and TOKENS tokens (register blocking, unrolled by
 // the generator): each vec4 of weights is dequantized once and used for TOKENS tokens, each vec4
-// of X is loaded once and used for ROWS rows. Prefill on every GPU; with TOKENS = 1 the decode
-// mat-vec where the GPU is emulated on the CPU (SwiftShader), which wants exactly this shape.
+// of X is loaded once and used for ROWS rows. Prefill where the GPU is emulated on the CPU
+// (SwiftShader; real GPUs take matmul-tiled.mjs) and, with TOKENS = 1, the decode mat-vec there,
+// which wants exactly this shape.
 // matvecLanesWGSL: the decode mat-vec for real GPUs: LANES neighbouring invocations share a row
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
@@ -24,12 +25,12 @@ export const EMULATED_BLOCKS = Object.freeze({
 // and subgroups of at most 32) reduces with subgroupAdd instead of a workgroup-memory tree.
 // `unroll` blocks per lane per loop iteration. matvecTall is for parts of at least TALL_ROWS rows
 // (FFN up/gate, the output head): more rows per warp there, fewer where workgroups would be few.
-// Tuned on an H100 (bench/GPU_NOTES.md).
+// Tuned on an H100 (bench/GPU_NOTES.md). Real-GPU prefill: matmul-tiled.mjs (tiles in workgroup
+// memory) or matmul-subgroup-matrix.mjs (tensor cores, on the f16 path).
 export const TALL_ROWS = 8192;
 export const GPU_BLOCKS = Object.freeze({
   matvec: Object.freeze({ rows: 2, warps: 4, unroll: 2, subgroups: false }),
   matvecTall: Object.freeze({ rows: 4, warps: 2, unroll: 2, subgroups: false }),
-  matmul: Object.freeze({ rows: 4, tokens: 8, workgroup: 64 }),
 });
 const GET_ROWS_WORKGROUP = 64;
 
@@ -39,7 +40,7 @@ const SHAPE_AND_STEP = /* wgsl */ `
 struct Shape { k: u32, rows: u32, row_bytes: u32, row_offset: u32, y_stride: u32, mode: u32, has_bias: u32, pad: u32 }
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }`;
 
-const MATMUL_BINDINGS = /* wgsl */ `${SHAPE_AND_STEP}
+export const MATMUL_BINDINGS = /* wgsl */ `${SHAPE_AND_STEP}
 @group(0) @binding(0) var<storage, read> W: array<u32>;
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;

@@ -1,13 +1,17 @@
 // RoPE on Q and K, then K and V stored into the layer's KV cache at positions pos0 + t.
 // Invocation (h, t): h < n_head rotates query head h in place; otherwise it handles KV head
 // h - n_head. neox = 1 rotates pairs (i, i + head_dim/2) (qwen2), neox = 0 pairs (2i, 2i+1) (llama).
-// Pair i turns by pos * pos_scale * base^(-2i/head_dim) / freqs[i] (freqs: Llama 3.1+
-// rope_freqs when has_freqs = 1; pos_scale: linear RoPE scaling).
+// Pair i turns by pos * base^(-2i/head_dim) / freqs[i] (freqs: Llama 3.1+ rope_freqs when
+// has_freqs = 1), scaled as ggml's rope_yarn does (model.mjs ropeScaling: linear or YaRN).
 
 export const ROPE_WORKGROUP = 64;
 
-// The same for real GPUs with one invocation per (head, pair i) instead of per head.
-export const ROPE_PAIRS_WGSL = () => ROPE_STORE_WGSL.replace(/@compute[\s\S]*$/, ROPE_PAIRS_MAIN);
+// `pairs`: one invocation per (head, pair i) instead of per head (real GPUs). `kvType`: the KV
+// cache's element type, f32 or f16 (graph.mjs).
+export function ropeWGSL({ pairs, kvType }) {
+  return `${kvType === "f16" ? "enable f16;\n" : ""}${ropeCommon(kvType)}${pairs ? ROPE_PAIRS_MAIN : ROPE_HEAD_MAIN}`;
+}
+
 const ROPE_PAIRS_MAIN = /* wgsl */ `@compute @workgroup_size(${ROPE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let half = params.head_dim / 2u;
@@ -22,12 +26,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let at = kv_offsets(t, h - params.n_head, pos);
   store_key(at, i, pos);
-  Vc[at.y + 2u * i] = V[at.x + 2u * i];
-  Vc[at.y + 2u * i + 1u] = V[at.x + 2u * i + 1u];
+  store_value(at, 2u * i);
+  store_value(at, 2u * i + 1u);
 }`;
 
-export const ROPE_STORE_WGSL = /* wgsl */ `
-struct Params { n_head: u32, n_kv: u32, head_dim: u32, neox: u32, log2_base: f32, pos_scale: f32, has_freqs: u32, pad: u32 }
+const ropeCommon = (kvType) => /* wgsl */ `
+struct Params {
+  n_head: u32, n_kv: u32, head_dim: u32, neox: u32, log2_base: f32, freq_scale: f32, has_freqs: u32,
+  ext_factor: f32, ramp_start: f32, ramp_width: f32, mscale: f32, pad: u32,
+}
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(0) var<storage, read_write> Q: array<f32>;
 // K and V are only read, but declared writable: q, k and v may be thirds of one buffer (the
@@ -35,8 +42,8 @@ struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
 // storage in one dispatch.
 @group(0) @binding(1) var<storage, read_write> K: array<f32>;
 @group(0) @binding(2) var<storage, read_write> V: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Kc: array<f32>;
-@group(0) @binding(4) var<storage, read_write> Vc: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Kc: array<${kvType}>;
+@group(0) @binding(4) var<storage, read_write> Vc: array<${kvType}>;
 @group(0) @binding(5) var<uniform> params: Params;
 @group(0) @binding(6) var<uniform> step: Step;
 @group(0) @binding(7) var<storage, read> freqs: array<f32>;
@@ -51,10 +58,18 @@ fn turn(a: f32, b: f32, cs: vec2<f32>) -> vec2<f32> {
   return vec2<f32>(a * cs.x - b * cs.y, a * cs.y + b * cs.x);
 }
 
+// YaRN: the share of pair i's angle left unscaled, ext_factor up to pair ramp_start, falling to 0
+// at ramp_start + ramp_width (0 for every pair with ext_factor 0: linear or no scaling).
+fn extrapolation(i: u32) -> f32 {
+  return params.ext_factor * (1.0 - clamp((f32(i) - params.ramp_start) / params.ramp_width, 0.0, 1.0));
+}
+
+// (cos, sin) of pair i's angle at pos, times the magnitude mscale.
 fn angle(i: u32, pos: u32) -> vec2<f32> {
-  var theta = f32(pos) * params.pos_scale * exp2(-params.log2_base * f32(2u * i) / f32(params.head_dim));
+  var theta = f32(pos) * exp2(-params.log2_base * f32(2u * i) / f32(params.head_dim));
   if (params.has_freqs == 1u) { theta /= freqs[i]; }
-  return vec2<f32>(cos(theta), sin(theta));
+  theta *= mix(params.freq_scale, 1.0, extrapolation(i));
+  return params.mscale * vec2<f32>(cos(theta), sin(theta));
 }
 
 // Pair i of query head h of token t, turned in place.
@@ -75,11 +90,17 @@ fn kv_offsets(t: u32, g: u32, pos: u32) -> vec2<u32> {
 fn store_key(at: vec2<u32>, i: u32, pos: u32) {
   let p = pair(i);
   let k = turn(K[at.x + p.x], K[at.x + p.y], angle(i, pos));
-  Kc[at.y + p.x] = k.x;
-  Kc[at.y + p.y] = k.y;
+  Kc[at.y + p.x] = ${kvType}(k.x);
+  Kc[at.y + p.y] = ${kvType}(k.y);
 }
 
-@compute @workgroup_size(${ROPE_WORKGROUP})
+// Element d of a value (at.x in V) stored into the cache (at.y in Vc).
+fn store_value(at: vec2<u32>, d: u32) {
+  Vc[at.y + d] = ${kvType}(V[at.x + d]);
+}
+`;
+
+const ROPE_HEAD_MAIN = /* wgsl */ `@compute @workgroup_size(${ROPE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let h = gid.x;
   let t = gid.y;
@@ -92,5 +113,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let at = kv_offsets(t, h - params.n_head, pos);
   for (var i = 0u; i < half; i++) { store_key(at, i, pos); }
-  for (var i = 0u; i < params.head_dim; i++) { Vc[at.y + i] = V[at.x + i]; }
+  for (var d = 0u; d < params.head_dim; d++) { store_value(at, d); }
 }`;

@@ -1,0 +1,186 @@
+// The prefill mat-mat for real GPUs: the Y of matmulWGSL (same bindings, uniforms and epilogue),
+// computed a tile of tile.rows rows x tile.tokens tokens per workgroup. matmulWGSL re-reads X
+// from global memory in every invocation and stays far below the ALU limit (3-9 TFLOP/s on an
+// H100); here, per step of tile.blocks quant blocks along K, the workgroup dequantizes its W
+// tile once into workgroup memory and copies its X tile there, then each invocation
+// accumulates a register sub-tile of `rows` rows x `tokens` tokens from workgroup memory. The
+// next step's W and X are read into registers before the products, so that their loads
+// overlap the arithmetic (a step past K reads clamped and is never stored).
+//
+// Workgroup memory is K-major (vec4 chunk c of row or token i at c * tile + i) and the
+// invocations of a warp take consecutive rows or tokens, so reads and writes hit consecutive
+// vec4s: no bank conflicts without padding (which would push 64 x 64 tiles past 16 KiB).
+// `f16` (needs the device feature shader-f16) stores the tiles as f16 and sums each 4-weight
+// dot in f16, accumulating in f32: one rounding per 4 products keeps the error small even
+// where activations reach a few hundred.
+
+import { MATMUL_BINDINGS, matmulWGSL, matmulDispatch } from "./matmul.mjs";
+import { matmulSubgroupMatrixWGSL, matmulSubgroupMatrixDispatch } from "./matmul-subgroup-matrix.mjs";
+import { dequantEmitter } from "./quant.mjs";
+
+// 256 invocations of 2 x 4 outputs in 12 KiB of workgroup memory. 64 tokens is a whole prefill
+// chunk (graph.mjs), so each weight is dequantized once per chunk; tiles of 32 rows make enough
+// workgroups for the 1024-row k/v projections. The fastest shape within 16 KiB (what every
+// device allows) on an H100 (Llama-3-8B Q4_0 matrices, 64 tokens).
+export const TILED_BLOCK = Object.freeze({
+  tile: Object.freeze({ rows: 32, tokens: 64, blocks: 1 }), rows: 2, tokens: 4, f16: false,
+});
+// Faster shapes where the device allows more workgroup memory, best first (the same H100 runs):
+// two blocks per K step everywhere (down 719 -> 610 us), and for parts of TALL_ROWS rows or more
+// (FFN gate/up, the output head) 128 x 64 tiles with 8 x 4 outputs per invocation (gate/up
+// 698 -> 396 us). graph.mjs takes the first that fits.
+export const TILED_BLOCKS = Object.freeze([
+  Object.freeze({ tile: Object.freeze({ rows: 32, tokens: 64, blocks: 2 }), rows: 2, tokens: 4 }),
+  TILED_BLOCK,
+]);
+export const TILED_TALL_BLOCKS = Object.freeze([
+  Object.freeze({ tile: Object.freeze({ rows: 128, tokens: 64, blocks: 2 }), rows: 8, tokens: 4 }),
+  ...TILED_BLOCKS,
+]);
+
+// Workgroup memory of a tiled block: its W and X tiles, one vec4 per 4 values.
+export function tiledWorkgroupBytes({ tile, f16 }) {
+  return (tile.rows + tile.tokens) * CHUNKS_PER_BLOCK * tile.blocks * (f16 ? 8 : 16);
+}
+
+// The first of `blocks` (in f16 or not) whose tiles fit `limitBytes` of workgroup memory.
+export function firstFitting(blocks, f16, limitBytes) {
+  return blocks.map((b) => ({ ...b, f16 })).find((b) => tiledWorkgroupBytes(b) <= limitBytes);
+}
+
+const range = (n) => [...Array(n).keys()];
+const CHUNKS_PER_BLOCK = 8; // vec4s of a 32-weight quant block
+const indent = (text, spaces) => text.trim().split("\n").map((line) => " ".repeat(spaces) + line).join("\n");
+
+// The numbers the generator works with; throws where the shape cannot be laid out.
+function tiledLayout({ tile, rows: R, tokens: T }) {
+  const layout = {
+    R, T, tileRows: tile.rows, tileTokens: tile.tokens, chunks: CHUNKS_PER_BLOCK * tile.blocks,
+    rowGroups: tile.rows / R, tokenGroups: tile.tokens / T, items: tile.rows * tile.blocks,
+  };
+  layout.invocations = layout.rowGroups * layout.tokenGroups;
+  const { invocations: n, items } = layout;
+  const loadsWeights = items % n === 0 || (n % items === 0 && CHUNKS_PER_BLOCK % (n / items) === 0);
+  const ok = Number.isInteger(layout.rowGroups) && Number.isInteger(layout.tokenGroups) && tile.tokens % 8 === 0
+    && (tile.tokens * layout.chunks) % n === 0 && loadsWeights;
+  if (!ok) throw new Error(`matmulTiledWGSL: no layout for ${JSON.stringify({ tile, rows: R, tokens: T })}`);
+  return layout;
+}
+
+// Invocation li's share of the W tile: (row, block) items of 8 chunks each. With fewer items
+// than invocations, `parts` invocations split an item's chunks (part = li / items: the same
+// across a warp where items is a multiple of 32, so the switch does not diverge); else each
+// invocation takes items li, li + n, ... fetch(kb) dequantizes the step from block kb into
+// registers, store writes them to the tile.
+function weightTileLoad(emit, { items, invocations: n, tileRows }, tileType) {
+  const parts = Math.max(1, n / items);
+  const perPart = CHUNKS_PER_BLOCK / parts;
+  const passes = range(Math.max(1, items / n));
+  const values = (p) => range(perPart).map((i) => `wv${p}_${i}`);
+  const setup = passes.map((p) => `  let wi${p} = ${parts > 1 ? `li % ${items}u` : `li + ${p * n}u`};
+  let wrow${p} = min(r0 + wi${p} % ${tileRows}u, shape.rows - 1u) * shape.row_bytes;
+  let wblock${p} = wi${p} / ${tileRows}u;
+  let wslot${p} = wblock${p} * ${CHUNKS_PER_BLOCK * tileRows}u + ${parts > 1 ? `(li / ${items}u) * ${perPart * tileRows}u + ` : ""}wi${p} % ${tileRows}u;
+${values(p).map((v) => `  var ${v}: ${tileType};`).join("\n")}`).join("\n");
+  const assign = (p, first) => values(p).map((v, i) => `${v} = ${tileType}(${emit.chunk(first + i, "w")});`);
+  const assignPart = (p) => (parts === 1
+    ? assign(p, 0).join("\n")
+    : `switch (li / ${items}u) {
+${range(parts).map((part) => `  ${part === parts - 1 ? "default" : `case ${part}u`}: { ${assign(p, part * perPart).join(" ")} }`).join("\n")}
+}`);
+  const fetch = (kb) => passes.map((p) => `    {
+      let j = min(${kb} + wblock${p}, nb - 1u);
+${indent(emit.head(`wrow${p}`, "j", "w"), 6)}
+${indent(assignPart(p), 6)}
+    }`).join("\n");
+  const store = passes.flatMap((p) => values(p).map((v, i) => `    wtile[wslot${p} + ${i * tileRows}u] = ${v};`)).join("\n");
+  return { setup, fetch, store };
+}
+
+// Invocation li's share of the X tile: element e = li + q * n is token (e / (8 * chunks)) * 8 +
+// e % 8, chunk (e / 8) % chunks: 8 neighbouring invocations read 8 tokens' same vec4 (64-byte
+// runs per token per warp) and write 8 neighbouring slots. Chunks past K are zero.
+function tokenTileLoad({ tileTokens, chunks, invocations: n }, tileType) {
+  const passes = range((tileTokens * chunks) / n);
+  const setup = passes.map((q) => `  let xe${q} = li + ${q * n}u;
+  let xtok${q} = (xe${q} / ${8 * chunks}u) * 8u + xe${q} % 8u;
+  let xchunk${q} = (xe${q} / 8u) % ${chunks}u;
+  let xrow${q} = min(t0 + xtok${q}, step.n_tokens - 1u) * k4;
+  let xslot${q} = xchunk${q} * ${tileTokens}u + xtok${q};
+  var xv${q}: ${tileType};`).join("\n");
+  const fetch = (kb) => passes.map((q) => `    {
+      let chunk = ${kb} * 8u + xchunk${q};
+      xv${q} = ${tileType}(select(vec4<f32>(0.0), X[xrow${q} + min(chunk, k4 - 1u)], chunk < k4));
+    }`).join("\n");
+  const store = passes.map((q) => `    xtile[xslot${q}] = xv${q};`).join("\n");
+  return { setup, fetch, store };
+}
+
+// One K step's products from workgroup memory: rows tx + r * rowGroups, tokens ty + t * tokenGroups.
+function tileProducts({ R, T, tileRows, tileTokens, chunks, rowGroups, tokenGroups }, f16) {
+  const dot = (r, t) => (f16 ? `f32(dot(w${r}, x${t}))` : `dot(w${r}, x${t})`);
+  return `    for (var c = 0u; c < ${chunks}u; c++) {
+      let wbase = c * ${tileRows}u + tx;
+      let xbase = c * ${tileTokens}u + ty;
+${range(R).map((r) => `      let w${r} = wtile[wbase + ${r * rowGroups}u];`).join("\n")}
+${range(T).map((t) => `      let x${t} = xtile[xbase + ${t * tokenGroups}u];`).join("\n")}
+${range(R).flatMap((r) => range(T).map((t) => `      a${r}_${t} += ${dot(r, t)};`)).join("\n")}
+    }`;
+}
+
+export function matmulTiledWGSL(typeName, block) {
+  const L = tiledLayout(block);
+  const f16 = Boolean(block.f16);
+  const tileType = f16 ? "vec4<f16>" : "vec4<f32>";
+  const weights = weightTileLoad(dequantEmitter(typeName), L, tileType);
+  const tokens = tokenTileLoad(L, tileType);
+  const fetch = (kb) => `${weights.fetch(kb)}\n${tokens.fetch(kb)}`;
+  const accumulators = range(L.R).flatMap((r) => range(L.T).map((t) => `  var a${r}_${t} = 0.0;`)).join("\n");
+  const stores = range(L.R).flatMap((r) => range(L.T).map((t) => `  store(r0 + tx + ${r * L.rowGroups}u, t0 + ty + ${t * L.tokenGroups}u, a${r}_${t});`)).join("\n");
+  const KB = block.tile.blocks;
+  return /* wgsl */ `${f16 ? "enable f16;\n" : ""}${MATMUL_BINDINGS}
+var<workgroup> wtile: array<${tileType}, ${L.tileRows * L.chunks}>;
+var<workgroup> xtile: array<${tileType}, ${L.tileTokens * L.chunks}>;
+
+@compute @workgroup_size(${L.invocations})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let r0 = wid.x * ${L.tileRows}u;
+  let t0 = wid.y * ${L.tileTokens}u;
+  let tx = li % ${L.rowGroups}u;
+  let ty = li / ${L.rowGroups}u;
+  let nb = shape.k / 32u;
+  let k4 = shape.k / 4u;
+${weights.setup}
+${tokens.setup}
+${accumulators}
+${fetch("0u")}
+  for (var kb0 = 0u; kb0 < nb; kb0 += ${KB}u) {
+${weights.store}
+${tokens.store}
+    workgroupBarrier();
+${fetch(`(kb0 + ${KB}u)`)}
+${tileProducts(L, f16)}
+    workgroupBarrier();
+  }
+${stores}
+}`;
+}
+
+export function matmulTiledDispatch(rows, nTokens, { tile }) {
+  return [Math.ceil(rows / tile.rows), Math.ceil(nTokens / tile.tokens)];
+}
+
+// The prefill mat-mat for a block of any shape: on subgroup matrices where the block has
+// `subgroups` (kernels/matmul-subgroup-matrix.mjs), tiled where it has a `tile`, else matmulWGSL.
+const prefillKernel = (block) => {
+  if (block.subgroups) return [matmulSubgroupMatrixWGSL, matmulSubgroupMatrixDispatch];
+  return block.tile ? [matmulTiledWGSL, matmulTiledDispatch] : [matmulWGSL, matmulDispatch];
+};
+
+export function prefillMatmulWGSL(typeName, block) {
+  return prefillKernel(block)[0](typeName, block);
+}
+
+export function prefillMatmulDispatch(rows, nTokens, block) {
+  return prefillKernel(block)[1](rows, nTokens, block);
+}
