@@ -210,7 +210,7 @@ export class Graph {
     this.uniforms = new UniformArena(device.limits.minUniformBufferOffsetAlignment);
     this.stepOne = this.uniforms.add((u) => { u[0] = 1; });
     this.body = this.layerSpecs(false);
-    this.decodeBody = Object.values(this.fuse).some(Boolean) ? this.layerSpecs(true) : this.body;
+    this.decodeBody = this.emulated || Object.values(this.fuse).some(Boolean) ? this.layerSpecs(true) : this.body;
     this.head = this.headSpecs();
     this.uniforms.finalize(device);
     for (const specs of new Set([this.body, this.decodeBody, ...Object.values(this.head)])) this.bindAll(specs);
@@ -252,6 +252,7 @@ export class Graph {
     jobs.scores = make(scoresWGSL(real ? SCORES_BLOCK_GPU : SCORES_BLOCK_EMULATED, kv));
     jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
+    if (!this.mixWg) jobs.mixOne = make(mixWGSL(kv, 1));
     if (this.fuse.attention) {
       jobs.attentionDecode = make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp), kv));
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
@@ -384,7 +385,7 @@ export class Graph {
           entries: { 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn), 7: whole(buf.partials) },
           dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).combine,
         }]
-        : this.attentionPasses(cache, attnParams, qkv.q);
+        : this.attentionPasses(cache, attnParams, qkv.q, decode);
       specs.push(
         this.rmsnorm(w.attnNorm, buf.x, buf.xn),
         ...projections,
@@ -433,8 +434,9 @@ export class Graph {
     };
   }
 
-  // Scores, softmax and mix as three dispatches (prefill, and decode where not fused).
-  attentionPasses(cache, attnParams, q) {
+  // Scores, softmax and mix as three dispatches (prefill, and decode where not fused; the decode
+  // mix takes one token per invocation where it is not the workgroup one).
+  attentionPasses(cache, attnParams, q, decode) {
     const { hp, buf } = this;
     return [
       {
@@ -448,7 +450,7 @@ export class Graph {
         dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "softmax" : "softmaxWg"],
       },
       {
-        pipeline: () => this.pipelines.mix,
+        pipeline: () => this.pipelines[decode && !this.mixWg ? "mixOne" : "mix"],
         entries: { 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
         dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.mixWg ? "mixWg" : "mix"],
       },

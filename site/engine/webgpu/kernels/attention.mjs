@@ -76,7 +76,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var p = 0u; p < n; p++) { S[row + p] *= inv; }
 }`;
 
-export function mixWGSL(kvType) {
+// `tokens` per invocation: BLOCK for prefill chunks; 1 for decode, where the others would repeat
+// the one token's work.
+export function mixWGSL(kvType, tokens = BLOCK) {
   return /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
 @group(0) @binding(3) var<storage, read> S: array<f32>;
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
@@ -86,20 +88,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let hd4 = params.head_dim / 4u;
   let h = gid.x / hd4;
   let d = gid.x % hd4;
-  let t0 = gid.y * ${BLOCK}u;
+  let t0 = gid.y * ${tokens}u;
   if (h >= params.n_head || t0 >= step.n_tokens) { return; }
   let v = (h / (params.n_head / params.n_kv)) * hd4 + d;
   let stride = params.n_kv * hd4;
   // Token t0 + b attends positions 0..pos0 + t0 + b; rows past n_tokens are never stored.
-  let n_t = min(${BLOCK}u, step.n_tokens - t0);
-${range(BLOCK).map((b) => `  let row${b} = row_of(min(t0 + ${b}u, step.n_tokens - 1u), h);
+  let n_t = min(${tokens}u, step.n_tokens - t0);
+${range(tokens).map((b) => `  let row${b} = row_of(min(t0 + ${b}u, step.n_tokens - 1u), h);
   var acc${b} = vec4<f32>(0.0);`).join("\n")}
   let last = step.pos0 + t0 + n_t - 1u;
   for (var p = 0u; p <= last; p++) {
     let vp = value4(p * stride + v);
-${range(BLOCK).map((b) => `    if (p <= step.pos0 + t0 + ${b}u) { acc${b} += S[row${b} + p] * vp; }`).join("\n")}
+${range(tokens).map((b) => `    if (p <= step.pos0 + t0 + ${b}u) { acc${b} += S[row${b} + p] * vp; }`).join("\n")}
   }
-${range(BLOCK).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head + h) * hd4 + d] = acc${b}; }`).join("\n")}
+${range(tokens).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head + h) * hd4 + d] = acc${b}; }`).join("\n")}
 }`;
 }
 

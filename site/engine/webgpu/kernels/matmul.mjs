@@ -65,9 +65,15 @@ fn store(r: u32, t: u32, acc: f32) {
 
 export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup }) {
   // Rows and tokens past the end are clamped for loading and skipped for storing.
-  const emit = dequantEmitter(typeName);
+  const emit = matrixEmitter(typeName);
   const heads = range(R).map((r) => emit.head(`row${r}`, "j", `r${r}`)).join("\n");
-  const chunks = range(8).map((i) => `    {
+  // One token (the emulated decode mat-vec): each row's block dot product scaled once.
+  const blockDots = `    {
+${range(8).map((i) => `      let x${i} = X[xt0 + j * 8u + ${i}u];`).join("\n")}
+      let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));
+${range(R).map((r) => `      a${r}_0 += ${emit.blockDot?.(`r${r}`)};`).join("\n")}
+    }`;
+  const chunks = T === 1 && emit.blockDot ? blockDots : range(8).map((i) => `    {
 ${range(R).map((r) => `      let w${r} = ${emit.chunk(i, `r${r}`)};`).join("\n")}
 ${range(T).map((t) => `      { let x = X[xt${t} + j * 8u + ${i}u];${range(R).map((r) => ` a${r}_${t} += dot(w${r}, x);`).join("")} }`).join("\n")}
     }`).join("\n");
@@ -97,7 +103,7 @@ export function matmulDispatch(rows, nTokens, { rows: R, tokens: T, workgroup })
 
 // Embedding lookup: X[t, :] = dequantized row ids[t] of the table (rows of this part only).
 export function matvecLanesWGSL(typeName, { rows: R, lanes: L }) {
-  const emit = dequantEmitter(typeName);
+  const emit = matrixEmitter(typeName);
   return /* wgsl */ `${MATMUL_BINDINGS}
 var<workgroup> partial: array<f32, ${R * L}>;
 
@@ -125,25 +131,36 @@ export function matvecLanesDispatch(rows, { rows: R }) {
   return [Math.ceil(rows / R), 1];
 }
 
-// Q4_0 for the warp mat-vec: the 18-byte block read as 5 aligned words (rows start at even
-// bytes, so a block starts at byte 0 or 2 of a word) instead of unaligned 16-bit funnels.
-const Q4_0_ALIGNED = {
-  head: (row, j, w) => `
-let ${w}o = ${row} + ${j} * 18u;
+// Blocks of an f16 scale and `quantWords` words of quants (Q4_0: 18 bytes, Q8_0: 34) read as
+// whole aligned words (rows start at even bytes, so a block starts at byte 0 or 2 of a word)
+// instead of a 16-bit funnel of two loads per word: declares the scale d and the words q0...
+const scaleThenWords = (quantWords) => (row, j, w) => `
+let ${w}o = ${row} + ${j} * ${2 + 4 * quantWords}u;
 let ${w}i = ${w}o >> 2u;
 let ${w}odd = (${w}o & 2u) != 0u;
-${range(5).map((k) => `let ${w}w${k} = W[${w}i + ${k}u];`).join("\n")}
+${range(quantWords + 1).map((k) => `let ${w}w${k} = W[${w}i + ${k}u];`).join("\n")}
 let ${w}d = unpack2x16float(select(${w}w0, ${w}w0 >> 16u, ${w}odd)).x;
-${range(4).map((k) => `let ${w}q${k} = select((${w}w${k} >> 16u) | (${w}w${k + 1} << 16u), ${w}w${k + 1}, ${w}odd);`).join("\n")}`,
+${range(quantWords).map((k) => `let ${w}q${k} = select((${w}w${k} >> 16u) | (${w}w${k + 1} << 16u), ${w}w${k + 1}, ${w}odd);`).join("\n")}`;
+
+const Q4_0_ALIGNED = {
+  head: scaleThenWords(4),
   chunk: (i, w) => `(${i >= 4 ? "hi" : "lo"}_nibbles(${w}q${i % 4}) - 8.0) * ${w}d`,
   // The whole block's dot with x0..x7: d * (q . x - 8 * sum(x)), xsum shared by the rows.
   blockDot: (w) => `${w}d * (${range(8).map((i) => `dot(${i >= 4 ? "hi" : "lo"}_nibbles(${w}q${i % 4}), x${i})`).join(" + ")} - 8.0 * xsum)`,
 };
+const Q8_0_ALIGNED = {
+  head: scaleThenWords(8),
+  chunk: (i, w) => `i8x4(${w}q${i}) * ${w}d`,
+  blockDot: (w) => `${w}d * (${range(8).map((i) => `dot(i8x4(${w}q${i}), x${i})`).join(" + ")})`,
+};
+
+// The emitter the mat-vec / mat-mat kernels use: aligned word reads where a type has them.
+const matrixEmitter = (typeName) => ({ Q4_0: Q4_0_ALIGNED, Q8_0: Q8_0_ALIGNED })[typeName] ?? dequantEmitter(typeName);
 
 // `gated`: W holds two matrices of shape.rows rows each (FFN gate, then up), the warp takes the
 // same R rows of both, and Y[r] = silu(gate . x) * (up . x) (SwiGLU in one pass over x).
 export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll: U = 1, gated = false }) {
-  const emit = typeName === "Q4_0" ? Q4_0_ALIGNED : dequantEmitter(typeName);
+  const emit = matrixEmitter(typeName);
   const WG = NW * 32;
   const rows = range(gated ? 2 * R : R);
   const rowIndex = (r) => (r < R ? `min(r0 + ${r}u, shape.rows - 1u)` : `(shape.rows + min(r0 + ${r - R}u, shape.rows - 1u))`);
@@ -213,7 +230,7 @@ export function getRowsDispatch(rowLength, nTokens) {
 }
 
 export function getRowsWGSL(typeName) {
-  const emit = dequantEmitter(typeName);
+  const emit = matrixEmitter(typeName);
   return /* wgsl */ `${SHAPE_AND_STEP}
 @group(0) @binding(0) var<storage, read> W: array<u32>;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;

@@ -1,7 +1,9 @@
 // Dequantization in WGSL, one emitter per GGML type (block layouts as in ggml-common.h).
 // For the 32 weights j*32 .. j*32+31 of the row starting at byte `row` of the storage array `W`:
 //   head(row, j, w)  statements declaring the group's scalars (names prefixed with w),
-//   chunk(i, w)      an expression for the vec4 of weights 4i .. 4i+3 (i < 8).
+//   chunk(i, w)      an expression for the vec4 of weights 4i .. 4i+3 (i < 8),
+//   blockDot(w)      (some types) the block's dot product with x0 .. x7 (vec4s in scope, and
+//                    xsum = their sum) with the scale applied once per block, not per weight.
 // The generated code is straight-line on purpose: SwiftShader spills private arrays and
 // aggregate return values to memory, which made kernels several times slower.
 // tests/engine/reference.py holds the numpy version of each.
@@ -34,6 +36,8 @@ fn scale_min_k4(sc: u32, s: u32) -> vec2<f32> {
                    f32((a >> 4u) | ((u8_at(sc + s) >> 6u) << 4u)));
 }
 `;
+
+const range = (n) => [...Array(n).keys()];
 
 // Low or high nibbles of q; `high` is a JS boolean (chosen while generating) or a WGSL bool.
 const nib = (q, high) => (typeof high === "boolean" ? `${high ? "hi" : "lo"}_nibbles(${q})` : `nibbles(${q}, ${high})`);
@@ -70,6 +74,7 @@ let ${w}d = f16_at(${w}b);`,
 let ${w}b = (${row} >> 2u) + ${j} * 5u;
 let ${w}dm = unpack2x16float(W[${w}b]);`,
     chunk: (i, w) => `${nib(`W[${w}b + ${1 + (i % 4)}u]`, i >= 4)} * ${w}dm.x + ${w}dm.y`,
+    blockDot: (w) => `${w}dm.x * (${range(8).map((i) => `dot(${nib(`W[${w}b + ${1 + (i % 4)}u]`, i >= 4)}, x${i})`).join(" + ")}) + ${w}dm.y * xsum`,
   },
   Q5_0: {
     head: (row, j, w) => `
