@@ -95,8 +95,8 @@ export const GPU_FUSIONS = Object.freeze({ attention: true, qkv: true, gateUp: t
 const NO_FUSIONS = Object.freeze({ attention: false, qkv: false, gateUp: false });
 
 // emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU;
-// precision "f16" (the device has shader-f16) stores the KV cache as f16 and multiplies in f16
-// where kernels.
+// precision "f16" (the device has shader-f16) stores the KV cache as f16 and gives prefill f16
+// operands (subgroup matrices, else f16 tiles).
 export class Graph {
   static async create(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision = "f32", adapterInfo } = {}) {
     const graph = new Graph(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision, adapterInfo });
