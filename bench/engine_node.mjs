@@ -6,9 +6,10 @@
 // Prints one JSON line per measurement and a summary line; prefill is timed from the prefill call
 // to its completion (all logits of the last position computed), decode as tokens generated per
 // second after the first, time to first token as prefill + first generated token.
-// --compare-precision checks the f16 path against the f32 one on the same model instead: the
-// logits of every position of a teacher-forced prompt and 32 greedy tokens (the f32 path is the
-// one the CI tests check against the numpy reference; no CI machine has shader-f16).
+// --compare-precision checks the f16 path (with the kernel overrides given, if any) against the
+// default f32 one on the same model instead: the logits of every position of a teacher-forced
+// prompt and 32 greedy tokens (the f32 path is the one the CI tests check against the numpy
+// reference; no CI machine has shader-f16).
 
 import { createReadStream, statSync } from "node:fs";
 import { createServer } from "node:http";
@@ -51,13 +52,12 @@ async function serveFile(path) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // Imported only when used: the engine's modules read GPUBufferUsage & co. when they load.
-async function openEngine(precision) {
+// `overrides`: the kernel shape / fusion options given on the command line, or none.
+async function openEngine(precision, overrides = true) {
   const { createWebGPUEngine } = await import("../site/engine/webgpu/index.mjs");
+  const option = (name) => (overrides && values[name] ? JSON.parse(values[name]) : undefined);
   return createWebGPUEngine({
-    precision,
-    matvecBlock: values.matvec ? JSON.parse(values.matvec) : undefined,
-    matmulBlock: values.matmul ? JSON.parse(values.matmul) : undefined,
-    fusions: values.fusions ? JSON.parse(values.fusions) : undefined,
+    precision, matvecBlock: option("matvec"), matmulBlock: option("matmul"), fusions: option("fusions"),
   });
 }
 
@@ -178,7 +178,7 @@ async function loadServed(engine, path) {
 
 // Logits of all positions of a 200-token prompt and a greedy continuation, per precision.
 async function runPrecision(precision, path) {
-  const engine = await openEngine(precision);
+  const engine = await openEngine(precision, precision === "f16");
   const info = await loadServed(engine, path);
   const prompt = Array.from({ length: 200 }, (_, i) => (i * 7919 + 13) % info.nVocab);
   const { logits } = await engine.prefill(prompt, { returnLogits: "all" });

@@ -95,8 +95,8 @@ export const GPU_FUSIONS = Object.freeze({ attention: true, qkv: true, gateUp: t
 const NO_FUSIONS = Object.freeze({ attention: false, qkv: false, gateUp: false });
 
 // emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU;
-// precision "f16" (the device has shader-f16) stores the KV cache as f16 and gives prefill f16
-// operands (subgroup matrices, else f16 tiles).
+// precision "f16" (the device has shader-f16) stores the KV cache as f16 and runs prefill on
+// f16 subgroup matrices where the device has them.
 export class Graph {
   static async create(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision = "f32", adapterInfo } = {}) {
     const graph = new Graph(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision, adapterInfo });
@@ -113,11 +113,11 @@ export class Graph {
     this.emulated = emulatedGPU;
     this.kvType = precision;
     this.mixWg = !emulatedGPU && mixWgFits(hp.headDim);
-    // Prefill tiles: the fastest shapes the device's workgroup memory allows (f16 tiles take half);
-    // on the f16 path, tensor cores through subgroup matrices where the device has them
-    // (makePipelines falls back to the tiles if those kernels do not compile).
+    // Prefill tiles: the fastest shapes the device's workgroup memory allows; on the f16 path,
+    // tensor cores through subgroup matrices where the device has them (makePipelines falls back
+    // to the tiles if those kernels do not compile).
     const workgroupBytes = device.limits.maxComputeWorkgroupStorageSize;
-    const tiles = (blocks) => firstFitting(blocks, precision === "f16", workgroupBytes);
+    const tiles = (blocks) => firstFitting(blocks, workgroupBytes);
     this.tiledBlocks = { matmul: tiles(TILED_BLOCKS), matmulTall: tiles(TILED_TALL_BLOCKS) };
     const matrices = precision === "f16" && subgroupMatrixSupport(device.features, adapterInfo).ok;
     this.blocks = emulatedGPU ? EMULATED_BLOCKS : {

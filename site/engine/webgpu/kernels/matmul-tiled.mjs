@@ -10,9 +10,9 @@
 // Workgroup memory is K-major (vec4 chunk c of row or token i at c * tile + i) and the
 // invocations of a warp take consecutive rows or tokens, so reads and writes hit consecutive
 // vec4s: no bank conflicts without padding (which would push 64 x 64 tiles past 16 KiB).
-// `f16` (needs the device feature shader-f16) stores the tiles as f16 and sums each 4-weight
-// dot in f16, accumulating in f32: one rounding per 4 products keeps the error small even
-// where activations reach a few hundred.
+// (Tiles stored as f16, each 4-product sum in f16, were measured on an H100: no faster, since
+// converting each sum to f32 cost what the f16 products saved; the f16 path uses subgroup
+// matrices instead, kernels/matmul-subgroup-matrix.mjs.)
 
 import { MATMUL_BINDINGS, matmulWGSL, matmulDispatch } from "./matmul.mjs";
 import { matmulSubgroupMatrixWGSL, matmulSubgroupMatrixDispatch } from "./matmul-subgroup-matrix.mjs";
@@ -23,7 +23,7 @@ import { dequantEmitter } from "./quant.mjs";
 // workgroups for the 1024-row k/v projections. The fastest shape within 16 KiB (what every
 // device allows) on an H100 (Llama-3-8B Q4_0 matrices, 64 tokens).
 export const TILED_BLOCK = Object.freeze({
-  tile: Object.freeze({ rows: 32, tokens: 64, blocks: 1 }), rows: 2, tokens: 4, f16: false,
+  tile: Object.freeze({ rows: 32, tokens: 64, blocks: 1 }), rows: 2, tokens: 4,
 });
 // Faster shapes where the device allows more workgroup memory, best first (the same H100 runs):
 // two blocks per K step everywhere (down 719 -> 610 us), and for parts of TALL_ROWS rows or more
@@ -39,13 +39,13 @@ export const TILED_TALL_BLOCKS = Object.freeze([
 ]);
 
 // Workgroup memory of a tiled block: its W and X tiles, one vec4 per 4 values.
-export function tiledWorkgroupBytes({ tile, f16 }) {
-  return (tile.rows + tile.tokens) * CHUNKS_PER_BLOCK * tile.blocks * (f16 ? 8 : 16);
+export function tiledWorkgroupBytes({ tile }) {
+  return (tile.rows + tile.tokens) * CHUNKS_PER_BLOCK * tile.blocks * 16;
 }
 
-// The first of `blocks` (in f16 or not) whose tiles fit `limitBytes` of workgroup memory.
-export function firstFitting(blocks, f16, limitBytes) {
-  return blocks.map((b) => ({ ...b, f16 })).find((b) => tiledWorkgroupBytes(b) <= limitBytes);
+// The first of `blocks` whose tiles fit `limitBytes` of workgroup memory.
+export function firstFitting(blocks, limitBytes) {
+  return blocks.find((b) => tiledWorkgroupBytes(b) <= limitBytes);
 }
 
 const range = (n) => [...Array(n).keys()];
@@ -72,7 +72,7 @@ function tiledLayout({ tile, rows: R, tokens: T }) {
 // across a warp where items is a multiple of 32, so the switch does not diverge); else each
 // invocation takes items li, li + n, ... fetch(kb) dequantizes the step from block kb into
 // registers, store writes them to the tile.
-function weightTileLoad(emit, { items, invocations: n, tileRows }, tileType) {
+function weightTileLoad(emit, { items, invocations: n, tileRows }) {
   const parts = Math.max(1, n / items);
   const perPart = CHUNKS_PER_BLOCK / parts;
   const passes = range(Math.max(1, items / n));
@@ -81,8 +81,8 @@ function weightTileLoad(emit, { items, invocations: n, tileRows }, tileType) {
   let wrow${p} = min(r0 + wi${p} % ${tileRows}u, shape.rows - 1u) * shape.row_bytes;
   let wblock${p} = wi${p} / ${tileRows}u;
   let wslot${p} = wblock${p} * ${CHUNKS_PER_BLOCK * tileRows}u + ${parts > 1 ? `(li / ${items}u) * ${perPart * tileRows}u + ` : ""}wi${p} % ${tileRows}u;
-${values(p).map((v) => `  var ${v}: ${tileType};`).join("\n")}`).join("\n");
-  const assign = (p, first) => values(p).map((v, i) => `${v} = ${tileType}(${emit.chunk(first + i, "w")});`);
+${values(p).map((v) => `  var ${v}: vec4<f32>;`).join("\n")}`).join("\n");
+  const assign = (p, first) => values(p).map((v, i) => `${v} = ${emit.chunk(first + i, "w")};`);
   const assignPart = (p) => (parts === 1
     ? assign(p, 0).join("\n")
     : `switch (li / ${items}u) {
@@ -100,25 +100,25 @@ ${indent(assignPart(p), 6)}
 // Invocation li's share of the X tile: element e = li + q * n is token (e / (8 * chunks)) * 8 +
 // e % 8, chunk (e / 8) % chunks: 8 neighbouring invocations read 8 tokens' same vec4 (64-byte
 // runs per token per warp) and write 8 neighbouring slots. Chunks past K are zero.
-function tokenTileLoad({ tileTokens, chunks, invocations: n }, tileType) {
+function tokenTileLoad({ tileTokens, chunks, invocations: n }) {
   const passes = range((tileTokens * chunks) / n);
   const setup = passes.map((q) => `  let xe${q} = li + ${q * n}u;
   let xtok${q} = (xe${q} / ${8 * chunks}u) * 8u + xe${q} % 8u;
   let xchunk${q} = (xe${q} / 8u) % ${chunks}u;
   let xrow${q} = min(t0 + xtok${q}, step.n_tokens - 1u) * k4;
   let xslot${q} = xchunk${q} * ${tileTokens}u + xtok${q};
-  var xv${q}: ${tileType};`).join("\n");
+  var xv${q}: vec4<f32>;`).join("\n");
   const fetch = (kb) => passes.map((q) => `    {
       let chunk = ${kb} * 8u + xchunk${q};
-      xv${q} = ${tileType}(select(vec4<f32>(0.0), X[xrow${q} + min(chunk, k4 - 1u)], chunk < k4));
+      xv${q} = select(vec4<f32>(0.0), X[xrow${q} + min(chunk, k4 - 1u)], chunk < k4);
     }`).join("\n");
   const store = passes.map((q) => `    xtile[xslot${q}] = xv${q};`).join("\n");
   return { setup, fetch, store };
 }
 
 // One K step's products from workgroup memory: rows tx + r * rowGroups, tokens ty + t * tokenGroups.
-function tileProducts({ R, T, tileRows, tileTokens, chunks, rowGroups, tokenGroups }, f16) {
-  const dot = (r, t) => (f16 ? `f32(dot(w${r}, x${t}))` : `dot(w${r}, x${t})`);
+function tileProducts({ R, T, tileRows, tileTokens, chunks, rowGroups, tokenGroups }) {
+  const dot = (r, t) => `dot(w${r}, x${t})`;
   return `    for (var c = 0u; c < ${chunks}u; c++) {
       let wbase = c * ${tileRows}u + tx;
       let xbase = c * ${tileTokens}u + ty;
@@ -130,17 +130,15 @@ ${range(R).flatMap((r) => range(T).map((t) => `      a${r}_${t} += ${dot(r, t)};
 
 export function matmulTiledWGSL(typeName, block) {
   const L = tiledLayout(block);
-  const f16 = Boolean(block.f16);
-  const tileType = f16 ? "vec4<f16>" : "vec4<f32>";
-  const weights = weightTileLoad(dequantEmitter(typeName), L, tileType);
-  const tokens = tokenTileLoad(L, tileType);
+  const weights = weightTileLoad(dequantEmitter(typeName), L);
+  const tokens = tokenTileLoad(L);
   const fetch = (kb) => `${weights.fetch(kb)}\n${tokens.fetch(kb)}`;
   const accumulators = range(L.R).flatMap((r) => range(L.T).map((t) => `  var a${r}_${t} = 0.0;`)).join("\n");
   const stores = range(L.R).flatMap((r) => range(L.T).map((t) => `  store(r0 + tx + ${r * L.rowGroups}u, t0 + ty + ${t * L.tokenGroups}u, a${r}_${t});`)).join("\n");
   const KB = block.tile.blocks;
-  return /* wgsl */ `${f16 ? "enable f16;\n" : ""}${MATMUL_BINDINGS}
-var<workgroup> wtile: array<${tileType}, ${L.tileRows * L.chunks}>;
-var<workgroup> xtile: array<${tileType}, ${L.tileTokens * L.chunks}>;
+  return /* wgsl */ `${MATMUL_BINDINGS}
+var<workgroup> wtile: array<vec4<f32>, ${L.tileRows * L.chunks}>;
+var<workgroup> xtile: array<vec4<f32>, ${L.tileTokens * L.chunks}>;
 
 @compute @workgroup_size(${L.invocations})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -159,7 +157,7 @@ ${weights.store}
 ${tokens.store}
     workgroupBarrier();
 ${fetch(`(kb0 + ${KB}u)`)}
-${tileProducts(L, f16)}
+${tileProducts(L)}
     workgroupBarrier();
   }
 ${stores}
