@@ -14,7 +14,7 @@ import { RMSNORM_WGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs"
 import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
   ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, attentionDispatch,
-  scoresWGSL, mixWGSL, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit,
+  scoresWGSL, mixWGSL, mixOneWGSL, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit,
 } from "./kernels/attention.mjs";
 import { SAMPLE_WGSL } from "./kernels/sample.mjs";
 import { layerTensorNames } from "./model.mjs";
@@ -252,7 +252,7 @@ export class Graph {
     jobs.scores = make(scoresWGSL(real ? SCORES_BLOCK_GPU : SCORES_BLOCK_EMULATED, kv));
     jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
-    if (!this.mixWg) jobs.mixOne = make(mixWGSL(kv, 1));
+    if (!this.mixWg) jobs.mixOne = make(mixOneWGSL(kv));
     if (this.fuse.attention) {
       jobs.attentionDecode = make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp), kv));
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));

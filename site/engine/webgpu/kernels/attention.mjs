@@ -76,9 +76,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var p = 0u; p < n; p++) { S[row + p] *= inv; }
 }`;
 
-// `tokens` per invocation: BLOCK for prefill chunks; 1 for decode, where the others would repeat
-// the one token's work.
-export function mixWGSL(kvType, tokens = BLOCK) {
+export function mixWGSL(kvType) {
   return /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
 @group(0) @binding(3) var<storage, read> S: array<f32>;
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
@@ -88,20 +86,46 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let hd4 = params.head_dim / 4u;
   let h = gid.x / hd4;
   let d = gid.x % hd4;
-  let t0 = gid.y * ${tokens}u;
+  let t0 = gid.y * ${BLOCK}u;
   if (h >= params.n_head || t0 >= step.n_tokens) { return; }
   let v = (h / (params.n_head / params.n_kv)) * hd4 + d;
   let stride = params.n_kv * hd4;
   // Token t0 + b attends positions 0..pos0 + t0 + b; rows past n_tokens are never stored.
-  let n_t = min(${tokens}u, step.n_tokens - t0);
-${range(tokens).map((b) => `  let row${b} = row_of(min(t0 + ${b}u, step.n_tokens - 1u), h);
+  let n_t = min(${BLOCK}u, step.n_tokens - t0);
+${range(BLOCK).map((b) => `  let row${b} = row_of(min(t0 + ${b}u, step.n_tokens - 1u), h);
   var acc${b} = vec4<f32>(0.0);`).join("\n")}
   let last = step.pos0 + t0 + n_t - 1u;
   for (var p = 0u; p <= last; p++) {
     let vp = value4(p * stride + v);
-${range(tokens).map((b) => `    if (p <= step.pos0 + t0 + ${b}u) { acc${b} += S[row${b} + p] * vp; }`).join("\n")}
+${range(BLOCK).map((b) => `    if (p <= step.pos0 + t0 + ${b}u) { acc${b} += S[row${b} + p] * vp; }`).join("\n")}
   }
-${range(tokens).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head + h) * hd4 + d] = acc${b}; }`).join("\n")}
+${range(BLOCK).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head + h) * hd4 + d] = acc${b}; }`).join("\n")}
+}`;
+}
+
+// The mix of one token (decode where the GPU is emulated): the BLOCK-token version would repeat
+// its work; four positions per iteration in separate sums keep loads in flight.
+export function mixOneWGSL(kvType) {
+  return /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
+@group(0) @binding(3) var<storage, read> S: array<f32>;
+@group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
+
+@compute @workgroup_size(${ATTENTION_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let hd4 = params.head_dim / 4u;
+  let h = gid.x / hd4;
+  let d = gid.x % hd4;
+  if (h >= params.n_head) { return; }
+  let v = (h / (params.n_head / params.n_kv)) * hd4 + d;
+  let stride = params.n_kv * hd4;
+  let row = row_of(0u, h);
+${range(4).map((u) => `  var acc${u} = vec4<f32>(0.0);`).join("\n")}
+  var p = 0u;
+  for (; p + 3u <= step.pos0; p += 4u) {
+${range(4).map((u) => `    acc${u} += S[row + p + ${u}u] * value4((p + ${u}u) * stride + v);`).join("\n")}
+  }
+  for (; p <= step.pos0; p++) { acc0 += S[row + p] * value4(p * stride + v); }
+  O[h * hd4 + d] = (acc0 + acc1) + (acc2 + acc3);
 }`;
 }
 
