@@ -182,8 +182,6 @@ async function runPrecision(precision, path) {
   const info = await loadServed(engine, path);
   const prompt = Array.from({ length: 200 }, (_, i) => (i * 7919 + 13) % info.nVocab);
   const { logits } = await engine.prefill(prompt, { returnLogits: "all" });
-  engine.reset();
-  await engine.prefill(prompt);
   const { tokens } = await engine.generate({ maxTokens: 32 });
   await engine.unload();
   engine.device.destroy();

@@ -76,8 +76,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var p = 0u; p < n; p++) { S[row + p] *= inv; }
 }`;
 
-export function mixWGSL(kvType) {
-  return /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
+// The start both one-invocation-per-(head, vec4) mixes share: head h, vec4 d of its output, its
+// values at v + p * stride for position p.
+const mixInvocation = (kvType) => /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
 @group(0) @binding(3) var<storage, read> S: array<f32>;
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
 
@@ -86,10 +87,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let hd4 = params.head_dim / 4u;
   let h = gid.x / hd4;
   let d = gid.x % hd4;
+  let v = (h / (params.n_head / params.n_kv)) * hd4 + d;
+  let stride = params.n_kv * hd4;`;
+
+export function mixWGSL(kvType) {
+  return /* wgsl */ `${mixInvocation(kvType)}
   let t0 = gid.y * ${BLOCK}u;
   if (h >= params.n_head || t0 >= step.n_tokens) { return; }
-  let v = (h / (params.n_head / params.n_kv)) * hd4 + d;
-  let stride = params.n_kv * hd4;
   // Token t0 + b attends positions 0..pos0 + t0 + b; rows past n_tokens are never stored.
   let n_t = min(${BLOCK}u, step.n_tokens - t0);
 ${range(BLOCK).map((b) => `  let row${b} = row_of(min(t0 + ${b}u, step.n_tokens - 1u), h);
@@ -106,18 +110,8 @@ ${range(BLOCK).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head 
 // The mix of one token (decode where the GPU is emulated): the BLOCK-token version would repeat
 // its work; four positions per iteration in separate sums keep loads in flight.
 export function mixOneWGSL(kvType) {
-  return /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
-@group(0) @binding(3) var<storage, read> S: array<f32>;
-@group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
-
-@compute @workgroup_size(${ATTENTION_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let hd4 = params.head_dim / 4u;
-  let h = gid.x / hd4;
-  let d = gid.x % hd4;
+  return /* wgsl */ `${mixInvocation(kvType)}
   if (h >= params.n_head) { return; }
-  let v = (h / (params.n_head / params.n_kv)) * hd4 + d;
-  let stride = params.n_kv * hd4;
   let row = row_of(0u, h);
 ${range(4).map((u) => `  var acc${u} = vec4<f32>(0.0);`).join("\n")}
   var p = 0u;

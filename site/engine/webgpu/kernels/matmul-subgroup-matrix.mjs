@@ -256,6 +256,3 @@ ${epilogue(L, ops)}
 }`;
 }
 
-export function matmulSubgroupMatrixDispatch(rows, nTokens, { tile } = SUBGROUP_MATRIX_BLOCK) {
-  return [Math.ceil(rows / tile.rows), Math.ceil(nTokens / tile.tokens)];
-}

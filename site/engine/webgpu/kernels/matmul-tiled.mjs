@@ -15,7 +15,7 @@
 // matrices instead, kernels/matmul-subgroup-matrix.mjs.)
 
 import { MATMUL_BINDINGS, matmulWGSL, matmulDispatch } from "./matmul.mjs";
-import { matmulSubgroupMatrixWGSL, matmulSubgroupMatrixDispatch } from "./matmul-subgroup-matrix.mjs";
+import { matmulSubgroupMatrixWGSL } from "./matmul-subgroup-matrix.mjs";
 import { dequantEmitter } from "./quant.mjs";
 
 // 256 invocations of 2 x 4 outputs in 12 KiB of workgroup memory. 64 tokens is a whole prefill
@@ -118,13 +118,12 @@ function tokenTileLoad({ tileTokens, chunks, invocations: n }) {
 
 // One K step's products from workgroup memory: rows tx + r * rowGroups, tokens ty + t * tokenGroups.
 function tileProducts({ R, T, tileRows, tileTokens, chunks, rowGroups, tokenGroups }) {
-  const dot = (r, t) => `dot(w${r}, x${t})`;
   return `    for (var c = 0u; c < ${chunks}u; c++) {
       let wbase = c * ${tileRows}u + tx;
       let xbase = c * ${tileTokens}u + ty;
 ${range(R).map((r) => `      let w${r} = wtile[wbase + ${r * rowGroups}u];`).join("\n")}
 ${range(T).map((t) => `      let x${t} = xtile[xbase + ${t * tokenGroups}u];`).join("\n")}
-${range(R).flatMap((r) => range(T).map((t) => `      a${r}_${t} += ${dot(r, t)};`)).join("\n")}
+${range(R).flatMap((r) => range(T).map((t) => `      a${r}_${t} += dot(w${r}, x${t});`)).join("\n")}
     }`;
 }
 
@@ -164,6 +163,7 @@ ${stores}
 }`;
 }
 
+// Workgroups for a block with a `tile` (this kernel's or the subgroup matrix one's).
 export function matmulTiledDispatch(rows, nTokens, { tile }) {
   return [Math.ceil(rows / tile.rows), Math.ceil(nTokens / tile.tokens)];
 }
@@ -171,7 +171,7 @@ export function matmulTiledDispatch(rows, nTokens, { tile }) {
 // The prefill mat-mat for a block of any shape: on subgroup matrices where the block has
 // `subgroups` (kernels/matmul-subgroup-matrix.mjs), tiled where it has a `tile`, else matmulWGSL.
 const prefillKernel = (block) => {
-  if (block.subgroups) return [matmulSubgroupMatrixWGSL, matmulSubgroupMatrixDispatch];
+  if (block.subgroups) return [matmulSubgroupMatrixWGSL, matmulTiledDispatch];
   return block.tile ? [matmulTiledWGSL, matmulTiledDispatch] : [matmulWGSL, matmulDispatch];
 };
 
