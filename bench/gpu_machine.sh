@@ -6,7 +6,26 @@
 # Usage: bash bench/gpu_machine.sh [shape ...]   (shapes: smollm2-135m llama3-8b)
 #        bash bench/gpu_machine.sh precision     (the f16 path against the f32 one: every
 #        synthetic test model, arch x tensor type, then the two bench shapes)
+#        bash bench/gpu_machine.sh matvec        (Q4_0 mat-vec layouts: bench/matvec_layouts_node.mjs;
+#        MATVEC_ARGS=--sweep for the engine kernel's shapes)
+#        bash bench/gpu_machine.sh llamacpp [shape ...]   (native llama.cpp CUDA on the same
+#        GGUFs: needs .gpu/lcpp/llama-bench.xz, cross-built as docs/PERFORMANCE.md says; it runs
+#        against the CUDA 13 libraries of the machine's torch environment)
 set -euo pipefail
+python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/whl/*.whl
+export PYTHONPATH=/tmp/site
+out="${OUT:-/tmp}"
+if [ "${1:-}" = llamacpp ]; then
+  shift
+  cuda_libs=$(python3 -c "import glob, os, site; print(':'.join(sorted({os.path.dirname(f) for p in site.getsitepackages() for f in glob.glob(p + '/nvidia/**/libcublas.so.*', recursive=True)})))")
+  export LD_LIBRARY_PATH="$cuda_libs:${LD_LIBRARY_PATH:-}"
+  xz -dc .gpu/lcpp/llama-bench.xz > /tmp/llama-bench && chmod +x /tmp/llama-bench
+  for s in ${@:-smollm2-135m llama3-8b}; do
+    python3 bench/make_bench_gguf.py "$s" "/tmp/$s.gguf"
+    /tmp/llama-bench -m "/tmp/$s.gguf" -ngl 99 -p 128,1024 -n 128 -r 5 -fa 0,1 -o jsonl | tee -a "$out/llamacpp-$s.jsonl"
+  done
+  exit 0
+fi
 for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
 ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
@@ -14,10 +33,12 @@ mkdir -p /tmp/node node_modules/webgpu/dist/linux-x64
 xz -dc .gpu/node.xz > /tmp/node/node && chmod +x /tmp/node/node
 cp .gpu/webgpu/index.js .gpu/webgpu/package.json node_modules/webgpu/
 xz -dc .gpu/webgpu/dist/linux-x64/dawn.node.xz > node_modules/webgpu/dist/linux-x64/dawn.node
-python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/whl/*.whl
-export PYTHONPATH=/tmp/site
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader
-out="${OUT:-/tmp}"
+if [ "${1:-}" = matvec ]; then
+  # shellcheck disable=SC2086  # a list of arguments
+  /tmp/node/node bench/matvec_layouts_node.mjs ${MATVEC_ARGS:-} | tee -a "$out/matvec-layouts.jsonl"
+  exit 0
+fi
 if [ "${1:-}" = precision ]; then
   python3 tests/fixtures/synthetic_gguf.py /tmp/synthetic > /dev/null
   for s in smollm2-135m llama3-8b; do python3 bench/make_bench_gguf.py "$s" "/tmp/synthetic/$s.gguf"; done

@@ -1,7 +1,9 @@
 """Write a synthetic GGUF of a real model's shape with random Q4_0 weights, for speed benchmarks.
 
 Speed depends on shapes and types, not on the weights' values, so random blocks (f16 scales near
-0.01, random nibbles) stand in for trained weights. The vocabulary is a dummy one of the right size.
+0.01, random nibbles) stand in for trained weights. The vocabulary is a dummy one of the right size
+whose first 256 tokens are GPT-2's byte characters and which has one merge, so that native
+llama.cpp (`llama-bench`) loads the same files.
 
     python bench/make_bench_gguf.py smollm2-135m OUT.gguf
     python bench/make_bench_gguf.py llama3-8b OUT.gguf
@@ -28,6 +30,14 @@ def q4_0(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     return np.concatenate([scales, nibbles], axis=1).reshape(rows, cols // 32 * 18)
 
 
+def dummy_vocabulary(size: int) -> list[str]:
+    """GPT-2's 256 byte characters (llama.cpp looks up the newline's), then placeholders."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    shifted = iter(range(256, 512))
+    byte_chars = [chr(b) if b in printable else chr(next(shifted)) for b in range(256)]
+    return byte_chars + [f"t{i}" for i in range(256, size)]
+
+
 def write(shape_name: str, path: str) -> None:
     s = SHAPES[shape_name]
     rng = np.random.default_rng(0)
@@ -44,7 +54,8 @@ def write(shape_name: str, path: str) -> None:
     w.add_rope_freq_base(s["rope_base"])
     w.add_layer_norm_rms_eps(1e-5)
     w.add_tokenizer_model("gpt2")
-    w.add_token_list([f"t{i}" for i in range(s["n_vocab"])])
+    w.add_token_list(dummy_vocabulary(s["n_vocab"]))
+    w.add_token_merges(["t 0"])
     ones = np.ones(s["n_embd"], dtype=np.float32)
     d, kv = s["n_embd"], s["n_kv"] * head_dim
     w.add_tensor("token_embd.weight", q4_0(rng, s["n_vocab"], d), raw_dtype=Q4_0)

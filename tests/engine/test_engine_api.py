@@ -288,12 +288,14 @@ def test_one_call_at_a_time_and_unload_stops_generation(harness, qwen):
 LONG_PROMPT = [(i * 37 + 11) % 384 for i in range(300)]
 
 
-@pytest.mark.parametrize("prompt,head_dim", [(PROMPT, None), (LONG_PROMPT, 128)], ids=["short", "two-splits"])
-def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir, prompt, head_dim):
+@pytest.mark.parametrize("prompt,head_dim,type_name", [(PROMPT, None, "Q4_K"), (PROMPT, None, "Q4_0"), (LONG_PROMPT, 128, "Q4_K")],
+                         ids=["short", "short-Q4_0", "two-splits"])
+def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir, prompt, head_dim, type_name):
     """The real-GPU kernels (warp mat-vecs; decode fusions: one-dispatch attention, q/k/v as one
     mat-vec, gate/up/SwiGLU as one mat-vec) give the emulated kernels' tokens, and the one-token
-    pass's logits (prefill of one more token after the prompt) match the reference."""
-    path = model_path(synthetic_dir, "qwen2", "Q4_K")
+    pass's logits (prefill of one more token after the prompt) match the reference. Q4_0 takes the
+    kernels' whole-block dot product (scaled once per block)."""
+    path = model_path(synthetic_dir, "qwen2", type_name)
     if head_dim:
         path = synthetic_dir / f"qwen2-Q4_K-hd{head_dim}.gguf"
         if not path.exists():

@@ -26,6 +26,7 @@ BLOCKS = [
     (1, {"rows": 3, "warps": 2, "subgroups": True}),
     (1, {"rows": 2, "warps": 4, "subgroups": True, "unroll": 2}),
     (1, {"rows": 4, "warps": 2, "subgroups": True, "unroll": 2}),
+    (1, {"rows": 8, "warps": 2, "subgroups": True, "unroll": 1}),
     (1, {"rows": 1, "warps": 2, "subgroups": False, "unroll": 3}),
     (11, {"rows": 4, "tokens": 8, "workgroup": 64}),
     (3, {"rows": 3, "tokens": 2, "workgroup": 64}),

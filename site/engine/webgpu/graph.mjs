@@ -89,8 +89,9 @@ const matmulLayoutEntries = [
 // runs the q, k and v projections as one mat-vec where their weights lie back to back (one
 // type; weights.mjs packs them so) into one output buffer that RoPE and attention read in thirds;
 // `gateUp` runs the FFN gate and up projections and SwiGLU as one mat-vec where they lie so.
-// (RMSNorm folded into the following mat-vecs was measured slower on an H100: every workgroup
-// re-reading the input row cost more than the dispatch it saved; bench/GPU_NOTES.md.)
+// (RMSNorm folded into the following mat-vecs was measured slower on an H100 twice: every
+// workgroup re-reading the input row, and, session 4, the sum of squares taken on the way through
+// x with x scaled by the norm weight as it is read; bench/GPU_NOTES.md.)
 export const GPU_FUSIONS = Object.freeze({ attention: true, qkv: true, gateUp: true });
 const NO_FUSIONS = Object.freeze({ attention: false, qkv: false, gateUp: false });
 
@@ -126,9 +127,10 @@ export class Graph {
     // Subgroup reductions where the device has them and a subgroup fits in a warp of 32 lanes.
     const subgroups = device.features.has("subgroups") && (device.adapterInfo?.subgroupMaxSize ?? 32) <= 32;
     const withSubgroups = (b) => (b?.warps ? { ...b, subgroups } : b);
-    this.blocks = { ...this.blocks, matvec: withSubgroups(this.blocks.matvec), matvecTall: withSubgroups(this.blocks.matvecTall) };
-    // A matvecBlock's own `tall` block, if any, serves the tall parts.
-    if (matvecBlock) this.blocks = { ...this.blocks, matvec: matvecBlock, matvecTall: matvecBlock.tall };
+    this.blocks = { ...this.blocks, matvec: withSubgroups(this.blocks.matvec), matvecTall: withSubgroups(this.blocks.matvecTall),
+      matvecGated: withSubgroups(this.blocks.matvecGated) };
+    // A matvecBlock's own `tall` and `gated` blocks, if any, serve the tall parts and the gated FFN.
+    if (matvecBlock) this.blocks = { ...this.blocks, matvec: matvecBlock, matvecTall: matvecBlock.tall, matvecGated: matvecBlock.gated ?? matvecBlock.tall };
     if (matmulBlock) this.blocks = { ...this.blocks, matmul: matmulBlock, matmulTall: matmulBlock.tall };
     // The one-dispatch attention needs the workgroup mix's shape; reading q, k and v as thirds
     // of one buffer needs k and v to start on a storage-offset boundary.
@@ -295,9 +297,9 @@ export class Graph {
     return Boolean(this.blocks.matvecTall) && rows >= TALL_ROWS;
   }
 
-  // The gated FFN mat-vec's shape: the tall one where the FFN is tall.
+  // The gated FFN mat-vec's shape: its own where the FFN is tall.
   gatedBlock() {
-    return this.isTall(this.hp.nFf) ? this.blocks.matvecTall : this.blocks.matvec;
+    return this.isTall(this.hp.nFf) ? this.blocks.matvecGated : this.blocks.matvec;
   }
 
   // The prefill shape for a part of `rows` rows and its pipeline name's suffix.

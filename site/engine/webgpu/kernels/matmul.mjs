@@ -10,7 +10,7 @@
 // matvecLanesWGSL: the decode mat-vec for real GPUs: LANES neighbouring invocations share a row
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
-import { QUANT_HELPERS, dequantEmitter } from "./quant.mjs";
+import { QUANT_HELPERS, QUANT_HELPERS_EMULATED, dequantEmitter } from "./quant.mjs";
 
 export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2 });
 // The kernel shapes per kind of GPU. On an emulated GPU workgroups are small: SwiftShader runs
@@ -24,13 +24,16 @@ export const EMULATED_BLOCKS = Object.freeze({
 // them), `warps` warps per workgroup; `subgroups` (set at load where the device has the feature
 // and subgroups of at most 32) reduces with subgroupAdd instead of a workgroup-memory tree.
 // `unroll` blocks per lane per loop iteration. matvecTall is for parts of at least TALL_ROWS rows
-// (FFN up/gate, the output head): more rows per warp there, fewer where workgroups would be few.
-// Tuned on an H100 (bench/GPU_NOTES.md). Real-GPU prefill: matmul-tiled.mjs (tiles in workgroup
-// memory) or matmul-subgroup-matrix.mjs (tensor cores, on the f16 path).
+// (the output head, FFN up/gate when not fused): more rows per warp there (each x load serves
+// more weight bytes), fewer where workgroups would be few; matvecGated for the fused FFN
+// gate + up (two rows per row, so half the tall shape's). Tuned on an H100 (bench/GPU_NOTES.md).
+// Real-GPU prefill: matmul-tiled.mjs (tiles in workgroup memory) or matmul-subgroup-matrix.mjs
+// (tensor cores, on the f16 path).
 export const TALL_ROWS = 8192;
 export const GPU_BLOCKS = Object.freeze({
   matvec: Object.freeze({ rows: 2, warps: 4, unroll: 2, subgroups: false }),
-  matvecTall: Object.freeze({ rows: 4, warps: 2, unroll: 2, subgroups: false }),
+  matvecTall: Object.freeze({ rows: 8, warps: 2, unroll: 1, subgroups: false }),
+  matvecGated: Object.freeze({ rows: 4, warps: 2, unroll: 2, subgroups: false }),
 });
 const GET_ROWS_WORKGROUP = 64;
 
@@ -40,7 +43,7 @@ const SHAPE_AND_STEP = /* wgsl */ `
 struct Shape { k: u32, rows: u32, row_bytes: u32, row_offset: u32, y_stride: u32, mode: u32, has_bias: u32, pad: u32 }
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }`;
 
-export const MATMUL_BINDINGS = /* wgsl */ `${SHAPE_AND_STEP}
+const matmulBindings = (quantHelpers) => /* wgsl */ `${SHAPE_AND_STEP}
 @group(0) @binding(0) var<storage, read> W: array<u32>;
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
@@ -48,7 +51,7 @@ export const MATMUL_BINDINGS = /* wgsl */ `${SHAPE_AND_STEP}
 @group(0) @binding(4) var<storage, read> A: array<f32>;
 @group(0) @binding(5) var<uniform> shape: Shape;
 @group(0) @binding(6) var<uniform> step: Step;
-${QUANT_HELPERS}
+${quantHelpers}
 
 fn silu(g: f32) -> f32 { return g / (1.0 + exp(-g)); }
 
@@ -62,6 +65,7 @@ fn store(r: u32, t: u32, acc: f32) {
   if (shape.mode == 2u) { v *= silu(A[i]); }
   Y[i] = v;
 }`;
+export const MATMUL_BINDINGS = matmulBindings(QUANT_HELPERS);
 
 export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup }) {
   // Rows and tokens past the end are clamped for loading and skipped for storing.
@@ -78,7 +82,7 @@ ${range(R).map((r) => `      let w${r} = ${emit.chunk(i, `r${r}`)};`).join("\n")
 ${range(T).map((t) => `      { let x = X[xt${t} + j * 8u + ${i}u];${range(R).map((r) => ` a${r}_${t} += dot(w${r}, x);`).join("")} }`).join("\n")}
     }`).join("\n");
   const stores = range(R).flatMap((r) => range(T).map((t) => `  store(r0 + ${r}u, t0 + ${t}u, a${r}_${t});`)).join("\n");
-  return /* wgsl */ `${MATMUL_BINDINGS}
+  return /* wgsl */ `${matmulBindings(QUANT_HELPERS_EMULATED)}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

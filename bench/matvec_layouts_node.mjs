@@ -1,0 +1,171 @@
+// Q4_0 mat-vec bandwidth on a real GPU, Node + Dawn (bench/gpu_machine.sh matvec): the engine's
+// warp kernel (kernels/matmul.mjs, blocks as in the GGUF file: 18 bytes, so most words straddle
+// two blocks) at several shapes, beside a candidate "row-local" layout (each row's quants first,
+// 16 bytes per block, then its f16 scales; same bytes per row) read as u32 words or as vec4s.
+// Shapes of the Llama-3-8B mat-vecs; each variant cycles over enough copies of the matrix to
+// stream >= 300 MB, so the H100's 50 MB L2 cannot serve repeats. Prints one JSON line per variant:
+// microseconds per mat-vec (median of 5 passes of 48) and TB/s of weight bytes. --sweep: the
+// engine kernel at every shape of a grid (rows x warps x unroll) instead.
+//     node bench/matvec_layouts_node.mjs [--no-robustness] [--sweep]
+import { parseArgs } from "node:util";
+import { create, globals } from "webgpu";
+import { matvecWarpDispatch, matvecWarpWGSL } from "../site/engine/webgpu/kernels/matmul.mjs";
+import { QUANT_HELPERS } from "../site/engine/webgpu/kernels/quant.mjs";
+import { uniformStream } from "../site/engine/webgpu/random.mjs";
+
+const { values } = parseArgs({ options: { "no-robustness": { type: "boolean", default: false }, sweep: { type: "boolean", default: false } } });
+Object.assign(globalThis, globals);
+const features = `allow_unsafe_apis${values["no-robustness"] ? ",disable_robustness" : ""}`;
+const gpu = create([`enable-dawn-features=${features}`, "disable-dawn-features=timestamp_quantization"]);
+const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+const device = await adapter.requestDevice({
+  requiredFeatures: ["timestamp-query", "subgroups"],
+  requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
+});
+globalThis.dawnKeepAlive = { gpu, adapter }; // Dawn crashes if these are collected mid-run
+const range = (n) => [...Array(n).keys()];
+const STREAM_BYTES = 300e6;
+const SHAPES = { "attn_q": [4096, 4096], "ffn_gate": [14336, 4096], "ffn_down": [4096, 14336], "output": [128256, 4096] };
+const ENGINE_BLOCKS = values.sweep
+  ? [1, 2, 4, 8].flatMap((rows) => [1, 2, 4, 8].flatMap((warps) => [1, 2, 4].map((unroll) => ({ rows, warps, unroll }))))
+  : [{ rows: 2, warps: 4, unroll: 2 }, { rows: 4, warps: 2, unroll: 2 }, { rows: 8, warps: 2, unroll: 1 }];
+const ROW_LOCAL_BLOCKS = [{ rows: 4, warps: 2 }, { rows: 8, warps: 2 }];
+
+// The row-local Q4_0 mat-vec: as the engine's warp kernel (lane j takes blocks j, j + 32, ...;
+// subgroupAdd per row), but one block's quants are one aligned 16-byte read.
+function rowLocalWGSL({ rows: R, warps: NW, vec4 }) {
+  const quants = (r) => (vec4
+    ? `let q = W4[(row${r} + j * 16u) >> 4u];`
+    : `let i = (row${r} >> 2u) + j * 4u; let q = vec4<u32>(W[i], W[i + 1u], W[i + 2u], W[i + 3u]);`);
+  return /* wgsl */ `enable subgroups;
+@group(0) @binding(0) var<storage, read> W: array<u32>;
+${vec4 ? "@group(0) @binding(1) var<storage, read> W4: array<vec4<u32>>;" : ""}
+@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<uniform> shape: vec4<u32>;
+${QUANT_HELPERS}
+@compute @workgroup_size(${NW * 32})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let lane = li % 32u;
+  let r0 = (wid.x * ${NW}u + li / 32u) * ${R}u;
+  let nb = shape.x / 32u;
+${range(R).map((r) => `  let row${r} = min(r0 + ${r}u, shape.y - 1u) * nb * 18u;\n  var a${r} = 0.0;`).join("\n")}
+  for (var j = lane; j < nb; j += 32u) {
+${range(8).map((i) => `    let x${i} = X[j * 8u + ${i}u];`).join("\n")}
+    let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));
+${range(R).map((r) => `    {
+      ${quants(r)}
+      let d = unpack2x16float(W[((row${r} + nb * 16u) >> 2u) + (j >> 1u)] >> ((j & 1u) * 16u)).x;
+      a${r} += d * (dot(lo_nibbles(q.x), x0) + dot(lo_nibbles(q.y), x1) + dot(lo_nibbles(q.z), x2) + dot(lo_nibbles(q.w), x3)
+                  + dot(hi_nibbles(q.x), x4) + dot(hi_nibbles(q.y), x5) + dot(hi_nibbles(q.z), x6) + dot(hi_nibbles(q.w), x7) - 8.0 * xsum);
+    }`).join("\n")}
+  }
+${range(R).map((r) => `  let s${r} = subgroupAdd(a${r});
+  if (lane == 0u && r0 + ${r}u < shape.y) { Y[r0 + ${r}u] = s${r}; }`).join("\n")}
+}`;
+}
+
+function buffer(data, usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC) {
+  const size = typeof data === "number" ? data : data.byteLength;
+  const b = device.createBuffer({ size: Math.ceil(size / 16) * 16, usage });
+  if (typeof data !== "number") device.queue.writeBuffer(b, 0, data);
+  return b;
+}
+const querySet = device.createQuerySet({ type: "timestamp", count: 2 });
+const resolved = buffer(16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);
+const readback = buffer(16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+
+// Microseconds per dispatch: `reps` dispatches (cycling over the bind groups) in one timed pass.
+async function timePass(pipeline, bindGroups, workgroups, reps) {
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+  pass.setPipeline(pipeline);
+  for (let i = 0; i < reps; i++) {
+    pass.setBindGroup(0, bindGroups[i % bindGroups.length]);
+    pass.dispatchWorkgroups(...workgroups);
+  }
+  pass.end();
+  enc.resolveQuerySet(querySet, 0, 2, resolved, 0);
+  enc.copyBufferToBuffer(resolved, 0, readback, 0, 16);
+  device.queue.submit([enc.finish()]);
+  await readback.mapAsync(GPUMapMode.READ);
+  const [t0, t1] = new BigUint64Array(readback.getMappedRange().slice(0));
+  readback.unmap();
+  return Number(t1 - t0) / 1000 / reps;
+}
+
+async function readFloats(b, n) {
+  const r = buffer(n * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(b, 0, r, 0, n * 4);
+  device.queue.submit([enc.finish()]);
+  await r.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(r.getMappedRange().slice(0));
+  r.destroy();
+  return out;
+}
+
+// Random Q4_0 blocks (small positive f16 scales) as in the file, and the same rows row-local.
+function q4_0Matrix(rows, k, next) {
+  const nb = k / 32;
+  const file = new Uint8Array(rows * nb * 18);
+  const local = new Uint8Array(file.length);
+  for (let r = 0; r < rows; r++) {
+    const row = r * nb * 18;
+    for (let j = 0; j < nb; j++) {
+      const d = 0x2000 + Math.floor(next() * 0x400);
+      file[row + j * 18] = local[row + nb * 16 + j * 2] = d & 255;
+      file[row + j * 18 + 1] = local[row + nb * 16 + j * 2 + 1] = d >> 8;
+      for (let i = 0; i < 16; i++) file[row + j * 18 + 2 + i] = local[row + j * 16 + i] = Math.floor(next() * 256);
+    }
+  }
+  return { file, local };
+}
+
+const next = uniformStream(1);
+for (const [name, [rows, k]] of Object.entries(SHAPES)) {
+  const { file, local } = q4_0Matrix(rows, k, next);
+  const copies = Math.ceil(STREAM_BYTES / file.length);
+  const fileCopies = range(copies).map(() => buffer(file));
+  const localCopies = range(copies).map(() => buffer(local));
+  const x = buffer(Float32Array.from({ length: k }, () => next() * 2 - 1));
+  const y = buffer(rows * 4);
+  const dummy = buffer(16);
+  const uniform = (words) => buffer(new Uint32Array(words), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  const engineShape = uniform([k, rows, (k / 32) * 18, 0, rows, 0, 0, 0]);
+  const engineStep = uniform([1, 0, 0, 0]);
+  const rowLocalShape = uniform([k, rows, 0, 0]);
+  let reference = null;
+  const measure = async (variant, code, entriesFor, workgroups, report = true) => {
+    const module = device.createShaderModule({ code });
+    const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
+    const bindGroups = range(copies).map((c) => device.createBindGroup({ layout: pipeline.getBindGroupLayout(0),
+      entries: Object.entries(entriesFor(c)).map(([binding, b]) => ({ binding: Number(binding), resource: { buffer: b } })) }));
+    await timePass(pipeline, bindGroups, workgroups, 8);
+    const times = [];
+    for (let i = 0; i < 5; i++) times.push(await timePass(pipeline, bindGroups, workgroups, 48));
+    const us = times.sort((a, b) => a - b)[2];
+    const out = await readFloats(y, rows);
+    reference ??= out;
+    const maxRelDiff = out.reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i]) / (Math.abs(reference[i]) + 1e-3)), 0);
+    if (report) {
+      console.log(JSON.stringify({ matrix: name, rows, k, copies, robustness: !values["no-robustness"], variant,
+        us: +us.toFixed(1), tbPerS: +(file.length / us / 1e6).toFixed(3), maxRelDiff: +maxRelDiff.toExponential(2) }));
+    }
+  };
+  // The first pipeline run on fresh buffers measures slow (clocks, first touch): run it twice.
+  for (const [i, block] of [ENGINE_BLOCKS[0], ...ENGINE_BLOCKS].entries()) {
+    await measure(`engine r${block.rows}w${block.warps}u${block.unroll}`, matvecWarpWGSL("Q4_0", { ...block, subgroups: true }),
+      (c) => ({ 0: fileCopies[c], 1: x, 2: y, 3: dummy, 4: dummy, 5: engineShape, 6: engineStep }),
+      matvecWarpDispatch(rows, block), i > 0);
+  }
+  for (const vec4 of values.sweep ? [] : [false, true]) {
+    for (const block of ROW_LOCAL_BLOCKS) {
+      await measure(`row-local ${vec4 ? "vec4" : "u32"} r${block.rows}w${block.warps}`, rowLocalWGSL({ ...block, vec4 }),
+        (c) => ({ 0: localCopies[c], ...(vec4 ? { 1: localCopies[c] } : {}), 2: x, 3: y, 4: rowLocalShape }),
+        [Math.ceil(rows / (block.rows * block.warps)), 1]);
+    }
+  }
+  for (const b of [...fileCopies, ...localCopies, x, y, dummy, engineShape, engineStep, rowLocalShape]) b.destroy();
+}
+process.exit(0);
