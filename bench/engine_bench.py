@@ -1,6 +1,7 @@
 """Prefill tok/s, decode tok/s and time to first token of the WebGPU engine in headless Chromium.
 
 Usage: .venv/bin/python bench/engine_bench.py [--prompt-tokens 128] [--decode-tokens 32] [--runs 3]
+       [--engine-options JSON]   (createWebGPUEngine options, e.g. '{"matvecBlock": {...}}')
 (after `python3 build/make.py build`, which puts SmolLM2-135M in dist/models/). Prints a table
 and saves bench/results/engine_bench.json. Each run resets the KV cache, so every prefill
 evaluates the whole prompt; time to first token = prefill + the first decode step.
@@ -31,7 +32,7 @@ DOCUMENT = ROOT / "bench" / "documents" / "glaciers.txt"
 
 RUN = """async (arg) => {
   const {createWebGPUEngine} = await import("/site/engine/webgpu/index.mjs");
-  const engine = await createWebGPUEngine();
+  const engine = await createWebGPUEngine(arg.options);
   let t = performance.now();
   const info = await engine.load(arg.url);
   const loadMs = performance.now() - t;
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, nargs="+", default=[128])
     parser.add_argument("--decode-tokens", type=int, default=32)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--engine-options", type=json.loads, default={})
     args = parser.parse_args()
     if not MODEL.exists():
         sys.exit(f"{MODEL} is missing: run `python3 build/make.py build`")
@@ -82,7 +84,7 @@ def main() -> None:
         page.goto(base + "tests/engine/harness.html")
         for n in args.prompt_tokens:
             out = page.evaluate(RUN, {"url": "/dist/models/" + MODEL.name, "ids": prompt_ids(n),
-                                      "runs": args.runs, "decode": args.decode_tokens})
+                                      "runs": args.runs, "decode": args.decode_tokens, "options": args.engine_options})
             runs = out["runs"]
             prefill_ms = statistics.median(r["prefillMs"] for r in runs)
             results.append({

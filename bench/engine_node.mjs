@@ -1,7 +1,7 @@
 // Speed of our WebGPU engine outside the browser: Node + Dawn (npm `webgpu`), for the GPU machine.
 //
 //   node bench/engine_node.mjs MODEL.gguf [--prompts 128,1024] [--decode 128] [--runs 3]
-//        [--precision auto|f32|f16] [--compare-precision]
+//        [--precision auto|f32|f16] [--compare-precision] [--prefill-chunk N]
 //
 // Prints one JSON line per measurement and a summary line; prefill is timed from the prefill call
 // to its completion (all logits of the last position computed), decode as tokens generated per
@@ -25,6 +25,7 @@ const { values, positionals } = parseArgs({
     dawn: { type: "string", default: "" },
     profile: { type: "boolean", default: false },
     matvec: { type: "string", default: "" },
+    "prefill-chunk": { type: "string", default: "" },
     matmul: { type: "string", default: "" },
     fusions: { type: "string", default: "" },
     precision: { type: "string", default: "auto" },
@@ -58,6 +59,7 @@ async function openEngine(precision, overrides = true) {
   const option = (name) => (overrides && values[name] ? JSON.parse(values[name]) : undefined);
   return createWebGPUEngine({
     precision, matvecBlock: option("matvec"), matmulBlock: option("matmul"), fusions: option("fusions"),
+    prefillChunk: option("prefill-chunk"),
   });
 }
 
@@ -70,7 +72,7 @@ async function main() {
   let t0 = performance.now();
   const info = await loadServed(engine, path);
   const loadMs = performance.now() - t0;
-  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: engine.model.graph.blocks.matvec, fused: engine.model.graph.fuse, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
+  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: engine.model.graph.blocks.matvec, fused: engine.model.graph.fuse, prefillChunk: engine.model.graph.prefillChunk, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
 
   if (values.profile) await profile(engine, info);
   const promptLengths = values.prompts.split(",").map(Number);

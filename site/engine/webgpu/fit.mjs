@@ -7,7 +7,7 @@
 // refused here, with the figures (sizes from graph.mjs, which allocates them).
 
 import { EngineError } from "../errors.mjs";
-import { growingBufferBytes } from "./graph.mjs";
+import { PREFILL_CHUNKS, growingBufferBytes } from "./graph.mjs";
 
 const NAMES = {
   kvLayer: "the key/value cache of one layer",
@@ -20,9 +20,20 @@ function mb(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
-export function checkBuffersFit(hp, limits, kvType) {
-  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  for (const [key, bytes] of Object.entries(growingBufferBytes(hp, kvType))) {
+const bufferLimit = (limits) => Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+const fits = (hp, limits, kvType, chunk) => Object.values(growingBufferBytes(hp, kvType, chunk)).every((b) => b <= bufferLimit(limits));
+
+// The prefill chunk for this device (graph.mjs PREFILL_CHUNKS): the largest whose buffers fit
+// (a long context on a GPU with small buffers takes a smaller chunk rather than being refused),
+// or `wanted` (benchmarks).
+export function choosePrefillChunk(hp, limits, kvType, emulated, wanted) {
+  const chunks = wanted ? [wanted] : PREFILL_CHUNKS[emulated ? "emulated" : "gpu"];
+  return chunks.find((chunk) => fits(hp, limits, kvType, chunk)) ?? chunks[chunks.length - 1];
+}
+
+export function checkBuffersFit(hp, limits, kvType, chunk) {
+  const limit = bufferLimit(limits);
+  for (const [key, bytes] of Object.entries(growingBufferBytes(hp, kvType, chunk))) {
     if (bytes > limit) {
       const what = NAMES[key];
       throw new EngineError("out-of-memory",

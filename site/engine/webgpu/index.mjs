@@ -11,8 +11,8 @@ import { EngineError, asEngineError } from "../errors.mjs";
 import { openSource, readHeader } from "./gguf.mjs";
 import { planWeights, uploadWeights, destroyWeights } from "./weights.mjs";
 import { describeModel, fusedGroups } from "./model.mjs";
-import { checkBuffersFit } from "./fit.mjs";
-import { Graph, PREFILL_CHUNK } from "./graph.mjs";
+import { checkBuffersFit, choosePrefillChunk } from "./fit.mjs";
+import { Graph } from "./graph.mjs";
 import { uniformStream } from "./random.mjs";
 
 const LOST_GRACE_MS = 100;
@@ -60,13 +60,15 @@ function choosePrecision(device, precision = "auto") {
   return hasF16 ? "f16" : "f32";
 }
 
-// matvecBlock / matmulBlock / fusions override the decode mat-vec / prefill mat-mat kernel
-// shapes and the decode fusions (benchmarks; see kernels/matmul.mjs and graph.mjs).
-export async function createWebGPUEngine({ device, emulatedGPU, precision, matvecBlock, matmulBlock, fusions } = {}) {
+// matvecBlock / matmulBlock / fusions / prefillChunk override the decode mat-vec / prefill
+// mat-mat kernel shapes, the decode fusions and the tokens per prefill pass (benchmarks; see
+// kernels/matmul.mjs, graph.mjs and fit.mjs).
+export async function createWebGPUEngine({ device, emulatedGPU, precision, matvecBlock, matmulBlock, fusions, prefillChunk } = {}) {
   const opened = device ? { device, emulated: isEmulated(device.adapterInfo), adapterInfo: device.adapterInfo } : await requestDevice();
   const engine = new WebGPUEngine(opened.device, emulatedGPU ?? opened.emulated);
   engine.graphOptions = {
     matvecBlock, matmulBlock, fusions, precision: choosePrecision(opened.device, precision), adapterInfo: opened.adapterInfo,
+    prefillChunk,
   };
   return engine;
 }
@@ -92,7 +94,8 @@ class WebGPUEngine {
       const hp = describeModel(header, { nCtx });
       const plan = planWeights(header.tensors, this.device.limits, maxBindingBytes, fusedGroups(hp));
       const { precision } = this.graphOptions;
-      checkBuffersFit(hp, this.device.limits, precision);
+      const prefillChunk = choosePrefillChunk(hp, this.device.limits, precision, this.emulatedGPU, this.graphOptions.prefillChunk);
+      checkBuffersFit(hp, this.device.limits, precision, prefillChunk);
       if (size !== null) {
         const end = Math.max(0, ...header.tensors.map((t) => t.fileOffset + t.nbytes));
         if (end > size) throw new EngineError("bad-file", `the file is truncated: tensors end at byte ${end}, the file has ${size} bytes`);
@@ -102,7 +105,7 @@ class WebGPUEngine {
       try {
         await uploadWeights(this.device, plan, seen, windows, size, onProgress);
         onProgress?.({ phase: "kernels", loaded: 0, total: 1 });
-        graph = await Graph.create(this.device, hp, plan, this.emulatedGPU, this.graphOptions);
+        graph = await Graph.create(this.device, hp, plan, this.emulatedGPU, { ...this.graphOptions, prefillChunk });
       } finally {
         const oom = await this.device.popErrorScope();
         if (oom || !graph) {
@@ -183,9 +186,10 @@ class WebGPUEngine {
     this.cached = tokens.slice(0, reuse);
     const started = performance.now();
     const all = returnLogits === "all" ? new Float32Array(tokens.length * hp.nVocab) : null;
-    for (let pos = reuse; pos < tokens.length; pos += PREFILL_CHUNK) {
+    const { prefillChunk } = graph;
+    for (let pos = reuse; pos < tokens.length; pos += prefillChunk) {
       if (this.cancelled) throw new EngineError("cancelled", "Stopped.");
-      const chunk = tokens.slice(pos, pos + PREFILL_CHUNK);
+      const chunk = tokens.slice(pos, pos + prefillChunk);
       this.device.queue.writeBuffer(graph.buf.ids, 0, new Uint32Array(chunk));
       graph.writeStep(chunk.length, pos);
       const encoder = this.device.createCommandEncoder();
@@ -196,7 +200,7 @@ class WebGPUEngine {
       this.cached.push(...chunk);
       onProgress?.({ phase: "prefill", loaded: pos + chunk.length - reuse, total: tokens.length - reuse });
     }
-    this.logitsRow = all ? (tokens.length - 1) % PREFILL_CHUNK : 0;
+    this.logitsRow = all ? (tokens.length - 1) % prefillChunk : 0;
     const evaluated = tokens.length - reuse;
     const ms = performance.now() - started;
     this.totals.prefillTokens += evaluated;

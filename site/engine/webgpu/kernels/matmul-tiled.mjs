@@ -18,9 +18,9 @@ import { MATMUL_BINDINGS, matmulWGSL, matmulDispatch } from "./matmul.mjs";
 import { matmulSubgroupMatrixWGSL } from "./matmul-subgroup-matrix.mjs";
 import { dequantEmitter } from "./quant.mjs";
 
-// 256 invocations of 2 x 4 outputs in 12 KiB of workgroup memory. 64 tokens is a whole prefill
-// chunk (graph.mjs), so each weight is dequantized once per chunk; tiles of 32 rows make enough
-// workgroups for the 1024-row k/v projections. The fastest shape within 16 KiB (what every
+// 256 invocations of 2 x 4 outputs in 12 KiB of workgroup memory: each weight is dequantized
+// once per 64 tokens of a prefill chunk (graph.mjs); tiles of 32 rows make enough workgroups
+// for the 1024-row k/v projections. The fastest shape within 16 KiB (what every
 // device allows) on an H100 (Llama-3-8B Q4_0 matrices, 64 tokens).
 export const TILED_BLOCK = Object.freeze({
   tile: Object.freeze({ rows: 32, tokens: 64, blocks: 1 }), rows: 2, tokens: 4,
