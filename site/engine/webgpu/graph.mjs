@@ -136,7 +136,10 @@ export class Graph {
     this.blocks = { ...this.blocks, matvec: withSubgroups(this.blocks.matvec), matvecTall: withSubgroups(this.blocks.matvecTall),
       matvecGated: withSubgroups(this.blocks.matvecGated) };
     // A matvecBlock's own `tall` and `gated` blocks, if any, serve the tall parts and the gated FFN.
-    if (matvecBlock) this.blocks = { ...this.blocks, matvec: matvecBlock, matvecTall: matvecBlock.tall, matvecGated: matvecBlock.gated ?? matvecBlock.tall };
+    if (matvecBlock) {
+      const { tall, gated, ...block } = matvecBlock;
+      this.blocks = { ...this.blocks, matvec: block, matvecTall: tall, matvecGated: gated ?? tall };
+    }
     if (matmulBlock) this.blocks = { ...this.blocks, matmul: matmulBlock, matmulTall: matmulBlock.tall };
     // The one-dispatch attention needs the workgroup mix's shape; reading q, k and v as thirds
     // of one buffer needs k and v to start on a storage-offset boundary.
