@@ -152,7 +152,7 @@ def _rope_scaling(field, arch: str, head_dim: int, base: float) -> RopeScaling:
     """What llama.cpp's load_hparams (llama-model.cpp) and llama_context (llama-context.cpp) make
     of the GGUF's rope.scaling keys, for llama and qwen2."""
     key = f"{arch}.rope.scaling."
-    kind = field(key + "type", "none")
+    kind = field(key + "type", "linear")  # llama.cpp's default: a bare factor scales linearly
     if kind not in ROPE_SCALING_TYPES:
         raise ValueError(f"RoPE scaling {kind!r}")
     factor = (field(key + "factor", 0.0) or 1.0) if kind != "none" else 1.0

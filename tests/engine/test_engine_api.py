@@ -96,6 +96,7 @@ def test_weights_split_across_small_buffers(harness, synthetic_dir):
 ROPE_VARIANTS = {
     "llama3-freqs": ("llama", {"rope_freqs": True}),
     "linear": ("llama", {"rope_scaling": {"type": "linear", "factor": 4.0}}),
+    "factor-without-type": ("llama", {"rope_scaling": {"factor": 4.0}}),  # linear, as llama.cpp
     # Heads of 64, base 1e6, original context 512: YaRN's ramp runs over pairs 2 to 11.
     "yarn": ("qwen2", {"rope_scaling": {"type": "yarn", "factor": 4.0, "original_context_length": 512,
                                         "attn_factor": 1.2}, "n_ctx": 2048}),

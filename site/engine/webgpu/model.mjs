@@ -27,7 +27,8 @@ const YARN_BETA_SLOW = 1;
 // scaled by ropeMscale. Linear scaling is the case ropeExtFactor = 0.
 function ropeScaling(meta, arch, { headDim, ropeBase, trainCtx }) {
   const k = (key) => `${arch}.rope.scaling.${key}`;
-  const type = meta[k("type")] ?? "none";
+  // No scaling type means linear (by the factor, if there is one), as llama.cpp's load_hparams.
+  const type = meta[k("type")] ?? "linear";
   if (!ROPE_SCALING_TYPES.includes(type)) {
     throw new EngineError("unsupported-arch",
       `RoPE scaling "${type}" is not supported by the WebGPU engine (it runs ${ROPE_SCALING_TYPES.join(", ")})`, { arch });
