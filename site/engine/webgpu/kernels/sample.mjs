@@ -7,6 +7,8 @@
 import { treeReduce, minOf, sumOf } from "./reduce.mjs";
 
 const N = 256;
+const ARGMAX_LOADS = 16;
+const range = (n) => [...Array(n).keys()];
 
 // fn name(tid, v) -> the sum of v over the workgroup, through the workgroup array arr.
 const sumFunction = (name, arr, type) => `fn ${name}(tid: u32, v: ${type}) -> ${type} {${treeReduce(arr, "v", N, sumOf, { index: "tid" })}
@@ -55,14 +57,15 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   var best = -3.0e38;
   var best_i = 0xffffffffu;
   var low = 3.0e38;
-  // Four independent loads per iteration (a thread's indices still rise, so ties keep the first).
-  for (var i0 = tid; i0 < n; i0 += 4u * N) {
-    let l = vec4<f32>(logit(i0), logit(min(i0 + N, n - 1u)), logit(min(i0 + 2u * N, n - 1u)), logit(min(i0 + 3u * N, n - 1u)));
-    for (var k = 0u; k < 4u; k++) {
-      let i = i0 + k * N;
-      if (i < n && l[k] > best) { best = l[k]; best_i = i; }
+  // ${ARGMAX_LOADS} independent loads per iteration: the scan is a chain of load latencies, not
+  // bandwidth (a thread's indices still rise, so ties keep the first).
+  for (var i0 = tid; i0 < n; i0 += ${ARGMAX_LOADS}u * N) {
+${range(ARGMAX_LOADS / 4).map((g) => `    let l${g} = vec4<f32>(${range(4).map((k) => `logit(min(i0 + ${4 * g + k}u * N, n - 1u))`).join(", ")});`).join("\n")}
+${range(ARGMAX_LOADS / 4).map((g) => `    for (var k = 0u; k < 4u; k++) {
+      let i = i0 + (${4 * g}u + k) * N;
+      if (i < n && l${g}[k] > best) { best = l${g}[k]; best_i = i; }
     }
-    low = min(low, min(min(l.x, l.y), min(l.z, l.w)));
+    low = min(low, min(min(l${g}.x, l${g}.y), min(l${g}.z, l${g}.w)));`).join("\n")}
   }
   red_f[tid] = best;
   red_u[tid] = best_i;
