@@ -2,6 +2,7 @@
 //
 //   node bench/engine_node.mjs MODEL.gguf [--prompts 128,1024] [--decode 128] [--runs 3]
 //        [--precision auto|f32|f16] [--compare-precision] [--prefill-chunk N]
+//        [--sampling '{"temperature": 0.8, "topK": 40, "topP": 0.95, "seed": 1}'] (default greedy)
 //
 // Prints one JSON line per measurement and a summary line; prefill is timed from the prefill call
 // to its completion (all logits of the last position computed), decode as tokens generated per
@@ -26,6 +27,7 @@ const { values, positionals } = parseArgs({
     profile: { type: "boolean", default: false },
     matvec: { type: "string", default: "" },
     "prefill-chunk": { type: "string", default: "" },
+    sampling: { type: "string", default: "" },
     matmul: { type: "string", default: "" },
     fusions: { type: "string", default: "" },
     precision: { type: "string", default: "auto" },
@@ -91,6 +93,7 @@ async function main() {
       const prefillMs = performance.now() - t0;
       let firstAt = null;
       const out = await engine.generate({
+        ...(values.sampling ? JSON.parse(values.sampling) : {}),
         maxTokens: nDecode,
         onToken: () => { firstAt ??= performance.now(); },
       });

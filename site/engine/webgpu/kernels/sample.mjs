@@ -8,11 +8,13 @@ import { treeReduce, minOf, sumOf } from "./reduce.mjs";
 
 const N = 256;
 const ARGMAX_LOADS = 16;
+const SCAN_LOADS = 8;
 const range = (n) => [...Array(n).keys()];
 
-// fn name(tid, v) -> the sum of v over the workgroup, through the workgroup array arr.
+// fn name(tid, v) -> the sum of v over the workgroup, through the workgroup array arr; uniform
+// (workgroupUniformLoad), so that the bisections below may stop early.
 const sumFunction = (name, arr, type) => `fn ${name}(tid: u32, v: ${type}) -> ${type} {${treeReduce(arr, "v", N, sumOf, { index: "tid" })}
-  let r = ${arr}[0];
+  let r = workgroupUniformLoad(&${arr}[0]);
   workgroupBarrier();
   return r;
 }`;
@@ -35,17 +37,24 @@ ${sumFunction("sum_f", "red_f", "f32")}
 
 ${sumFunction("sum_u", "red_u", "u32")}
 
+// The bisections below scan the vocabulary 40 times each: SCAN_LOADS independent loads per
+// iteration (past the end: the last logit, not counted).
 fn count_at_least(tid: u32, thr: f32) -> u32 {
+  let n = params.n_vocab;
   var c = 0u;
-  for (var i = tid; i < params.n_vocab; i += N) { if (logit(i) >= thr) { c++; } }
+  for (var i0 = tid; i0 < n; i0 += ${SCAN_LOADS}u * N) {
+${range(SCAN_LOADS).map((k) => `    let l${k} = logit(min(i0 + ${k}u * N, n - 1u));`).join("\n")}
+${range(SCAN_LOADS).map((k) => `    c += select(0u, 1u, i0 + ${k}u * N < n && l${k} >= thr);`).join("\n")}
+  }
   return sum_u(tid, c);
 }
 
 fn mass_at_least(tid: u32, thr: f32, top: f32) -> f32 {
+  let n = params.n_vocab;
   var z = 0.0;
-  for (var i = tid; i < params.n_vocab; i += N) {
-    let l = logit(i);
-    if (l >= thr) { z += exp((l - top) / params.temperature); }
+  for (var i0 = tid; i0 < n; i0 += ${SCAN_LOADS}u * N) {
+${range(SCAN_LOADS).map((k) => `    let l${k} = logit(min(i0 + ${k}u * N, n - 1u));`).join("\n")}
+${range(SCAN_LOADS).map((k) => `    z += select(0.0, exp((l${k} - top) / params.temperature), i0 + ${k}u * N < n && l${k} >= thr);`).join("\n")}
   }
   return sum_f(tid, z);
 }
@@ -78,15 +87,15 @@ ${range(ARGMAX_LOADS / 4).map((g) => `    for (var k = 0u; k < 4u; k++) {
     }
     workgroupBarrier();
   }
-  let top = red_f[0];
-  let argmax = red_u[0];
+  let top = workgroupUniformLoad(&red_f[0]);
+  let argmax = workgroupUniformLoad(&red_u[0]);
   workgroupBarrier();
   if (params.temperature <= 0.0) {
     if (tid == 0u) { ids[0] = argmax; }
     return;
   }
 ${treeReduce("red_f", "low", N, minOf, { index: "tid" })}
-  var thr = red_f[0];
+  var thr = workgroupUniformLoad(&red_f[0]);
   workgroupBarrier();
 
   if (params.top_k > 0u && params.top_k < n) {
@@ -94,7 +103,10 @@ ${treeReduce("red_f", "low", N, minOf, { index: "tid" })}
     var hi = top;
     for (var it = 0u; it < 40u; it++) {
       let mid = 0.5 * (lo + hi);
-      if (count_at_least(tid, mid) >= params.top_k) { lo = mid; } else { hi = mid; }
+      if (mid <= lo || mid >= hi) { break; } // lo and hi are neighbouring floats
+      let c = count_at_least(tid, mid);
+      if (c >= params.top_k) { lo = mid; } else { hi = mid; }
+      if (c == params.top_k) { break; } // exactly the top_k largest are >= mid
     }
     thr = lo;
   }
@@ -104,6 +116,7 @@ ${treeReduce("red_f", "low", N, minOf, { index: "tid" })}
     var hi = top;
     for (var it = 0u; it < 40u; it++) {
       let mid = 0.5 * (lo + hi);
+      if (mid <= lo || mid >= hi) { break; }
       if (mass_at_least(tid, mid, top) >= want) { lo = mid; } else { hi = mid; }
     }
     thr = lo;
