@@ -37,8 +37,8 @@ ${sumFunction("sum_f", "red_f", "f32")}
 
 ${sumFunction("sum_u", "red_u", "u32")}
 
-// The bisections below scan the vocabulary 40 times each: SCAN_LOADS independent loads per
-// iteration (past the end: the last logit, not counted).
+// The bisections below scan the vocabulary 40 times each, the draw once: SCAN_LOADS independent
+// loads per iteration (past the end: the last logit, not counted).
 fn count_at_least(tid: u32, thr: f32) -> u32 {
   let n = params.n_vocab;
   var c = 0u;
@@ -128,9 +128,9 @@ ${treeReduce("red_f", "low", N, minOf, { index: "tid" })}
   let end = min(start + chunk, n);
   var z = 0.0;
   var last = 0xffffffffu;
-  for (var i = start; i < end; i++) {
-    let l = logit(i);
-    if (l >= thr) { z += exp((l - top) / params.temperature); last = i; }
+  for (var i0 = start; i0 < end; i0 += ${SCAN_LOADS}u) {
+${range(SCAN_LOADS).map((k) => `    let l${k} = logit(min(i0 + ${k}u, end - 1u));`).join("\n")}
+${range(SCAN_LOADS).map((k) => `    if (i0 + ${k}u < end && l${k} >= thr) { z += exp((l${k} - top) / params.temperature); last = i0 + ${k}u; }`).join("\n")}
   }
   red_f[tid] = z;
   red_u[tid] = last;
@@ -156,12 +156,12 @@ ${treeReduce("red_f", "low", N, minOf, { index: "tid" })}
     let want = remainder;
     var acc = 0.0;
     var pick = last;
-    for (var i = start; i < end; i++) {
-      let l = logit(i);
-      if (l >= thr) {
-        acc += exp((l - top) / params.temperature);
-        if (acc > want) { pick = i; break; }
-      }
+    for (var i0 = start; i0 < end; i0 += ${SCAN_LOADS}u) {
+${range(SCAN_LOADS).map((k) => `      let l${k} = logit(min(i0 + ${k}u, end - 1u));`).join("\n")}
+${range(SCAN_LOADS).map((k) => `      if (i0 + ${k}u < end && l${k} >= thr) {
+        acc += exp((l${k} - top) / params.temperature);
+        if (acc > want) { pick = i0 + ${k}u; break; }
+      }`).join("\n")}
     }
     ids[0] = pick;
   }
