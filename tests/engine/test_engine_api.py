@@ -213,6 +213,24 @@ def test_context_overflow(harness, qwen):
     assert v["fits"] == 4
 
 
+def test_prefill_chunk_follows_the_buffer_limit(harness):
+    """Real GPUs prefill in chunks of up to 512 tokens, smaller where the device's buffers are
+    (the logits of a 128k vocabulary take 0.5 KB per token); emulated GPUs take 64; a chunk
+    asked for is taken as it is (and refused later if it does not fit)."""
+    result = harness.call("""
+        const { choosePrefillChunk } = await import("/site/engine/webgpu/fit.mjs");
+        const hp = { nCtx: 2048, nHead: 32, nKv: 8, headDim: 128, nVocab: 128256, nFf: 14336 };
+        const limits = (mib) => ({ maxStorageBufferBindingSize: mib * 2 ** 20, maxBufferSize: 2 ** 40 });
+        return [
+          ...[2048, 128, 64, 32].map((mib) => choosePrefillChunk(hp, limits(mib), "f16", false)),
+          choosePrefillChunk(hp, limits(2048), "f16", true),
+          choosePrefillChunk(hp, limits(32), "f16", false, 512),
+        ];
+    """)
+    assert result["ok"], result
+    assert result["value"] == [512, 256, 128, 64, 64, 512]
+
+
 def test_load_errors(harness, synthetic_dir):
     write_model(synthetic_dir / "gpt2.gguf", "gpt2", "F16")
     write_model(synthetic_dir / "llama-Q5_1.gguf", "llama", "Q5_1")
