@@ -9,7 +9,7 @@ import {
 import {
   prefillMatmulWGSL, prefillMatmulDispatch, firstFitting, TILED_BLOCKS, TILED_TALL_BLOCKS,
 } from "./kernels/matmul-tiled.mjs";
-import { subgroupMatrixSupport, subgroupMatrixBlockFor } from "./kernels/matmul-subgroup-matrix.mjs";
+import { subgroupMatrixSupport, subgroupMatrixBlocksFor } from "./kernels/matmul-subgroup-matrix.mjs";
 import { RMSNORM_WGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
 import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
@@ -128,7 +128,7 @@ export class Graph {
     this.tiledBlocks = { matmul: tiles(TILED_BLOCKS), matmulTall: tiles(TILED_TALL_BLOCKS) };
     const matrices = precision === "f16" && subgroupMatrixSupport(device.features, adapterInfo).ok;
     this.blocks = emulatedGPU ? EMULATED_BLOCKS : {
-      ...GPU_BLOCKS, ...(matrices ? { matmul: subgroupMatrixBlockFor(workgroupBytes) } : this.tiledBlocks),
+      ...GPU_BLOCKS, ...(matrices ? subgroupMatrixBlocksFor(workgroupBytes) : this.tiledBlocks),
     };
     // Subgroup reductions where the device has them and a subgroup fits in a warp of 32 lanes.
     const subgroups = device.features.has("subgroups") && (device.adapterInfo?.subgroupMaxSize ?? 32) <= 32;
@@ -311,9 +311,10 @@ export class Graph {
     return this.isTall(this.hp.nFf) ? this.blocks.matvecGated : this.blocks.matvec;
   }
 
-  // The prefill shape for a part of `rows` rows and its pipeline name's suffix.
+  // The prefill shape for a part of `rows` rows and its pipeline name's suffix: the tall block
+  // from its own minRows (the large tensor-core tile) or TALL_ROWS rows on.
   prefillBlock(rows) {
-    const tall = Boolean(this.blocks.matmulTall) && rows >= TALL_ROWS;
+    const tall = Boolean(this.blocks.matmulTall) && rows >= (this.blocks.matmulTall.minRows ?? TALL_ROWS);
     return { block: tall ? this.blocks.matmulTall : this.blocks.matmul, tall, suffix: tall ? ".tall" : "" };
   }
 

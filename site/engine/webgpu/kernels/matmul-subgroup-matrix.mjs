@@ -63,10 +63,25 @@ export const SUBGROUP_MATRIX_BLOCK_16K = Object.freeze({
   ...SUBGROUP_MATRIX_BLOCK, tile: Object.freeze({ rows: 32, tokens: 64, blocks: 1 }),
 });
 
-// The default block where it fits the device's workgroup memory, else the 16 KiB one.
-export function subgroupMatrixBlockFor(maxComputeWorkgroupStorageSize) {
-  return subgroupMatrixWorkgroupBytes(SUBGROUP_MATRIX_BLOCK) <= maxComputeWorkgroupStorageSize
-    ? SUBGROUP_MATRIX_BLOCK : SUBGROUP_MATRIX_BLOCK_16K;
+// For parts of at least minRows rows (graph.mjs prefillBlock): 64 x 64 tiles, 2 x 2 subgroups
+// of 32 x 32, 2 blocks per step (22 KiB). Slower in the kernel benchmark at 64 tokens, but with
+// prefill chunks of 512 tokens the engine's Llama-3-8B prefill went 2,307 -> 2,783 tok/s at 128
+// tokens and 2,055 -> 3,131 at 1024 (H100) with it on every matrix; SmolLM2's 576-row matrices
+// lost (19.5k -> 15.4k at 128 tokens: too few workgroups), hence the row threshold.
+export const SUBGROUP_MATRIX_BLOCK_LARGE = Object.freeze({
+  ...SUBGROUP_MATRIX_BLOCK,
+  tile: Object.freeze({ rows: 64, tokens: 64, blocks: 2 }),
+  minRows: 4096,
+});
+
+// The blocks that fit the device's workgroup memory: { matmul } (the default, else the 16 KiB
+// one) and, where it fits, { matmulTall } for large parts.
+export function subgroupMatrixBlocksFor(maxComputeWorkgroupStorageSize) {
+  const fits = (block) => subgroupMatrixWorkgroupBytes(block) <= maxComputeWorkgroupStorageSize;
+  return {
+    matmul: fits(SUBGROUP_MATRIX_BLOCK) ? SUBGROUP_MATRIX_BLOCK : SUBGROUP_MATRIX_BLOCK_16K,
+    ...(fits(SUBGROUP_MATRIX_BLOCK_LARGE) ? { matmulTall: SUBGROUP_MATRIX_BLOCK_LARGE } : {}),
+  };
 }
 
 const SUBGROUP = 32; // invocations per subgroup (see subgroupMatrixSupport)

@@ -10,7 +10,7 @@
 // matvecLanesWGSL: the decode mat-vec for real GPUs: LANES neighbouring invocations share a row
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
-import { QUANT_HELPERS, QUANT_HELPERS_EMULATED, dequantEmitter } from "./quant.mjs";
+import { QUANT_HELPERS, dequantEmitter } from "./quant.mjs";
 
 export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2 });
 // The kernel shapes per kind of GPU. On an emulated GPU workgroups are small: SwiftShader runs
@@ -43,7 +43,7 @@ const SHAPE_AND_STEP = /* wgsl */ `
 struct Shape { k: u32, rows: u32, row_bytes: u32, row_offset: u32, y_stride: u32, mode: u32, has_bias: u32, pad: u32 }
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }`;
 
-const matmulBindings = (quantHelpers) => /* wgsl */ `${SHAPE_AND_STEP}
+export const MATMUL_BINDINGS = /* wgsl */ `${SHAPE_AND_STEP}
 @group(0) @binding(0) var<storage, read> W: array<u32>;
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
@@ -51,7 +51,7 @@ const matmulBindings = (quantHelpers) => /* wgsl */ `${SHAPE_AND_STEP}
 @group(0) @binding(4) var<storage, read> A: array<f32>;
 @group(0) @binding(5) var<uniform> shape: Shape;
 @group(0) @binding(6) var<uniform> step: Step;
-${quantHelpers}
+${QUANT_HELPERS}
 
 fn silu(g: f32) -> f32 { return g / (1.0 + exp(-g)); }
 
@@ -65,7 +65,6 @@ fn store(r: u32, t: u32, acc: f32) {
   if (shape.mode == 2u) { v *= silu(A[i]); }
   Y[i] = v;
 }`;
-export const MATMUL_BINDINGS = matmulBindings(QUANT_HELPERS);
 
 export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup }) {
   // Rows and tokens past the end are clamped for loading and skipped for storing.
@@ -82,7 +81,7 @@ ${range(R).map((r) => `      let w${r} = ${emit.chunk(i, `r${r}`)};`).join("\n")
 ${range(T).map((t) => `      { let x = X[xt${t} + j * 8u + ${i}u];${range(R).map((r) => ` a${r}_${t} += dot(w${r}, x);`).join("")} }`).join("\n")}
     }`).join("\n");
   const stores = range(R).flatMap((r) => range(T).map((t) => `  store(r0 + ${r}u, t0 + ${t}u, a${r}_${t});`)).join("\n");
-  return /* wgsl */ `${matmulBindings(QUANT_HELPERS_EMULATED)}
+  return /* wgsl */ `${MATMUL_BINDINGS}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -8,16 +8,13 @@
 // aggregate return values to memory, which made kernels several times slower.
 // tests/engine/reference.py holds the numpy version of each.
 
-// small_to_f32: unsigned integers below 2^23 (quants, bits) as floats. Real GPUs convert in
-// hardware. x86 has no unsigned conversion, so on an emulated GPU (SwiftShader) the float is
-// built through the mantissa instead (the float 2^23 + v, minus 2^23: exact): SmolLM2 Q4_1 decode
-// there 4.2 -> 4.9 tok/s, while on the H100 the same trick made the Q4_0 mat-vec 3-5% slower.
-const SMALL_TO_F32 = {
-  gpu: "fn small_to_f32(v: vec4<u32>) -> vec4<f32> { return vec4<f32>(v); }",
-  emulated: "fn small_to_f32(v: vec4<u32>) -> vec4<f32> { return bitcast<vec4<f32>>(v | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0); }",
-};
-
-const HELPERS = /* wgsl */ `
+export const QUANT_HELPERS = /* wgsl */ `
+// Small unsigned integers (quants, bits) as floats, converted as signed: x86 has no unsigned
+// conversion (LLVM expands one into several instructions), so SwiftShader ran ours slowly
+// (SmolLM2 Q4_1 decode there 3.9-4.4 -> 4.8-5.2 tok/s with a cheaper conversion); GPUs convert
+// either at the same rate. (Building the float through the mantissa, 2^23 + v minus 2^23, was
+// as fast on SwiftShader but not exact on NVIDIA, whose compiler reassociates the subtraction.)
+fn small_to_f32(v: vec4<u32>) -> vec4<f32> { return vec4<f32>(vec4<i32>(v)); }
 fn u16_at(o: u32) -> u32 { return (W[o >> 2u] >> ((o & 2u) * 8u)) & 0xffffu; }
 fn u8_at(o: u32) -> u32 { return (W[o >> 2u] >> ((o & 3u) * 8u)) & 0xffu; }
 fn f16_at(o: u32) -> f32 { return unpack2x16float(u16_at(o)).x; }
@@ -31,8 +28,9 @@ fn bytes4(q: u32) -> vec4<u32> { return vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u
 fn lo_nibbles(q: u32) -> vec4<f32> { return small_to_f32(vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(0xfu)); }
 fn hi_nibbles(q: u32) -> vec4<f32> { return small_to_f32(vec4<u32>(q >> 4u, q >> 12u, q >> 20u, q >> 28u) & vec4<u32>(0xfu)); }
 fn nibbles(q: u32, high: bool) -> vec4<f32> { return select(lo_nibbles(q), hi_nibbles(q), high); }
-// Signed bytes: b ^ 0x80 is b + 128 as an unsigned byte.
-fn i8x4(q: u32) -> vec4<f32> { return small_to_f32(bytes4(q) ^ vec4<u32>(0x80u)) - vec4<f32>(128.0); }
+fn i8x4(q: u32) -> vec4<f32> {
+  return vec4<f32>(vec4<i32>(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4<u32>(24u));
+}
 fn bits4(q: u32, first: u32) -> vec4<f32> {
   return small_to_f32((vec4<u32>(q) >> (vec4<u32>(0u, 1u, 2u, 3u) + first)) & vec4<u32>(1u));
 }
@@ -44,10 +42,6 @@ fn scale_min_k4(sc: u32, s: u32) -> vec2<f32> {
                    f32((a >> 4u) | ((u8_at(sc + s) >> 6u) << 4u)));
 }
 `;
-
-// The helpers for kernels run on a real GPU and, for QUANT_HELPERS_EMULATED, on SwiftShader.
-export const QUANT_HELPERS = `${SMALL_TO_F32.gpu}${HELPERS}`;
-export const QUANT_HELPERS_EMULATED = `${SMALL_TO_F32.emulated}${HELPERS}`;
 
 const range = (n) => [...Array(n).keys()];
 
