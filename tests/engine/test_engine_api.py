@@ -307,9 +307,12 @@ def test_one_call_at_a_time_and_unload_stops_generation(harness, qwen):
 LONG_PROMPT = [(i * 37 + 11) % 384 for i in range(300)]
 
 
-@pytest.mark.parametrize("prompt,head_dim,type_name", [(PROMPT, None, "Q4_K"), (PROMPT, None, "Q4_0"), (LONG_PROMPT, 128, "Q4_K")],
+# The long prompt also takes the real-GPU prefill in chunks of 128 (3 chunks; the default, 512,
+# would be one).
+@pytest.mark.parametrize("prompt,head_dim,type_name,chunk", [(PROMPT, None, "Q4_K", None), (PROMPT, None, "Q4_0", None),
+                                                            (LONG_PROMPT, 128, "Q4_K", 128)],
                          ids=["short", "short-Q4_0", "two-splits"])
-def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir, prompt, head_dim, type_name):
+def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir, prompt, head_dim, type_name, chunk):
     """The real-GPU kernels (warp mat-vecs; decode fusions: one-dispatch attention, q/k/v as one
     mat-vec, gate/up/SwiGLU as one mat-vec) give the emulated kernels' tokens, and the one-token
     pass's logits (prefill of one more token after the prompt) match the reference. Q4_0 takes the
@@ -322,7 +325,7 @@ def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir, 
     result = harness.call("""
         const out = {};
         for (const emulatedGPU of [true, false]) {
-          const e = await window.harness.createWebGPUEngine({emulatedGPU});
+          const e = await window.harness.createWebGPUEngine({emulatedGPU, prefillChunk: emulatedGPU ? undefined : arg.chunk ?? undefined});
           await e.load(arg.url);
           const pre = await e.prefill(arg.ids, {returnLogits: "all"});
           const gen = await e.generate({maxTokens: 8});
@@ -331,13 +334,14 @@ def test_real_gpu_kernel_shapes_match_the_emulated_ones(harness, synthetic_dir, 
           out[emulatedGPU ? "emulated" : "gpu"] = {logits: window.harness.toBase64(pre.logits), tokens: gen.tokens,
             oneEvaluated: one.nEvaluated, one: window.harness.toBase64(one.logits), fused: g.fuse,
             qkvLayers: g.qkvSpans.filter(Boolean).length, gateUpLayers: g.gateUpSpans.filter(Boolean).length,
-            nLayer: e.model.hp.nLayer};
+            nLayer: e.model.hp.nLayer, chunk: g.prefillChunk};
           await e.unload();
         }
         return out;
-    """, {"url": f"/synthetic/{path.name}", "ids": prompt})
+    """, {"url": f"/synthetic/{path.name}", "ids": prompt, "chunk": chunk})
     assert result["ok"], result
     emulated, gpu = result["value"]["emulated"], result["value"]["gpu"]
+    assert (emulated["chunk"], gpu["chunk"]) == (64, chunk or 512)
     assert gpu["fused"] == {"attention": True, "qkv": True, "gateUp": True}
     assert gpu["qkvLayers"] == gpu["gateUpLayers"] == gpu["nLayer"]
     assert gpu["tokens"] == emulated["tokens"]
