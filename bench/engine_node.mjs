@@ -74,7 +74,8 @@ async function main() {
   let t0 = performance.now();
   const info = await loadServed(engine, path);
   const loadMs = performance.now() - t0;
-  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: (({ matvec, matvecTall, matvecGated }) => ({ matvec, matvecTall, matvecGated }))(engine.model.graph.blocks), fused: engine.model.graph.fuse, prefillChunk: engine.model.graph.prefillChunk, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
+  const { matvec, matvecTall, matvecGated } = engine.model.graph.blocks;
+  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: { matvec, matvecTall, matvecGated }, fused: engine.model.graph.fuse, prefillChunk: engine.model.graph.prefillChunk, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
 
   if (values.profile) await profile(engine, info);
   const promptLengths = values.prompts.split(",").map(Number);

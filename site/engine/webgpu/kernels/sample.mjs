@@ -10,6 +10,10 @@ const N = 256;
 const ARGMAX_LOADS = 16;
 const SCAN_LOADS = 8;
 const range = (n) => [...Array(n).keys()];
+// The logits l0 .. l{SCAN_LOADS - 1} at i0 + k (a thread's own slice) or i0 + k * N (strided
+// over the workgroup), clamped to index `last` (the scans skip those past it).
+const scanLoads = (strided, last, pad) =>
+  range(SCAN_LOADS).map((k) => `${pad}let l${k} = logit(min(i0 + ${k}u${strided ? " * N" : ""}, ${last}));`).join("\n");
 
 // fn name(tid, v) -> the sum of v over the workgroup, through the workgroup array arr; uniform
 // (workgroupUniformLoad), so that the bisections below may stop early.
@@ -43,7 +47,7 @@ fn count_at_least(tid: u32, thr: f32) -> u32 {
   let n = params.n_vocab;
   var c = 0u;
   for (var i0 = tid; i0 < n; i0 += ${SCAN_LOADS}u * N) {
-${range(SCAN_LOADS).map((k) => `    let l${k} = logit(min(i0 + ${k}u * N, n - 1u));`).join("\n")}
+${scanLoads(true, "n - 1u", "    ")}
 ${range(SCAN_LOADS).map((k) => `    c += select(0u, 1u, i0 + ${k}u * N < n && l${k} >= thr);`).join("\n")}
   }
   return sum_u(tid, c);
@@ -53,7 +57,7 @@ fn mass_at_least(tid: u32, thr: f32, top: f32) -> f32 {
   let n = params.n_vocab;
   var z = 0.0;
   for (var i0 = tid; i0 < n; i0 += ${SCAN_LOADS}u * N) {
-${range(SCAN_LOADS).map((k) => `    let l${k} = logit(min(i0 + ${k}u * N, n - 1u));`).join("\n")}
+${scanLoads(true, "n - 1u", "    ")}
 ${range(SCAN_LOADS).map((k) => `    z += select(0.0, exp((l${k} - top) / params.temperature), i0 + ${k}u * N < n && l${k} >= thr);`).join("\n")}
   }
   return sum_f(tid, z);
@@ -129,7 +133,7 @@ ${treeReduce("red_f", "low", N, minOf, { index: "tid" })}
   var z = 0.0;
   var last = 0xffffffffu;
   for (var i0 = start; i0 < end; i0 += ${SCAN_LOADS}u) {
-${range(SCAN_LOADS).map((k) => `    let l${k} = logit(min(i0 + ${k}u, end - 1u));`).join("\n")}
+${scanLoads(false, "end - 1u", "    ")}
 ${range(SCAN_LOADS).map((k) => `    if (i0 + ${k}u < end && l${k} >= thr) { z += exp((l${k} - top) / params.temperature); last = i0 + ${k}u; }`).join("\n")}
   }
   red_f[tid] = z;
@@ -157,7 +161,7 @@ ${range(SCAN_LOADS).map((k) => `    if (i0 + ${k}u < end && l${k} >= thr) { z +=
     var acc = 0.0;
     var pick = last;
     for (var i0 = start; i0 < end; i0 += ${SCAN_LOADS}u) {
-${range(SCAN_LOADS).map((k) => `      let l${k} = logit(min(i0 + ${k}u, end - 1u));`).join("\n")}
+${scanLoads(false, "end - 1u", "      ")}
 ${range(SCAN_LOADS).map((k) => `      if (i0 + ${k}u < end && l${k} >= thr) {
         acc += exp((l${k} - top) / params.temperature);
         if (acc > want) { pick = i0 + ${k}u; break; }
