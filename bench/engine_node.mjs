@@ -3,6 +3,7 @@
 //   node bench/engine_node.mjs MODEL.gguf [--prompts 128,1024] [--decode 128] [--runs 3]
 //        [--precision auto|f32|f16] [--compare-precision] [--prefill-chunk N]
 //        [--sampling '{"temperature": 0.8, "topK": 40, "topP": 0.95, "seed": 1}'] (default greedy)
+//        [--activations q8|f32] (the decode mat-vecs' input; default q8 where it compiles)
 //
 // Prints one JSON line per measurement and a summary line; prefill is timed from the prefill call
 // to its completion (all logits of the last position computed), decode as tokens generated per
@@ -31,6 +32,7 @@ const { values, positionals } = parseArgs({
     matmul: { type: "string", default: "" },
     fusions: { type: "string", default: "" },
     precision: { type: "string", default: "auto" },
+    activations: { type: "string", default: "" },
     "compare-precision": { type: "boolean", default: false },
   },
 });
@@ -61,7 +63,7 @@ async function openEngine(precision, overrides = true) {
   const option = (name) => (overrides && values[name] ? JSON.parse(values[name]) : undefined);
   return createWebGPUEngine({
     precision, matvecBlock: option("matvec"), matmulBlock: option("matmul"), fusions: option("fusions"),
-    prefillChunk: option("prefill-chunk"),
+    prefillChunk: option("prefill-chunk"), activations: overrides && values.activations ? values.activations : undefined,
   });
 }
 
@@ -75,7 +77,7 @@ async function main() {
   const info = await loadServed(engine, path);
   const loadMs = performance.now() - t0;
   const { matvec, matvecTall, matvecGated } = engine.model.graph.blocks;
-  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: { matvec, matvecTall, matvecGated }, fused: engine.model.graph.fuse, prefillChunk: engine.model.graph.prefillChunk, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
+  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: { matvec, matvecTall, matvecGated }, fused: engine.model.graph.fuse, q8Activations: engine.model.graph.q8, prefillChunk: engine.model.graph.prefillChunk, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
 
   if (values.profile) await profile(engine, info);
   const promptLengths = values.prompts.split(",").map(Number);
@@ -130,7 +132,7 @@ async function profile(engine, info) {
   const graph = engine.model.graph;
   const names = new Map(Object.entries(graph.pipelines).map(([k, v]) => [v, k]));
   const pos = 128;
-  const steps = [...graph.head.sample, ...graph.decodeBody, ...graph.head.all];
+  const steps = [...graph.head.sample, ...graph.decodeBody, ...graph.head.one];
   const nQ = steps.length * 2;
   const qs = device.createQuerySet({ type: "timestamp", count: nQ });
   const resolve = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });

@@ -5,15 +5,17 @@
 // Shapes of the Llama-3-8B mat-vecs; each variant cycles over enough copies of the matrix to
 // stream >= 300 MB, so the H100's 50 MB L2 cannot serve repeats. Prints one JSON line per variant:
 // microseconds per mat-vec (median of 5 passes of 48) and TB/s of weight bytes. --sweep: the
-// engine kernel at every shape of a grid (rows x warps x unroll) instead.
-//     node bench/matvec_layouts_node.mjs [--no-robustness] [--sweep]
+// engine kernel at every shape of a grid (rows x warps x unroll) instead. --q8: the engine kernel
+// reading int8 activations (kernels/activations-q8.mjs) over a grid of shapes, also for the fused
+// FFN gate + up, each checked against the same sum on the CPU (maxRelDiff).
+//     node bench/matvec_layouts_node.mjs [--no-robustness] [--sweep | --q8]
 import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
-import { matvecWarpDispatch, matvecWarpWGSL } from "../site/engine/webgpu/kernels/matmul.mjs";
+import { GPU_BLOCKS, matvecWarpDispatch, matvecWarpWGSL } from "../site/engine/webgpu/kernels/matmul.mjs";
 import { QUANT_HELPERS } from "../site/engine/webgpu/kernels/quant.mjs";
 import { uniformStream } from "../site/engine/webgpu/random.mjs";
 
-const { values } = parseArgs({ options: { "no-robustness": { type: "boolean", default: false }, sweep: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { "no-robustness": { type: "boolean", default: false }, sweep: { type: "boolean", default: false }, q8: { type: "boolean", default: false } } });
 Object.assign(globalThis, globals);
 const features = `allow_unsafe_apis${values["no-robustness"] ? ",disable_robustness" : ""}`;
 const gpu = create([`enable-dawn-features=${features}`, "disable-dawn-features=timestamp_quantization"]);
@@ -25,11 +27,12 @@ const device = await adapter.requestDevice({
 globalThis.dawnKeepAlive = { gpu, adapter }; // Dawn crashes if these are collected mid-run
 const range = (n) => [...Array(n).keys()];
 const STREAM_BYTES = 300e6;
-const SHAPES = { "attn_q": [4096, 4096], "ffn_gate": [14336, 4096], "ffn_down": [4096, 14336], "output": [128256, 4096] };
+const SHAPES = { "attn_q": [4096, 4096], "ffn_gate": [14336, 4096], "ffn_gate_up": [28672, 4096], "ffn_down": [4096, 14336], "output": [128256, 4096] };
 const ENGINE_BLOCKS = values.sweep
   ? [1, 2, 4, 8].flatMap((rows) => [1, 2, 4, 8].flatMap((warps) => [1, 2, 4].map((unroll) => ({ rows, warps, unroll }))))
   : [{ rows: 2, warps: 4, unroll: 2 }, { rows: 4, warps: 2, unroll: 2 }, { rows: 8, warps: 2, unroll: 1 }];
 const ROW_LOCAL_BLOCKS = [{ rows: 4, warps: 2 }, { rows: 8, warps: 2 }];
+const Q8_BLOCKS = [1, 2, 4].flatMap((rows) => [1, 2, 4, 8].flatMap((warps) => [1, 2].map((unroll) => ({ rows, warps, unroll }))));
 
 // The row-local Q4_0 mat-vec: as the engine's warp kernel (lane j takes blocks j, j + 32, ...;
 // subgroupAdd per row), but one block's quants are one aligned 16-byte read.
@@ -63,6 +66,47 @@ ${range(R).map((r) => `    {
 ${range(R).map((r) => `  let s${r} = subgroupAdd(a${r});
   if (lane == 0u && r0 + ${r}u < shape.y) { Y[r0 + ${r}u] = s${r}; }`).join("\n")}
 }`;
+}
+
+// x as the engine's int8 activation row (kernels/activations-q8.mjs): blocks of 32 int8 (scale =
+// max |x| / 127, round to nearest), then (scale, scale * sum) per block.
+function quantizeQ8(x) {
+  const nb = x.length / 32;
+  const q = new Int8Array(x.length);
+  const d = new Float32Array(nb * 2);
+  for (let j = 0; j < nb; j++) {
+    const block = x.subarray(j * 32, j * 32 + 32);
+    const scale = Math.max(...block.map(Math.abs)) / 127;
+    let sum = 0;
+    for (let i = 0; i < 32; i++) { q[j * 32 + i] = scale ? Math.round(block[i] / scale) : 0; sum += q[j * 32 + i]; }
+    d[j * 2] = scale;
+    d[j * 2 + 1] = scale * sum;
+  }
+  const row = new Uint8Array(x.length + d.byteLength);
+  row.set(new Uint8Array(q.buffer));
+  row.set(new Uint8Array(d.buffer), x.length);
+  return { row, q, d };
+}
+
+// What the int8-activation kernel should give, on the CPU: sum over blocks of d * (x scale *
+// (q - 8) . xq); `gated`: silu(gate row) * up row, the up rows following the gate rows.
+function q8Reference(file, rows, k, { q: xq, d }, gated) {
+  const nb = k / 32;
+  const f16 = (lo, hi) => { const h = lo | (hi << 8); const e = (h >> 10) & 31; return (h >> 15 ? -1 : 1) * (e ? 2 ** (e - 15) * (1 + (h & 1023) / 1024) : 2 ** -14 * (h & 1023) / 1024); };
+  const dots = Float32Array.from({ length: rows }, (_, r) => {
+    let acc = 0;
+    for (let j = 0; j < nb; j++) {
+      const o = (r * nb + j) * 18;
+      let dot = 0;
+      for (let i = 0; i < 16; i++) {
+        dot += ((file[o + 2 + i] & 15) - 8) * xq[j * 32 + i] + ((file[o + 2 + i] >> 4) - 8) * xq[j * 32 + 16 + i];
+      }
+      acc += f16(file[o], file[o + 1]) * d[j * 2] * dot;
+    }
+    return acc;
+  });
+  if (!gated) return dots;
+  return dots.subarray(0, rows / 2).map((g, r) => (g / (1 + Math.exp(-g))) * dots[rows / 2 + r]);
 }
 
 function buffer(data, usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC) {
@@ -124,19 +168,26 @@ function q4_0Matrix(rows, k, next) {
 
 const next = uniformStream(1);
 for (const [name, [rows, k]] of Object.entries(SHAPES)) {
+  const gated = name === "ffn_gate_up";
+  if (gated && !values.q8) continue;
+  const outRows = gated ? rows / 2 : rows;
   const { file, local } = q4_0Matrix(rows, k, next);
   const copies = Math.ceil(STREAM_BYTES / file.length);
   const fileCopies = range(copies).map(() => buffer(file));
-  const localCopies = range(copies).map(() => buffer(local));
-  const x = buffer(Float32Array.from({ length: k }, () => next() * 2 - 1));
+  const localCopies = values.q8 ? [] : range(copies).map(() => buffer(local));
+  const xValues = Float32Array.from({ length: k }, () => next() * 2 - 1);
+  const x = buffer(xValues);
+  const xq = quantizeQ8(xValues);
+  const xq8 = buffer(xq.row);
   const y = buffer(rows * 4);
   const dummy = buffer(16);
   const uniform = (words) => buffer(new Uint32Array(words), GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  const engineShape = uniform([k, rows, (k / 32) * 18, 0, rows, 0, 0, 0]);
+  const engineShape = uniform([k, outRows, (k / 32) * 18, 0, outRows, 0, 0, 0]);
   const engineStep = uniform([1, 0, 0, 0]);
   const rowLocalShape = uniform([k, rows, 0, 0]);
   let reference = null;
-  const measure = async (variant, code, entriesFor, workgroups, report = true) => {
+  const expectedQ8 = values.q8 ? q8Reference(file, rows, k, xq, gated) : null;
+  const measure = async (variant, code, entriesFor, workgroups, report = true, expected = null) => {
     const module = device.createShaderModule({ code });
     const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
     const bindGroups = range(copies).map((c) => device.createBindGroup({ layout: pipeline.getBindGroupLayout(0),
@@ -145,27 +196,32 @@ for (const [name, [rows, k]] of Object.entries(SHAPES)) {
     const times = [];
     for (let i = 0; i < 5; i++) times.push(await timePass(pipeline, bindGroups, workgroups, 48));
     const us = times.sort((a, b) => a - b)[2];
-    const out = await readFloats(y, rows);
+    const out = await readFloats(y, outRows);
     reference ??= out;
-    const maxRelDiff = out.reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i]) / (Math.abs(reference[i]) + 1e-3)), 0);
+    const against = expected ?? reference;
+    const maxRelDiff = out.reduce((m, v, i) => Math.max(m, Math.abs(v - against[i]) / (Math.abs(against[i]) + 1e-3)), 0);
     if (report) {
       console.log(JSON.stringify({ matrix: name, rows, k, copies, robustness: !values["no-robustness"], variant,
         us: +us.toFixed(1), tbPerS: +(file.length / us / 1e6).toFixed(3), maxRelDiff: +maxRelDiff.toExponential(2) }));
     }
   };
+  const engine = (block, q8, report) => measure(`engine${q8 ? " q8" : ""} r${block.rows}w${block.warps}u${block.unroll}`,
+    matvecWarpWGSL("Q4_0", { ...block, subgroups: true, gated, q8 }),
+    (c) => ({ 0: fileCopies[c], 1: q8 ? xq8 : x, 2: y, 3: dummy, 4: dummy, 5: engineShape, 6: engineStep }),
+    matvecWarpDispatch(outRows, block), report, q8 ? expectedQ8 : null);
   // The first pipeline run on fresh buffers measures slow (clocks, first touch): run it twice.
-  for (const [i, block] of [ENGINE_BLOCKS[0], ...ENGINE_BLOCKS].entries()) {
-    await measure(`engine r${block.rows}w${block.warps}u${block.unroll}`, matvecWarpWGSL("Q4_0", { ...block, subgroups: true }),
-      (c) => ({ 0: fileCopies[c], 1: x, 2: y, 3: dummy, 4: dummy, 5: engineShape, 6: engineStep }),
-      matvecWarpDispatch(rows, block), i > 0);
+  const floatBlocks = gated ? [GPU_BLOCKS.matvecGated] : ENGINE_BLOCKS;
+  for (const [i, block] of [floatBlocks[0], ...floatBlocks].entries()) await engine(block, false, i > 0);
+  for (const block of values.q8 ? Q8_BLOCKS : []) {
+    if (Math.ceil(outRows / (block.rows * block.warps)) <= 65535) await engine(block, true, true);
   }
-  for (const vec4 of values.sweep ? [] : [false, true]) {
+  for (const vec4 of values.sweep || values.q8 ? [] : [false, true]) {
     for (const block of ROW_LOCAL_BLOCKS) {
       await measure(`row-local ${vec4 ? "vec4" : "u32"} r${block.rows}w${block.warps}`, rowLocalWGSL({ ...block, vec4 }),
         (c) => ({ 0: localCopies[c], ...(vec4 ? { 1: localCopies[c] } : {}), 2: x, 3: y, 4: rowLocalShape }),
         [Math.ceil(rows / (block.rows * block.warps)), 1]);
     }
   }
-  for (const b of [...fileCopies, ...localCopies, x, y, dummy, engineShape, engineStep, rowLocalShape]) b.destroy();
+  for (const b of [...fileCopies, ...localCopies, x, xq8, y, dummy, engineShape, engineStep, rowLocalShape]) b.destroy();
 }
 process.exit(0);

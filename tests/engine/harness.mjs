@@ -4,6 +4,8 @@
 import { createWebGPUEngine } from "/site/engine/webgpu/index.mjs";
 import { matvecWGSL, matvecDispatch } from "/site/engine/webgpu/kernels/matmul.mjs";
 import { prefillMatmulWGSL, prefillMatmulDispatch } from "/site/engine/webgpu/kernels/matmul-tiled.mjs";
+import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "/site/engine/webgpu/kernels/activations-q8.mjs";
+import { rmsnormWgWGSL } from "/site/engine/webgpu/kernels/norm.mjs";
 
 function fromBase64(s) {
   return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
@@ -84,6 +86,44 @@ async function matmul({ type, weights, rows, k, rowBytes, x, nTokens, block, rep
   return repeat > 0 ? { y: toBase64(y), ms } : toBase64(y);
 }
 
+// One row x of k floats as int8 activations (kernels/activations-q8.mjs): by the standalone pass,
+// or (`weight` given) by RMSNorm's fused output, the row normed with that weight first.
+async function quantizeQ8({ x, weight = null, eps = 1e-5 }) {
+  const dev = await getDevice();
+  const xs = new Float32Array(fromBase64(x).buffer);
+  const k = xs.length;
+  const buffer = (data, usage = GPUBufferUsage.STORAGE) => {
+    const b = dev.createBuffer({ size: Math.max(16, data.byteLength ?? data), usage: usage | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+    if (data.byteLength) dev.queue.writeBuffer(b, 0, data);
+    return b;
+  };
+  const q = buffer(q8RowBytes(k));
+  const uniform = (words) => buffer(words, GPUBufferUsage.UNIFORM);
+  const norm = weight !== null;
+  const params = new ArrayBuffer(16);
+  new Uint32Array(params)[0] = k;
+  new Float32Array(params)[1] = eps;
+  const bindings = norm
+    ? [buffer(xs), buffer(new Float32Array(fromBase64(weight).buffer)), buffer(k * 4), uniform(params), uniform(new Uint32Array([1, 0, 0, 0])), q]
+    : [buffer(xs), q, uniform(new Uint32Array([k, 0, 0, 0]))];
+  const code = norm ? rmsnormWgWGSL({ d: k, q8: true }) : QUANTIZE_Q8_WGSL;
+  const pipeline = await dev.createComputePipelineAsync({ layout: "auto", compute: { module: dev.createShaderModule({ code }), entryPoint: "main" } });
+  const read = dev.createBuffer({ size: q.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const encoder = dev.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0),
+    entries: bindings.map((b, binding) => ({ binding, resource: { buffer: b } })) }));
+  pass.dispatchWorkgroups(norm ? 1 : Math.ceil(k / 32 / QUANTIZE_WORKGROUP));
+  pass.end();
+  encoder.copyBufferToBuffer(q, 0, read, 0, q.size);
+  dev.queue.submit([encoder.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const out = new Uint8Array(read.getMappedRange().slice(0, q8RowBytes(k)));
+  for (const b of [...bindings, read]) b.destroy();
+  return toBase64(out);
+}
+
 // Errors cross as their JSON shape so tests can check `kind`.
 async function attempt(fn) {
   try {
@@ -93,5 +133,5 @@ async function attempt(fn) {
   }
 }
 
-window.harness = { createWebGPUEngine, matmul, toBase64, fromBase64, attempt };
+window.harness = { createWebGPUEngine, matmul, quantizeQ8, toBase64, fromBase64, attempt };
 window.harnessReady = true;

@@ -171,6 +171,7 @@ class Model:
     arch: str
     hp: dict
     weights: dict[str, np.ndarray]  # numpy orientation: [rows (out), row_length (in)]
+    types: dict[str, str]  # GGML type name by tensor name
 
 
 def load_model(path: Path) -> Model:
@@ -195,11 +196,12 @@ def load_model(path: Path) -> Model:
     hp["head_dim"] = field(f"{arch}.attention.key_length", hp["n_embd"] // hp["n_head"])
     hp["rope_scaling"] = _rope_scaling(field, arch, hp["head_dim"], hp["rope_base"])
     weights = {}
+    types = {t.name: t.tensor_type.name for t in reader.tensors}
     for t in reader.tensors:
         row_length = int(t.shape[0])
         weights[t.name] = dequantize(t.tensor_type.name, t.data, row_length).reshape(
             [int(d) for d in reversed(t.shape)])
-    return Model(arch=arch, hp=hp, weights=weights)
+    return Model(arch=arch, hp=hp, weights=weights, types=types)
 
 
 def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
@@ -228,9 +230,45 @@ def rope(x: np.ndarray, positions: np.ndarray, base: float, neox: bool,
     return out
 
 
-def forward(model: Model, ids: list[int]) -> np.ndarray:
-    """Logits [T, vocab] for every position of `ids` (positions 0..T-1), in float64."""
+# The weight types whose one-token mat-vec reads int8 activations on real GPUs
+# (Q8_ACTIVATION_TYPES in kernels/matmul.mjs).
+Q8_ACTIVATION_TYPES = frozenset({"Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"})
+
+
+def activations_q8(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of x as the engine's int8 activations (kernels/activations-q8.mjs): blocks of 32,
+    q = round(x * 127 / max|x|) in f32, and each block's scale d = max|x| / 127: int8 q [..., nb,
+    32] and f32 d [..., nb, 1]."""
+    blocks = x.astype(np.float32).reshape(*x.shape[:-1], -1, 32)
+    amax = np.abs(blocks).max(axis=-1, keepdims=True)
+    inv = np.divide(np.float32(127), amax, out=np.zeros_like(amax), where=amax > 0)
+    return np.round(blocks * inv).astype(np.int8), amax / np.float32(127)
+
+
+def quantize_activations_q8(x: np.ndarray) -> np.ndarray:
+    """Rows of x rounded as the engine's int8 activations, back as float64."""
+    q, d = activations_q8(x)
+    return (q * d).reshape(x.shape).astype(np.float64)
+
+
+def activations_q8_bytes(x: np.ndarray) -> bytes:
+    """One row of x in the engine's int8 activation layout: the int8s, then (d, d * sum) per block."""
+    q, d = activations_q8(x)
+    scales = np.concatenate([d, d * q.sum(axis=-1, keepdims=True, dtype=np.int32).astype(np.float32)], axis=-1)
+    return q.tobytes() + scales.astype(np.float32).tobytes()
+
+
+def forward(model: Model, ids: list[int], q8_from: int | None = None) -> np.ndarray:
+    """Logits [T, vocab] for every position of `ids` (positions 0..T-1), in float64. `q8_from`:
+    positions from there on run as the engine's one-token pass on a real GPU, whose mat-vecs of
+    Q8_ACTIVATION_TYPES read their input rounded to int8 blocks."""
     w, hp = model.weights, model.hp
+
+    def project(h: np.ndarray, name: str) -> np.ndarray:
+        if q8_from is not None and model.types[name] in Q8_ACTIVATION_TYPES:
+            h = np.concatenate([h[:q8_from], quantize_activations_q8(h[q8_from:])])
+        return h @ w[name].T
+
     neox = model.arch == "qwen2"
     n_head, n_kv, hd = hp["n_head"], hp["n_kv"], hp["head_dim"]
     T = len(ids)
@@ -241,9 +279,9 @@ def forward(model: Model, ids: list[int]) -> np.ndarray:
     for i in range(hp["n_layer"]):
         p = f"blk.{i}."
         h = rms_norm(x, w[p + "attn_norm.weight"], hp["eps"])
-        q = h @ w[p + "attn_q.weight"].T + w.get(p + "attn_q.bias", 0)
-        k = h @ w[p + "attn_k.weight"].T + w.get(p + "attn_k.bias", 0)
-        v = h @ w[p + "attn_v.weight"].T + w.get(p + "attn_v.bias", 0)
+        q = project(h, p + "attn_q.weight") + w.get(p + "attn_q.bias", 0)
+        k = project(h, p + "attn_k.weight") + w.get(p + "attn_k.bias", 0)
+        v = project(h, p + "attn_v.weight") + w.get(p + "attn_v.bias", 0)
         q = rope(q.reshape(T, n_head, hd), pos, hp["rope_base"], neox, factors, hp["rope_scaling"])
         k = rope(k.reshape(T, n_kv, hd), pos, hp["rope_base"], neox, factors, hp["rope_scaling"])
         v = v.reshape(T, n_kv, hd)
@@ -254,11 +292,10 @@ def forward(model: Model, ids: list[int]) -> np.ndarray:
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         scores /= scores.sum(axis=-1, keepdims=True)
         attn = np.einsum("hts,shd->thd", scores, v).reshape(T, n_head * hd)
-        x = x + attn @ w[p + "attn_output.weight"].T
+        x = x + project(attn, p + "attn_output.weight")
         h = rms_norm(x, w[p + "ffn_norm.weight"], hp["eps"])
-        gate = h @ w[p + "ffn_gate.weight"].T
-        up = h @ w[p + "ffn_up.weight"].T
-        x = x + (gate / (1 + np.exp(-gate)) * up) @ w[p + "ffn_down.weight"].T
+        gate = project(h, p + "ffn_gate.weight")
+        up = project(h, p + "ffn_up.weight")
+        x = x + project(gate / (1 + np.exp(-gate)) * up, p + "ffn_down.weight")
     h = rms_norm(x, w["output_norm.weight"], hp["eps"])
-    out = w.get("output.weight", w["token_embd.weight"])
-    return h @ out.T
+    return project(h, "output.weight" if "output.weight" in w else "token_embd.weight")

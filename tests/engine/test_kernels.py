@@ -5,11 +5,15 @@ accumulation over K = 512 terms in any order."""
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
 from tests.engine.conftest import b64, from_b64
-from tests.engine.reference import DEQUANTIZERS, dequantize
+from tests.engine.reference import (
+    DEQUANTIZERS, Q8_ACTIVATION_TYPES, activations_q8, activations_q8_bytes, dequantize, quantize_activations_q8, rms_norm,
+)
 from tests.fixtures.synthetic_gguf import _matrix
 
 pytestmark = pytest.mark.browser
@@ -47,13 +51,15 @@ BLOCKS += [(100, {"tile": {"rows": 32, "tokens": 64, "blocks": 2}, "rows": 2, "t
 
 
 def run_matmul(harness, type_name, raw, x, block):
+    """x: float rows, or one row of int8 activations (bytes) for a q8 block."""
     row_bytes = raw.shape[1] if raw.dtype == np.uint8 else raw.shape[1] * raw.itemsize
+    n_tokens, x_bytes = (1, x) if isinstance(x, bytes) else (len(x), x.astype(np.float32).tobytes())
     out = harness.evaluate(
         "(a) => window.harness.matmul(a)",
         {"type": type_name, "weights": b64(raw), "rows": ROWS, "k": K, "rowBytes": row_bytes,
-         "x": b64(x.astype(np.float32)), "nTokens": len(x), "block": block},
+         "x": b64(np.frombuffer(x_bytes, dtype=np.uint8)), "nTokens": n_tokens, "block": block},
     )
-    return from_b64(out).reshape(len(x), ROWS)
+    return from_b64(out).reshape(n_tokens, ROWS)
 
 
 @pytest.mark.parametrize("type_name", list(DEQUANTIZERS))
@@ -83,5 +89,75 @@ def test_gated_matvec(harness, type_name, block):
     got = run_matmul(harness, type_name, raw, x, block)
     gate, up = x @ w[:ROWS].T, x @ w[ROWS:].T
     expected = gate / (1 + np.exp(-gate)) * up
-    bound = 1e-5 * (np.abs(x) @ np.abs(w[:ROWS]).T) * np.abs(up) + 1e-5 * (np.abs(x) @ np.abs(w[ROWS:]).T) * np.abs(gate) + 1e-6
+    bound = swiglu_bound(x, w, gate, up)
     assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
+
+
+def swiglu_bound(x, w, gate, up):
+    """The f32 accumulation bound of silu(gate) * up, gate and up each over K terms."""
+    return 1e-5 * (np.abs(x) @ np.abs(w[:ROWS]).T) * np.abs(up) + 1e-5 * (np.abs(x) @ np.abs(w[ROWS:]).T) * np.abs(gate) + 1e-6
+
+
+def test_int8_activation_types_match_the_reference(harness):
+    """The reference rounds the inputs of exactly the mat-vecs the engine gives int8 activations."""
+    types = harness.evaluate("async () => (await import('/site/engine/webgpu/kernels/matmul.mjs')).Q8_ACTIVATION_TYPES")
+    assert set(types) == Q8_ACTIVATION_TYPES
+
+
+# The one-token mat-vec with int8 activations (kernels/activations-q8.mjs): the real-GPU shapes
+# (GPU_BLOCKS_Q8 and others), plain and gated, and the emulated one, against numpy on the same
+# rounded x.
+@pytest.mark.parametrize("type_name", sorted(Q8_ACTIVATION_TYPES))
+@pytest.mark.parametrize("block", [
+    {"rows": 4, "tokens": 1, "workgroup": 16, "q8": True},
+    {"rows": 1, "warps": 2, "subgroups": True, "q8": True},
+    {"rows": 2, "warps": 2, "subgroups": False, "unroll": 2, "q8": True},
+    {"rows": 1, "warps": 2, "subgroups": True, "q8": True, "gated": True},
+    {"rows": 3, "warps": 1, "subgroups": False, "q8": True, "gated": True},
+])
+def test_matvec_int8_activations(harness, type_name, block):
+    rng = np.random.default_rng(11)
+    gated = block.get("gated", False)
+    raw, _ = _matrix(rng, type_name, (2 if gated else 1) * ROWS, K, scale=0.5)
+    w = dequantize(type_name, raw, K).astype(np.float64)
+    x = rng.standard_normal((1, K))
+    xq = quantize_activations_q8(x)
+    got = run_matmul(harness, type_name, raw, activations_q8_bytes(x), block)
+    y = xq @ w.T
+    if gated:
+        gate, up = y[:, :ROWS], y[:, ROWS:]
+        expected, bound = gate / (1 + np.exp(-gate)) * up, swiglu_bound(xq, w, gate, up)
+    else:
+        expected, bound = y, 1e-5 * (np.abs(xq) @ np.abs(w).T) + 1e-6
+    assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
+
+
+# Rows of 4096 (the 8B's width: 16 norm slots per invocation) and 576 (SmolLM2's: a partial slot),
+# with a zero block and a block whose largest value is negative.
+@pytest.mark.parametrize("k", [576, 4096])
+@pytest.mark.parametrize("via_norm", [False, True], ids=["standalone", "rmsnorm"])
+def test_int8_activation_rows(harness, k, via_norm):
+    """The int8 activation row as the quantizing pass and RMSNorm's fused output write it: numpy's
+    int8s (but where x * 127 / max|x| lies within 1e-3 of a rounding boundary: the GPU's f32
+    differs in the last bits) and scales."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(k).astype(np.float32) * 3
+    x[32:64] = 0
+    x[64:96] = np.abs(x[64:96])
+    x[70] = -10
+    weight = (rng.random(k) + 0.5).astype(np.float32)
+    got = base64.b64decode(harness.evaluate("(a) => window.harness.quantizeQ8(a)", {
+        "x": b64(x), **({"weight": b64(weight), "eps": 1e-5} if via_norm else {})}))
+    row = rms_norm(x.astype(np.float64), weight, 1e-5).astype(np.float32) if via_norm else x
+    nb = k // 32
+    q_got = np.frombuffer(got[:k], dtype=np.int8).reshape(nb, 32)
+    scales_got = np.frombuffer(got[k:], dtype=np.float32).reshape(nb, 2)
+    q, d = activations_q8(row)
+    with np.errstate(invalid="ignore", divide="ignore"):  # the zero block
+        scaled = row.reshape(nb, 32) / d
+    settled = np.abs(scaled - np.floor(scaled) - 0.5) > 1e-3
+    assert np.array_equal(q_got[settled], q[settled])
+    assert np.all(np.abs(q_got.astype(int) - q) <= 1)
+    assert np.allclose(scales_got[:, 0], d[:, 0], rtol=1e-5, atol=0)
+    assert np.array_equal(scales_got[:, 1], scales_got[:, 0] * q_got.sum(axis=1, dtype=np.int32).astype(np.float32))
+    assert np.all(q_got[1] == 0) and scales_got[1, 0] == 0 and q_got[2, 6] == -127

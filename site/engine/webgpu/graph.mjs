@@ -4,13 +4,15 @@
 
 import { EngineError } from "../errors.mjs";
 import {
-  matvecWGSL, getRowsWGSL, matvecDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, MODE, TALL_ROWS,
+  matvecWGSL, getRowsWGSL, matvecDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, GPU_BLOCKS_Q8, MODE, TALL_ROWS,
+  Q8_ACTIVATION_TYPES,
 } from "./kernels/matmul.mjs";
+import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "./kernels/activations-q8.mjs";
 import {
   prefillMatmulWGSL, prefillMatmulDispatch, firstFitting, TILED_BLOCKS, TILED_TALL_BLOCKS,
 } from "./kernels/matmul-tiled.mjs";
 import { subgroupMatrixSupport, subgroupMatrixBlocksFor } from "./kernels/matmul-subgroup-matrix.mjs";
-import { RMSNORM_WGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
+import { rmsnormWGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
 import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
   ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, attentionDispatch,
@@ -102,17 +104,19 @@ const NO_FUSIONS = Object.freeze({ attention: false, qkv: false, gateUp: false }
 
 // emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU;
 // precision "f16" (the device has shader-f16) stores the KV cache as f16 and runs prefill on
-// f16 subgroup matrices where the device has them.
+// f16 subgroup matrices where the device has them. activations "q8" (the default; real GPUs
+// whose WGSL has dot4I8Packed) gives the one-token pass's mat-vecs of Q8_ACTIVATION_TYPES their
+// input as int8 (kernels/activations-q8.mjs); "f32" keeps it float.
 export class Graph {
-  static async create(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision = "f32", adapterInfo, prefillChunk } = {}) {
-    const graph = new Graph(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision, adapterInfo, prefillChunk });
+  static async create(device, hp, weights, emulatedGPU, options = {}) {
+    const graph = new Graph(device, hp, weights, emulatedGPU, { precision: "f32", ...options });
     await graph.build();
     return graph;
   }
 
   // matvecBlock / matmulBlock / fusions override the decode / prefill kernel shapes and the
   // decode fusions (benchmarks).
-  constructor(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision, adapterInfo, prefillChunk }) {
+  constructor(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision, adapterInfo, prefillChunk, activations }) {
     this.device = device;
     this.hp = hp;
     this.prefillChunk = prefillChunk;
@@ -135,8 +139,19 @@ export class Graph {
     const withSubgroups = (b) => (b?.warps ? { ...b, subgroups } : b);
     this.blocks = { ...this.blocks, matvec: withSubgroups(this.blocks.matvec), matvecTall: withSubgroups(this.blocks.matvecTall),
       matvecGated: withSubgroups(this.blocks.matvecGated) };
-    // A matvecBlock's own `tall` and `gated` blocks, if any, serve the tall parts and the gated FFN.
-    if (matvecBlock) {
+    const matrixTypes = new Set([...weights.tensors.values()].filter((t) => t.shape.length > 1).map((t) => t.type.name));
+    // Settled in makePipelines: false where the kernels do not compile (no dot4I8Packed).
+    this.q8 = activations !== "f32" && (activations === "q8" || !emulatedGPU) && (!matvecBlock || Boolean(matvecBlock.q8))
+      && Q8_ACTIVATION_TYPES.some((t) => matrixTypes.has(t));
+    // A matvecBlock's own `tall` and `gated` blocks, if any, serve the tall parts and the gated FFN;
+    // one with `q8` replaces the int8-activation shapes (a float one turns int8 activations off).
+    this.q8Blocks = emulatedGPU ? { matvec: { ...EMULATED_BLOCKS.matvec, q8: true } }
+      : Object.fromEntries(Object.entries(GPU_BLOCKS_Q8).map(([name, b]) => [name, withSubgroups(b)]));
+    if (matvecBlock?.q8) {
+      const { tall, gated, ...block } = matvecBlock;
+      const q8 = (b) => withSubgroups({ ...b, q8: true });
+      this.q8Blocks = { matvec: q8(block), matvecTall: q8(tall ?? block), matvecGated: q8(gated ?? tall ?? block) };
+    } else if (matvecBlock) {
       const { tall, gated, ...block } = matvecBlock;
       this.blocks = { ...this.blocks, matvec: block, matvecTall: tall, matvecGated: gated ?? tall };
     }
@@ -204,6 +219,11 @@ export class Graph {
       gate: this.buffer("gate", growing.ffn),
       up: this.buffer("up", growing.ffn),
       qkvOne: this.buffer("qkvOne", (qDim + 2 * kvDim) * f),
+      // The one-token pass's mat-vec inputs as int8 (activations-q8.mjs): normed x, attention
+      // output, SwiGLU output.
+      xnQ8: this.buffer("xnQ8", q8RowBytes(hp.nEmbd)),
+      attnQ8: this.buffer("attnQ8", q8RowBytes(qDim)),
+      ffnQ8: this.buffer("ffnQ8", q8RowBytes(hp.nFf)),
       // Per head and split of the decode attention: max, sum and the unnormalized output.
       partials: this.buffer("partials", hp.nHead * Math.ceil(hp.nCtx / decodeSplit(hp)) * (hp.headDim / 4 + 1) * 16),
       logits: this.buffer("logits", growing.logits, STORAGE | copy),
@@ -250,14 +270,16 @@ export class Graph {
       jobs[`matvec.${type}`] = makeMatvec(type, this.blocks.matvec);
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
     }
-    for (const type of gatedTypes) jobs[`matvec.${type}.gated`] = makeMatvec(type, { ...this.gatedBlock(), gated: true });
+    for (const type of gatedTypes) jobs[`matvec.${type}.gated`] = makeMatvec(type, { ...this.gatedBlock(false), gated: true });
     jobs.getRows = make(getRowsWGSL(this.tensor("token_embd.weight").type.name));
     // Emulated GPUs keep the one-invocation-per-row kernels; real ones get workgroup-wide rows.
     const real = !this.emulated;
     const subgroups = this.device.features.has("subgroups");
     const d = this.hp.nEmbd;
-    jobs.rmsnorm = make(real ? rmsnormWgWGSL({ subgroups, d }) : RMSNORM_WGSL)
-      .catch((err) => (real && subgroups ? make(rmsnormWgWGSL({ d })) : Promise.reject(err)));
+    const makeNorm = (q8) => (real
+      ? make(rmsnormWgWGSL({ subgroups, d, q8 })).catch((err) => (subgroups ? make(rmsnormWgWGSL({ d, q8 })) : Promise.reject(err)))
+      : make(rmsnormWGSL({ q8 })));
+    jobs.rmsnorm = makeNorm(false);
     jobs.rope = make(ropeWGSL({ pairs: real, kvType: this.kvType }));
     const kv = this.kvType;
     jobs.scores = make(scoresWGSL(real ? SCORES_BLOCK_GPU : SCORES_BLOCK_EMULATED, kv));
@@ -269,12 +291,31 @@ export class Graph {
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
     }
     jobs.sample = make(SAMPLE_WGSL);
+    const q8 = this.q8 ? this.q8Pipelines({ make, makeMatvec, makeNorm, layout }, { types, tallTypes, gatedTypes }) : null;
     const names = Object.keys(jobs);
     try {
       const made = await Promise.all(Object.values(jobs));
-      this.pipelines = { ...Object.fromEntries(names.map((n, i) => [n, made[i]])), ...await prefill };
+      this.pipelines = { ...Object.fromEntries(names.map((n, i) => [n, made[i]])), ...await prefill, ...await q8 };
     } catch (err) {
       throw new EngineError("internal", `a WebGPU kernel failed to compile: ${err.message}`);
+    }
+  }
+
+  // The int8-activation pipelines ("matvec.TYPE[.tall|.gated].q8", "rmsnormQ8", "quantizeQ8"),
+  // or none, with this.q8 turned off, where they do not compile (WGSL without dot4I8Packed).
+  async q8Pipelines({ make, makeMatvec, makeNorm }, { types, tallTypes, gatedTypes }) {
+    const jobs = { rmsnormQ8: makeNorm(true), quantizeQ8: make(QUANTIZE_Q8_WGSL) };
+    for (const type of Q8_ACTIVATION_TYPES.filter((t) => types.has(t))) {
+      jobs[`matvec.${type}.q8`] = makeMatvec(type, this.q8Blocks.matvec);
+      if (tallTypes.has(type)) jobs[`matvec.${type}.tall.q8`] = makeMatvec(type, this.q8Blocks.matvecTall);
+      if (gatedTypes.has(type)) jobs[`matvec.${type}.gated.q8`] = makeMatvec(type, { ...this.gatedBlock(true), gated: true });
+    }
+    try {
+      const made = await Promise.all(Object.values(jobs));
+      return Object.fromEntries(Object.keys(jobs).map((name, i) => [name, made[i]]));
+    } catch {
+      this.q8 = false;
+      return {};
     }
   }
 
@@ -307,8 +348,21 @@ export class Graph {
   }
 
   // The gated FFN mat-vec's shape: its own where the FFN is tall.
-  gatedBlock() {
-    return this.isTall(this.hp.nFf) ? this.blocks.matvecGated : this.blocks.matvec;
+  gatedBlock(q8) {
+    const blocks = q8 ? this.q8Blocks : this.blocks;
+    return this.isTall(this.hp.nFf) ? blocks.matvecGated : blocks.matvec;
+  }
+
+  // Whether the one-token mat-vec of a weight type takes int8 activations.
+  takesQ8(type) {
+    return this.q8 && Q8_ACTIVATION_TYPES.includes(type);
+  }
+
+  // The one-token mat-vec's pipeline name and shape for a part of `rows` rows.
+  matvecKernel(type, rows, q8) {
+    const tall = this.isTall(rows);
+    const blocks = q8 ? this.q8Blocks : this.blocks;
+    return { name: `matvec.${type}${tall ? ".tall" : ""}${q8 ? ".q8" : ""}`, block: tall ? blocks.matvecTall : blocks.matvec };
   }
 
   // The prefill shape for a part of `rows` rows and its pipeline name's suffix: the tall block
@@ -319,29 +373,47 @@ export class Graph {
   }
 
   // A spec: {pipeline(n), layout?, entries (resources by binding), dispatch(n, pos0)} for n tokens
-  // at positions pos0..; bindAll turns the entries into a bind group once.
-  matmul(name, x, y, yStride, { mode = MODE.STORE, bias = null, aux = null } = {}) {
+  // at positions pos0..; bindAll turns the entries into a bind group once. `q8`: a one-token
+  // spec whose input is x's int8 row in that buffer, where the type takes it.
+  matmul(name, x, y, yStride, { mode = MODE.STORE, bias = null, aux = null, q8 = null } = {}) {
     const t = this.tensor(name);
-    return t.parts.map((part) => ({
-      label: name,
-      pipeline: (n) => this.pipelines[n === 1 ? `matvec.${t.type.name}${this.isTall(part.rowCount) ? ".tall" : ""}`
-        : `matmul.${t.type.name}${this.prefillBlock(part.rowCount).suffix}`],
-      layout: this.matmulLayout,
-      entries: [range(part), whole(x), whole(y), bias ? range(this.tensor(bias).parts[0]) : whole(this.buf.dummy),
-        aux ? whole(aux) : whole(this.buf.dummy),
-        this.uniforms.add((u) => u.set([t.rowLength, part.rowCount, t.bytesPerRow, part.rowStart, yStride, mode, bias ? 1 : 0, 0])),
-        whole(this.buf.step)],
-      dispatch: (n) => (n === 1
-        ? matvecDispatch(part.rowCount, this.isTall(part.rowCount) ? this.blocks.matvecTall : this.blocks.matvec)
-        : prefillMatmulDispatch(part.rowCount, n, this.prefillBlock(part.rowCount).block)),
-    }));
+    const xQ8 = this.takesQ8(t.type.name) ? q8 : null;
+    return t.parts.map((part) => {
+      const matvec = this.matvecKernel(t.type.name, part.rowCount, Boolean(xQ8));
+      return {
+        label: name,
+        pipeline: (n) => this.pipelines[n === 1 ? matvec.name : `matmul.${t.type.name}${this.prefillBlock(part.rowCount).suffix}`],
+        layout: this.matmulLayout,
+        entries: [range(part), whole(xQ8 ?? x), whole(y), bias ? range(this.tensor(bias).parts[0]) : whole(this.buf.dummy),
+          aux ? whole(aux) : whole(this.buf.dummy),
+          this.uniforms.add((u) => u.set([t.rowLength, part.rowCount, t.bytesPerRow, part.rowStart, yStride, mode, bias ? 1 : 0, 0])),
+          whole(this.buf.step)],
+        dispatch: (n) => (n === 1
+          ? matvecDispatch(part.rowCount, matvec.block)
+          : prefillMatmulDispatch(part.rowCount, n, this.prefillBlock(part.rowCount).block)),
+      };
+    });
   }
 
-  rmsnorm(name, x, y, step) {
+  // A one-token mat-vec from x's int8 row: the quantizing pass where the weight's type takes
+  // it (x of `k` floats into `q8`), then the mat-vec.
+  matvecFromQ8(name, x, q8, k, y, yStride, options) {
+    const quantize = this.takesQ8(this.tensor(name).type.name) ? [{
+      pipeline: () => this.pipelines.quantizeQ8,
+      entries: [whole(x), whole(q8), this.uniforms.add((u) => { u[0] = k; })],
+      dispatch: () => [ceilDiv(k / 32, QUANTIZE_WORKGROUP)],
+    }] : [];
+    return [...quantize, ...this.matmul(name, x, y, yStride, { ...options, q8 })];
+  }
+
+  // `q8`: (one token) also x's int8 row into that buffer, for the mat-vecs that take it.
+  rmsnorm(name, x, y, step, q8 = null) {
+    const withQ8 = this.q8 && q8;
     return {
-      pipeline: () => this.pipelines.rmsnorm,
+      pipeline: () => this.pipelines[withQ8 ? "rmsnormQ8" : "rmsnorm"],
       entries: [whole(x), range(this.tensor(name).parts[0]), whole(y),
-        this.uniforms.add((u, fl) => { u[0] = this.hp.nEmbd; fl[1] = this.hp.eps; }), step ?? whole(this.buf.step)],
+        this.uniforms.add((u, fl) => { u[0] = this.hp.nEmbd; fl[1] = this.hp.eps; }), step ?? whole(this.buf.step),
+        ...(withQ8 ? [whole(q8)] : [])],
       dispatch: (n) => (this.emulated ? [ceilDiv(n, NORM_WORKGROUP)] : [n]),
     };
   }
@@ -369,6 +441,8 @@ export class Graph {
       u.set([hp.nHead, hp.nKv, hp.headDim, hp.nCtx]);
       fl[4] = 1 / Math.sqrt(hp.headDim);
     });
+    // The one-token pass reads int8 activations where it can (buf.*Q8).
+    const xnQ8 = decode ? buf.xnQ8 : null;
     for (let i = 0; i < hp.nLayer; i++) {
       const w = layerTensorNames(hp, i);
       const cache = this.kvCache[i];
@@ -377,15 +451,18 @@ export class Graph {
         ? { q: slice(buf.qkvOne, 0, qDim), k: slice(buf.qkvOne, qDim, kvDim), v: slice(buf.qkvOne, qDim + kvDim, kvDim) }
         : { q: whole(buf.q), k: whole(buf.k), v: whole(buf.v) };
       const projections = span ? [this.qkvMatvec(span)] : [
-        ...this.matmul(w.wq, buf.xn, buf.q, qDim, { bias: w.bq }),
-        ...this.matmul(w.wk, buf.xn, buf.k, kvDim, { bias: w.bk }),
-        ...this.matmul(w.wv, buf.xn, buf.v, kvDim, { bias: w.bv }),
+        ...this.matmul(w.wq, buf.xn, buf.q, qDim, { bias: w.bq, q8: xnQ8 }),
+        ...this.matmul(w.wk, buf.xn, buf.k, kvDim, { bias: w.bk, q8: xnQ8 }),
+        ...this.matmul(w.wv, buf.xn, buf.v, kvDim, { bias: w.bv, q8: xnQ8 }),
       ];
       const gateUp = decode ? this.gateUpSpans[i] : null;
       const ffnIn = gateUp ? [this.gatedMatvec(gateUp)] : [
-        ...this.matmul(w.wGate, buf.xn, buf.gate, hp.nFf),
-        ...this.matmul(w.wUp, buf.xn, buf.up, hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate }),
+        ...this.matmul(w.wGate, buf.xn, buf.gate, hp.nFf, { q8: xnQ8 }),
+        ...this.matmul(w.wUp, buf.xn, buf.up, hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate, q8: xnQ8 }),
       ];
+      const addInto = (name, x, q8, k) => (decode
+        ? this.matvecFromQ8(name, x, q8, k, buf.x, hp.nEmbd, { mode: MODE.ADD })
+        : this.matmul(name, x, buf.x, hp.nEmbd, { mode: MODE.ADD }));
       const attention = decode && this.fuse.attention
         ? [{
           pipeline: () => this.pipelines.attentionDecode,
@@ -399,7 +476,7 @@ export class Graph {
         }]
         : this.attentionPasses(cache, attnParams, qkv.q, decode);
       specs.push(
-        this.rmsnorm(w.attnNorm, buf.x, buf.xn),
+        this.rmsnorm(w.attnNorm, buf.x, buf.xn, undefined, xnQ8),
         ...projections,
         {
           pipeline: () => this.pipelines.rope,
@@ -408,10 +485,10 @@ export class Graph {
           dispatch: (n) => [ceilDiv((hp.nHead + hp.nKv) * (this.emulated ? 1 : hp.headDim / 2), ROPE_WORKGROUP), n],
         },
         ...attention,
-        ...this.matmul(w.wo, buf.attn, buf.x, hp.nEmbd, { mode: MODE.ADD }),
-        this.rmsnorm(w.ffnNorm, buf.x, buf.xn),
+        ...addInto(w.wo, buf.attn, buf.attnQ8, qDim),
+        this.rmsnorm(w.ffnNorm, buf.x, buf.xn, undefined, xnQ8),
         ...ffnIn,
-        ...this.matmul(w.wDown, buf.up, buf.x, hp.nEmbd, { mode: MODE.ADD }),
+        ...addInto(w.wDown, buf.up, buf.ffnQ8, hp.nFf),
       );
     }
     return specs;
@@ -420,29 +497,31 @@ export class Graph {
   // The one-token q, k, v projection of one layer as one mat-vec into buf.qkvOne.
   qkvMatvec({ weights, bias, type, rowLength, bytesPerRow }) {
     const rows = weights.rowCount;
-    const tall = this.isTall(rows);
+    const q8 = this.takesQ8(type);
+    const matvec = this.matvecKernel(type, rows, q8);
     return {
       label: "attn_qkv",
-      pipeline: () => this.pipelines[`matvec.${type}${tall ? ".tall" : ""}`],
+      pipeline: () => this.pipelines[matvec.name],
       layout: this.matmulLayout,
-      entries: [range(weights), whole(this.buf.xn), whole(this.buf.qkvOne), bias ? range(bias) : whole(this.buf.dummy), whole(this.buf.dummy),
-        this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, rows, MODE.STORE, bias ? 1 : 0, 0])),
+      entries: [range(weights), whole(q8 ? this.buf.xnQ8 : this.buf.xn), whole(this.buf.qkvOne), bias ? range(bias) : whole(this.buf.dummy),
+        whole(this.buf.dummy), this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, rows, MODE.STORE, bias ? 1 : 0, 0])),
         whole(this.buf.step)],
-      dispatch: () => matvecDispatch(rows, tall ? this.blocks.matvecTall : this.blocks.matvec),
+      dispatch: () => matvecDispatch(rows, matvec.block),
     };
   }
 
   // The one-token FFN gate and up projections with SwiGLU as one mat-vec into buf.up.
   gatedMatvec({ weights, type, rowLength, bytesPerRow }) {
     const rows = this.hp.nFf;
+    const q8 = this.takesQ8(type);
     return {
       label: "ffn_gate_up",
-      pipeline: () => this.pipelines[`matvec.${type}.gated`],
+      pipeline: () => this.pipelines[`matvec.${type}.gated${q8 ? ".q8" : ""}`],
       layout: this.matmulLayout,
-      entries: [range(weights), whole(this.buf.xn), whole(this.buf.up), whole(this.buf.dummy), whole(this.buf.dummy),
+      entries: [range(weights), whole(q8 ? this.buf.xnQ8 : this.buf.xn), whole(this.buf.up), whole(this.buf.dummy), whole(this.buf.dummy),
         this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, rows, MODE.STORE, 0, 0])),
         whole(this.buf.step)],
-      dispatch: () => matvecDispatch(rows, this.gatedBlock()),
+      dispatch: () => matvecDispatch(rows, this.gatedBlock(q8)),
     };
   }
 
@@ -481,12 +560,17 @@ export class Graph {
       this.rmsnorm("output_norm.weight", buf.x, buf.xn),
       ...this.matmul(out, buf.xn, buf.logits, hp.nVocab),
     ];
+    // The one-token pass: as `all`, with int8 activations where they serve.
+    const oneToken = this.q8 ? [
+      this.rmsnorm("output_norm.weight", buf.x, buf.xn, undefined, buf.xnQ8),
+      ...this.matmul(out, buf.xn, buf.logits, hp.nVocab, { q8: buf.xnQ8 }),
+    ] : all;
     const sample = [{
       pipeline: () => this.pipelines.sample,
       entries: [whole(buf.logits), whole(buf.ids), whole(buf.sample)],
       dispatch: () => [1],
     }];
-    return { last, all, sample };
+    return { last, all, one: oneToken, sample };
   }
 
   bindAll(specs) {
@@ -525,7 +609,7 @@ export class Graph {
     this.run(pass, n === 1 ? this.decodeBody : this.body, n, pos0);
     // One token is its own last row: the "all" head, without a copy into xLast.
     if (logits === "all" || n === 1) {
-      this.run(pass, this.head.all, n);
+      this.run(pass, n === 1 ? this.head.one : this.head.all, n);
       pass.end();
       return;
     }

@@ -60,15 +60,16 @@ function choosePrecision(device, precision = "auto") {
   return hasF16 ? "f16" : "f32";
 }
 
-// matvecBlock / matmulBlock / fusions / prefillChunk override the decode mat-vec / prefill
-// mat-mat kernel shapes, the decode fusions and the tokens per prefill pass (benchmarks; see
-// kernels/matmul.mjs, graph.mjs and fit.mjs).
-export async function createWebGPUEngine({ device, emulatedGPU, precision, matvecBlock, matmulBlock, fusions, prefillChunk } = {}) {
+// matvecBlock / matmulBlock / fusions / prefillChunk / activations override the decode mat-vec /
+// prefill mat-mat kernel shapes, the decode fusions, the tokens per prefill pass and the decode
+// mat-vecs' int8 activations ("f32" turns them off) (benchmarks, tests; see kernels/matmul.mjs,
+// graph.mjs and fit.mjs).
+export async function createWebGPUEngine({ device, emulatedGPU, precision, matvecBlock, matmulBlock, fusions, prefillChunk, activations } = {}) {
   const opened = device ? { device, emulated: isEmulated(device.adapterInfo), adapterInfo: device.adapterInfo } : await requestDevice();
   const engine = new WebGPUEngine(opened.device, emulatedGPU ?? opened.emulated);
   engine.graphOptions = {
     matvecBlock, matmulBlock, fusions, precision: choosePrecision(opened.device, precision), adapterInfo: opened.adapterInfo,
-    prefillChunk,
+    prefillChunk, activations,
   };
   return engine;
 }

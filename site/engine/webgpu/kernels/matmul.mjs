@@ -10,7 +10,7 @@
 // matvecLanesWGSL: the decode mat-vec for real GPUs: LANES neighbouring invocations share a row
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
-import { QUANT_HELPERS, dequantEmitter } from "./quant.mjs";
+import { QUANT_HELPERS, dequantEmitter, xWord } from "./quant.mjs";
 
 export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2 });
 // The kernel shapes per kind of GPU. On an emulated GPU workgroups are small: SwiftShader runs
@@ -35,6 +35,15 @@ export const GPU_BLOCKS = Object.freeze({
   matvecTall: Object.freeze({ rows: 8, warps: 2, unroll: 1, subgroups: false }),
   matvecGated: Object.freeze({ rows: 4, warps: 2, unroll: 2, subgroups: false }),
 });
+// With int8 activations (activations-q8.mjs) a block's dot product is a few instructions, so one
+// row per warp and more warps win (H100, 8B shapes: gate 14.2 us at 1 row x 2 warps against 29.5
+// for the float kernel's best); the tall shape takes 2 rows so that a 152k vocabulary stays
+// within the 65,535 workgroups of one dispatch.
+export const GPU_BLOCKS_Q8 = Object.freeze({
+  matvec: Object.freeze({ rows: 1, warps: 2, unroll: 1, subgroups: false, q8: true }),
+  matvecTall: Object.freeze({ rows: 2, warps: 2, unroll: 1, subgroups: false, q8: true }),
+  matvecGated: Object.freeze({ rows: 1, warps: 2, unroll: 1, subgroups: false, q8: true }),
+});
 const GET_ROWS_WORKGROUP = 64;
 
 const range = (n) => [...Array(n).keys()];
@@ -43,9 +52,10 @@ const SHAPE_AND_STEP = /* wgsl */ `
 struct Shape { k: u32, rows: u32, row_bytes: u32, row_offset: u32, y_stride: u32, mode: u32, has_bias: u32, pad: u32 }
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }`;
 
-export const MATMUL_BINDINGS = /* wgsl */ `${SHAPE_AND_STEP}
+// X: float activations, or (q8) a row of int8 activations (activations-q8.mjs) read as vec4<u32>.
+const matmulBindings = (q8 = false) => /* wgsl */ `${SHAPE_AND_STEP}
 @group(0) @binding(0) var<storage, read> W: array<u32>;
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> X: array<vec4<${q8 ? "u32" : "f32"}>>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 @group(0) @binding(4) var<storage, read> A: array<f32>;
@@ -65,23 +75,32 @@ fn store(r: u32, t: u32, acc: f32) {
   if (shape.mode == 2u) { v *= silu(A[i]); }
   Y[i] = v;
 }`;
+export const MATMUL_BINDINGS = matmulBindings();
 
-export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup }) {
+export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup, q8 = false }) {
   // Rows and tokens past the end are clamped for loading and skipped for storing.
   const emit = matrixEmitter(typeName);
   const heads = range(R).map((r) => emit.head(`row${r}`, "j", `r${r}`)).join("\n");
-  // One token (the emulated decode mat-vec): each row's block dot product scaled once.
-  const blockDots = `    {
+  // One token (the emulated decode mat-vec): each row's block dot product scaled once; `q8`:
+  // against int8 activations (activations-q8.mjs), one integer dot product per 4 weights.
+  const blockDotsQ8 = `    {
+      let xa = X[j * 2u];
+      let xb = X[j * 2u + 1u];
+      let xs = X[shape.k / 16u + (j >> 1u)];
+      let xd = bitcast<vec2<f32>>(select(xs.xy, xs.zw, (j & 1u) != 0u));
+${range(R).map((r) => `      a${r}_0 += ${emit.blockDotQ8?.(`r${r}`)};`).join("\n")}
+    }`;
+  const blockDots = q8 ? blockDotsQ8 : `    {
 ${range(8).map((i) => `      let x${i} = X[xt0 + j * 8u + ${i}u];`).join("\n")}
       let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));
 ${range(R).map((r) => `      a${r}_0 += ${emit.blockDot?.(`r${r}`)};`).join("\n")}
     }`;
-  const chunks = T === 1 && emit.blockDot ? blockDots : range(8).map((i) => `    {
+  const chunks = T === 1 && (q8 || emit.blockDot) ? blockDots : range(8).map((i) => `    {
 ${range(R).map((r) => `      let w${r} = ${emit.chunk(i, `r${r}`)};`).join("\n")}
 ${range(T).map((t) => `      { let x = X[xt${t} + j * 8u + ${i}u];${range(R).map((r) => ` a${r}_${t} += dot(w${r}, x);`).join("")} }`).join("\n")}
     }`).join("\n");
   const stores = range(R).flatMap((r) => range(T).map((t) => `  store(r0 + ${r}u, t0 + ${t}u, a${r}_${t});`)).join("\n");
-  return /* wgsl */ `${MATMUL_BINDINGS}
+  return /* wgsl */ `${matmulBindings(q8)}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -150,19 +169,27 @@ const Q4_0_ALIGNED = {
   chunk: (i, w) => `(${i >= 4 ? "hi" : "lo"}_nibbles(${w}q${i % 4}) - 8.0) * ${w}d`,
   // The whole block's dot with x0..x7: d * (q . x - 8 * sum(x)), xsum shared by the rows.
   blockDot: (w) => `${w}d * (${range(8).map((i) => `dot(${i >= 4 ? "hi" : "lo"}_nibbles(${w}q${i % 4}), x${i})`).join(" + ")} - 8.0 * xsum)`,
+  // Against int8 x (xd = its scale and scaled sum): d * xd.x * (q . xq) - 8 * d * xd.y; word k's
+  // low nibbles are values 4k.., its high nibbles 16 + 4k...
+  blockDotQ8: (w) => `${w}d * (xd.x * f32(${range(4).map((k) => `dot4I8Packed(${w}q${k} & 0x0f0f0f0fu, ${xWord(k)}) + dot4I8Packed((${w}q${k} >> 4u) & 0x0f0f0f0fu, ${xWord(k + 4)})`).join("\n           + ")}) - 8.0 * xd.y)`,
 };
 const Q8_0_ALIGNED = {
   head: scaleThenWords(8),
   chunk: (i, w) => `i8x4(${w}q${i}) * ${w}d`,
   blockDot: (w) => `${w}d * (${range(8).map((i) => `dot(i8x4(${w}q${i}), x${i})`).join(" + ")})`,
+  blockDotQ8: (w) => `${w}d * xd.x * f32(${range(8).map((k) => `dot4I8Packed(${w}q${k}, ${xWord(k)})`).join(" + ")})`,
 };
 
 // The emitter the mat-vec / mat-mat kernels use: aligned word reads where a type has them.
 const matrixEmitter = (typeName) => ({ Q4_0: Q4_0_ALIGNED, Q8_0: Q8_0_ALIGNED })[typeName] ?? dequantEmitter(typeName);
 
+// The weight types whose real-GPU mat-vec can take int8 activations (the `q8` block option).
+export const Q8_ACTIVATION_TYPES = Object.freeze(["Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]);
+
 // `gated`: W holds two matrices of shape.rows rows each (FFN gate, then up), the warp takes the
 // same R rows of both, and Y[r] = silu(gate . x) * (up . x) (SwiGLU in one pass over x).
-export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll: U = 1, gated = false }) {
+// `q8`: X is the int8 row of activations-q8.mjs (types of Q8_ACTIVATION_TYPES).
+export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll: U = 1, gated = false, q8 = false }) {
   const emit = matrixEmitter(typeName);
   const WG = NW * 32;
   const rows = range(gated ? 2 * R : R);
@@ -186,16 +213,25 @@ ${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`
   if (lane == 0u) {${range(R).map((r) => ` store(r0 + ${r}u, 0u, ${result(r, (i) => `red[${i * WG}u + li]`)});`).join("")} }`;
   // U blocks per lane per iteration (j0, j0 + 32, ...): more loads in flight; a block past the
   // end is read clamped and its sum dropped with select.
+  const loadX = q8 ? `    let xa = X[j * 2u];
+    let xb = X[j * 2u + 1u];
+    let xs = X[2u * nb + (j >> 1u)];
+    let xd = bitcast<vec2<f32>>(select(xs.xy, xs.zw, (j & 1u) != 0u));`
+    : `${range(8).map((i) => `    let x${i} = X[j * 8u + ${i}u];`).join("\n")}
+${emit.blockDot ? "    let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));" : ""}`;
+  const blockDot = (w) => {
+    if (q8) return emit.blockDotQ8(w);
+    return emit.blockDot ? emit.blockDot(w) : range(8).map((i) => `dot(${emit.chunk(i, w)}, x${i})`).join("\n         + ");
+  };
   const blockStep = (u) => `    {
     let j = min(j0 + ${32 * u}u, nb - 1u);
-${range(8).map((i) => `    let x${i} = X[j * 8u + ${i}u];`).join("\n")}
-${emit.blockDot ? "    let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));" : ""}
+${loadX}
 ${rows.map((r) => `    {${emit.head(`row${r}`, "j", "w").replace(/\n/g, "\n      ")}
-      let b = ${emit.blockDot ? emit.blockDot("w") : range(8).map((i) => `dot(${emit.chunk(i, "w")}, x${i})`).join("\n         + ")};
+      let b = ${blockDot("w")};
       a${r} += ${u === 0 ? "b" : `select(0.0, b, j0 + ${32 * u}u < nb)`};
     }`).join("\n")}
     }`;
-  return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${MATMUL_BINDINGS}
+  return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${matmulBindings(q8)}
 var<workgroup> red: array<f32, ${rows.length * WG}>;
 
 @compute @workgroup_size(${WG})

@@ -4,6 +4,10 @@
 //   chunk(i, w)      an expression for the vec4 of weights 4i .. 4i+3 (i < 8),
 //   blockDot(w)      (some types) the block's dot product with x0 .. x7 (vec4s in scope, and
 //                    xsum = their sum) with the scale applied once per block, not per weight.
+//   blockDotQ8(w)    (Q8_ACTIVATION_TYPES) the block's dot product with int8 activations
+//                    (activations-q8.mjs): their words xa, xb (values 0-15, 16-31) and xd (scale,
+//                    scale * sum) in scope; integer dot products of four (dot4I8Packed), the
+//                    scales applied once.
 // The generated code is straight-line on purpose: SwiftShader spills private arrays and
 // aggregate return values to memory, which made kernels several times slower.
 // tests/engine/reference.py holds the numpy version of each.
@@ -45,6 +49,16 @@ fn scale_min_k4(sc: u32, s: u32) -> vec2<f32> {
 
 const range = (n) => [...Array(n).keys()];
 
+// The int8 activation word of values 4k .. 4k+3 of the block (k < 8).
+export const xWord = (k) => `${k < 4 ? "xa" : "xb"}.${"xyzw"[k % 4]}`;
+// The integer dot product of 32 weights, given as 8 words of 4 unsigned bytes (< 128), with the
+// block's int8 activations.
+const dotQ8 = (word) => range(8).map((k) => `dot4I8Packed(${word(k)}, ${xWord(k)})`).join("\n           + ");
+// The sum of the int8 activations k0 .. k0+3 words (a 16-value half of the block).
+const halfSumQ8 = (k0) => range(4).map((k) => `dot4I8Packed(${xWord(k0 + k)}, 0x01010101u)`).join(" + ");
+const LO4 = (q) => `(${q}) & 0x0f0f0f0fu`;
+const HI4 = (q) => `((${q}) >> 4u) & 0x0f0f0f0fu`;
+
 // Low or high nibbles of q; `high` is a JS boolean (chosen while generating) or a WGSL bool.
 const nib = (q, high) => (typeof high === "boolean" ? `${high ? "hi" : "lo"}_nibbles(${q})` : `nibbles(${q}, ${high})`);
 
@@ -81,6 +95,7 @@ let ${w}b = (${row} >> 2u) + ${j} * 5u;
 let ${w}dm = unpack2x16float(W[${w}b]);`,
     chunk: (i, w) => `${nib(`W[${w}b + ${1 + (i % 4)}u]`, i >= 4)} * ${w}dm.x + ${w}dm.y`,
     blockDot: (w) => `${w}dm.x * (${range(8).map((i) => `dot(${nib(`W[${w}b + ${1 + (i % 4)}u]`, i >= 4)}, x${i})`).join(" + ")}) + ${w}dm.y * xsum`,
+    blockDotQ8: (w) => `${w}dm.x * xd.x * f32(${dotQ8((k) => (k < 4 ? LO4 : HI4)(`W[${w}b + ${1 + (k % 4)}u]`))}) + ${w}dm.y * xd.y`,
   },
   Q5_0: {
     head: (row, j, w) => `
@@ -99,12 +114,15 @@ let ${w}d = f16_at(${w}b);`,
     head: (row, j, w) => `${kHead(row, j, w, 144)}${K4_SCALES(w)}
 let ${w}qs = ((${w}b + 16u) >> 2u) + (${w}s >> 1u) * 8u;`,
     chunk: (i, w) => `nibbles(W[${w}qs + ${i}u], ${w}odd) * ${w}d - ${w}m`,
+    blockDotQ8: (w) => `${w}d * xd.x * f32(${dotQ8((k) => LO4(`W[${w}qs + ${k}u] >> select(0u, 4u, ${w}odd)`))}) - ${w}m * xd.y`,
   },
   Q5_K: {
     head: (row, j, w) => `${kHead(row, j, w, 176)}${K4_SCALES(w)}
 let ${w}qs = ((${w}b + 48u) >> 2u) + (${w}s >> 1u) * 8u;
 let ${w}qh = (${w}b + 16u) >> 2u;`,
     chunk: (i, w) => `(nibbles(W[${w}qs + ${i}u], ${w}odd) + small_to_f32((bytes4(W[${w}qh + ${i}u]) >> vec4<u32>(${w}s)) & vec4<u32>(1u)) * 16.0) * ${w}d - ${w}m`,
+    // The fifth bit of each byte's value: bit s of each qh byte, moved to bit 4.
+    blockDotQ8: (w) => `${w}d * xd.x * f32(${dotQ8((k) => `(${LO4(`W[${w}qs + ${k}u] >> select(0u, 4u, ${w}odd)`)}) | (((W[${w}qh + ${k}u] >> ${w}s) & 0x01010101u) << 4u)`)}) - ${w}m * xd.y`,
   },
   Q6_K: {
     head: (row, j, w) => `${kHead(row, j, w, 210)}
@@ -118,6 +136,13 @@ let ${w}d0 = ${w}d * i8_at(${w}sc);
 let ${w}d1 = ${w}d * i8_at(${w}sc + 1u);
 let ${w}high = ${w}c >= 2u;`,
     chunk: (i, w) => `(nibbles(u32_at_even(${w}ql + ${4 * i}u), ${w}high) + small_to_f32((bytes4(u32_at_even(${w}qh + ${4 * i}u)) >> vec4<u32>(2u * ${w}c)) & vec4<u32>(3u)) * 16.0 - 32.0) * ${w}d${i < 4 ? 0 : 1}`,
+    // Two halves of 16 with their own scales: (q . xq - 32 * sum xq) per half. Each byte's value:
+    // its nibble and, above it, 2 bits of the qh byte.
+    blockDotQ8: (w) => {
+      const q6 = (k) => `((u32_at_even(${w}ql + ${4 * k}u) >> select(0u, 4u, ${w}high)) & 0x0f0f0f0fu) | (((u32_at_even(${w}qh + ${4 * k}u) >> (2u * ${w}c)) & 0x03030303u) << 4u)`;
+      const half = (k0) => `f32(${range(4).map((k) => `dot4I8Packed(${q6(k0 + k)}, ${xWord(k0 + k)})`).join("\n           + ")} - 32 * (${halfSumQ8(k0)}))`;
+      return `xd.x * (${w}d0 * ${half(0)} + ${w}d1 * ${half(4)})`;
+    },
   },
 };
 
