@@ -87,8 +87,9 @@ async function matmul({ type, weights, rows, k, rowBytes, x, nTokens, block, rep
 }
 
 // One row x of k floats as int8 activations (kernels/activations-q8.mjs): by the standalone pass,
-// or (`weight` given) by RMSNorm's fused output, the row normed with that weight first.
-async function quantizeQ8({ x, weight = null, eps = 1e-5 }) {
+// or (`weight` given) by RMSNorm's fused output, the row normed with that weight first (`subgroups`:
+// its version for subgroups, rounded by shuffles).
+async function quantizeQ8({ x, weight = null, eps = 1e-5, subgroups = false }) {
   const dev = await getDevice();
   const xs = new Float32Array(fromBase64(x).buffer);
   const k = xs.length;
@@ -106,7 +107,7 @@ async function quantizeQ8({ x, weight = null, eps = 1e-5 }) {
   const bindings = norm
     ? [buffer(xs), buffer(new Float32Array(fromBase64(weight).buffer)), buffer(k * 4), uniform(params), uniform(new Uint32Array([1, 0, 0, 0])), q]
     : [buffer(xs), q, uniform(new Uint32Array([k, 0, 0, 0]))];
-  const code = norm ? rmsnormWgWGSL({ d: k, q8: true }) : QUANTIZE_Q8_WGSL;
+  const code = norm ? rmsnormWgWGSL({ d: k, q8: true, subgroups }) : QUANTIZE_Q8_WGSL;
   const pipeline = await dev.createComputePipelineAsync({ layout: "auto", compute: { module: dev.createShaderModule({ code }), entryPoint: "main" } });
   const read = dev.createBuffer({ size: q.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const encoder = dev.createCommandEncoder();
@@ -133,5 +134,11 @@ async function attempt(fn) {
   }
 }
 
-window.harness = { createWebGPUEngine, matmul, quantizeQ8, toBase64, fromBase64, attempt };
+// The adapter's subgroup sizes (null where it has no subgroups).
+async function subgroupSizes() {
+  const info = (await navigator.gpu.requestAdapter()).info;
+  return (await getDevice()).features.has("subgroups") ? { min: info.subgroupMinSize, max: info.subgroupMaxSize } : null;
+}
+
+window.harness = { createWebGPUEngine, matmul, quantizeQ8, subgroupSizes, toBase64, fromBase64, attempt };
 window.harnessReady = true;

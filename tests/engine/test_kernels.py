@@ -135,8 +135,9 @@ def test_matvec_int8_activations(harness, type_name, block):
 # Rows of 4096 (the 8B's width: 16 norm slots per invocation) and 576 (SmolLM2's: a partial slot),
 # with a zero block and a block whose largest value is negative.
 @pytest.mark.parametrize("k", [576, 4096])
-@pytest.mark.parametrize("via_norm", [False, True], ids=["standalone", "rmsnorm"])
-def test_int8_activation_rows(harness, k, via_norm):
+@pytest.mark.parametrize("via_norm,subgroups", [(False, False), (True, False), (True, True)],
+                         ids=["standalone", "rmsnorm", "rmsnorm-subgroups"])
+def test_int8_activation_rows(harness, k, via_norm, subgroups):
     """The int8 activation row as the quantizing pass and RMSNorm's fused output write it: numpy's
     int8s (but where x * 127 / max|x| lies within 1e-3 of a rounding boundary: the GPU's f32
     differs in the last bits) and scales."""
@@ -146,8 +147,11 @@ def test_int8_activation_rows(harness, k, via_norm):
     x[64:96] = np.abs(x[64:96])
     x[70] = -10
     weight = (rng.random(k) + 0.5).astype(np.float32)
+    if subgroups:
+        sizes = harness.evaluate("() => window.harness.subgroupSizes()")
+        assert sizes and sizes["min"] >= 4, f"this adapter's subgroups ({sizes}) cannot run the shuffled version"
     got = base64.b64decode(harness.evaluate("(a) => window.harness.quantizeQ8(a)", {
-        "x": b64(x), **({"weight": b64(weight), "eps": 1e-5} if via_norm else {})}))
+        "x": b64(x), "subgroups": subgroups, **({"weight": b64(weight), "eps": 1e-5} if via_norm else {})}))
     row = rms_norm(x.astype(np.float64), weight, 1e-5).astype(np.float32) if via_norm else x
     nb = k // 32
     q_got = np.frombuffer(got[:k], dtype=np.int8).reshape(nb, 32)

@@ -44,13 +44,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
 
 
-// `subgroups`: subgroupAdd, then one sum over the subgroups' partials, instead of the tree.
+// `subgroups`: subgroupAdd, then one sum over the subgroups' partials, instead of the tree; with
+// `q8`, each invocation takes two neighbouring vec4s, so that four neighbouring invocations hold a
+// block of 32 and round it from their own values, its max and sum taken by shuffles (subgroups of
+// at least 4). Without subgroups: a barrier, then quantize_block re-reads Y (on an H100 the 8B
+// decode was 0.5-2% slower so, about the noise between runs).
 // `d`: the row length, known when the kernel is made, so that each invocation issues all its
 // loads of X and of the weight before it waits for any (a loop over the row waited once per
 // iteration: the kernel was latency-bound, ~12 us per 4096-wide row on an H100).
 export function rmsnormWgWGSL({ subgroups = false, d, q8 = false }) {
-  const slots = range(Math.ceil(d / 4 / NORM_WG_SIZE));
-  const inRow = (s) => ((s + 1) * NORM_WG_SIZE <= d / 4 ? "true" : `li + ${s * NORM_WG_SIZE}u < ${d / 4}u`);
+  const shuffled = q8 && subgroups;
+  const per = shuffled ? 2 : 1;
+  const rowSlots = d / 4 / per;
+  const slots = range(Math.ceil(rowSlots / NORM_WG_SIZE));
+  const parts = (s) => range(per).map((e) => `${s}_${e}`);
+  const all = slots.flatMap(parts);
+  const inRow = (s) => ((s + 1) * NORM_WG_SIZE <= rowSlots ? "true" : `li + ${s * NORM_WG_SIZE}u < ${rowSlots}u`);
+  const inRowOf = (n) => inRow(Number(n.split("_")[0]));
   const reduce = subgroups ? `
   let part = subgroupAdd(dot(ss, vec4<f32>(1.0)));
   if (sid == 0u) { red[li / ssz] = part; }
@@ -58,11 +68,36 @@ export function rmsnormWgWGSL({ subgroups = false, d, q8 = false }) {
   var total = 0.0;
   for (var i = 0u; i < ${NORM_WG_SIZE}u / ssz; i++) { total += red[i]; }` : `${treeReduce("red", "dot(ss, vec4<f32>(1.0))", NORM_WG_SIZE, sumOf)}
   let total = red[0];`;
-  const quantize = q8 ? `
+  const across4 = (v, op) => [1, 2].map((m) => `    ${v} = ${op(v, `subgroupShuffleXor(${v}, ${m}u)`)};`).join("\n");
+  const quantizeShuffled = slots.map((s) => `
+  {
+    let y0 = x${s}_0 * scale * w${s}_0;
+    let y1 = x${s}_1 * scale * w${s}_1;
+    let a = max(abs(y0), abs(y1));
+    var m = max(max(a.x, a.y), max(a.z, a.w));
+${across4("m", (x, y) => `max(${x}, ${y})`)}
+    let inv = select(0.0, 127.0 / m, m > 0.0);
+    let q0 = vec4<i32>(round(y0 * inv));
+    let q1 = vec4<i32>(round(y1 * inv));
+    let qs = q0 + q1;
+    var sum = qs.x + qs.y + qs.z + qs.w;
+${across4("sum", (x, y) => `${x} + ${y}`)}
+    if (${inRow(s)}) {
+      Q[i${s}_0] = pack4xI8(q0);
+      Q[i${s}_1] = pack4xI8(q1);
+      if ((i${s}_0 & 7u) == 0u) {
+        Q[${d / 4}u + i${s}_0 / 4u] = bitcast<u32>(m / 127.0);
+        Q[${d / 4}u + i${s}_0 / 4u + 1u] = bitcast<u32>(m / 127.0 * f32(sum));
+      }
+    }
+  }`).join("");
+  const quantize = !q8 ? "" : shuffled ? `
+  if (t == 0u) {${quantizeShuffled}
+  }` : `
   storageBarrier();
   if (t == 0u) {
     for (var j = li; j < ${d / 32}u; j += ${NORM_WG_SIZE}u) { quantize_block(j, ${d / 32}u); }
-  }` : "";
+  }`;
   return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${RMSNORM_BINDINGS}var<workgroup> red: array<f32, ${NORM_WG_SIZE}>;
 ${q8 ? Q8_OUTPUT : ""}
 
@@ -72,11 +107,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let t = wid.x;
   if (t >= step.n_tokens) { return; }
   let base = t * ${d / 4}u;
-${slots.map((s) => `  let i${s} = min(li + ${s * NORM_WG_SIZE}u, ${d / 4 - 1}u);
-  let x${s} = select(vec4<f32>(0.0), X[base + i${s}], ${inRow(s)});
-  let w${s} = weight[i${s}];`).join("\n")}
-  let ss = ${slots.map((s) => `x${s} * x${s}`).join(" + ")};${reduce}
+${slots.flatMap((s) => parts(s).map((n, e) => `  let i${n} = min((li + ${s * NORM_WG_SIZE}u) * ${per}u + ${e}u, ${d / 4 - 1}u);
+  let x${n} = select(vec4<f32>(0.0), X[base + i${n}], ${inRow(s)});
+  let w${n} = weight[i${n}];`)).join("\n")}
+  let ss = ${all.map((n) => `x${n} * x${n}`).join(" + ")};${reduce}
   let scale = inverseSqrt(total / ${d}.0 + params.eps);
-${slots.map((s) => `  if (${inRow(s)}) { Y[base + i${s}] = x${s} * scale * w${s}; }`).join("\n")}${quantize}
+${all.map((n) => `  if (${inRowOf(n)}) { Y[base + i${n}] = x${n} * scale * w${n}; }`).join("\n")}${quantize}
 }`;
 }
