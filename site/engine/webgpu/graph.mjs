@@ -259,9 +259,10 @@ export class Graph {
     const prefill = this.prefillPipelines(make, layout);
     prefill.catch(() => {}); // awaited below, after the other pipelines
     const jobs = {};
-    // A subgroup kernel that fails to compile falls back to the workgroup-memory reduction.
-    const makeMatvec = (type, block) => make(matvecWGSL(type, block), layout)
-      .catch((err) => (block.subgroups ? make(matvecWGSL(type, { ...block, subgroups: false }), layout) : Promise.reject(err)));
+    const subgroups = this.device.features.has("subgroups");
+    // A subgroup kernel that fails to compile falls back to its workgroup-memory version.
+    const subgroupsOr = (build, want = subgroups) => build(want).catch((err) => (want ? build(false) : Promise.reject(err)));
+    const makeMatvec = (type, block) => subgroupsOr((sg) => make(matvecWGSL(type, { ...block, subgroups: sg }), layout), Boolean(block.subgroups));
     const tallTypes = new Set([...this.weights.tensors.values()]
       .filter((t) => t.shape.length > 1 && t.parts.some((p) => this.isTall(p.rowCount))).map((t) => t.type.name));
     for (const span of this.qkvSpans) if (span && this.isTall(span.weights.rowCount)) tallTypes.add(span.type);
@@ -274,11 +275,8 @@ export class Graph {
     jobs.getRows = make(getRowsWGSL(this.tensor("token_embd.weight").type.name));
     // Emulated GPUs keep the one-invocation-per-row kernels; real ones get workgroup-wide rows.
     const real = !this.emulated;
-    const subgroups = this.device.features.has("subgroups");
     const d = this.hp.nEmbd;
-    const makeNorm = (q8) => (real
-      ? make(rmsnormWgWGSL({ subgroups, d, q8 })).catch((err) => (subgroups ? make(rmsnormWgWGSL({ d, q8 })) : Promise.reject(err)))
-      : make(rmsnormWGSL({ q8 })));
+    const makeNorm = (q8) => (real ? subgroupsOr((sg) => make(rmsnormWgWGSL({ subgroups: sg, d, q8 }))) : make(rmsnormWGSL({ q8 })));
     jobs.rmsnorm = makeNorm(false);
     jobs.rope = make(ropeWGSL({ pairs: real, kvType: this.kvType }));
     const kv = this.kvType;
@@ -287,7 +285,7 @@ export class Graph {
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
     if (!this.mixWg) jobs.mixOne = make(mixOneWGSL(kv));
     if (this.fuse.attention) {
-      jobs.attentionDecode = make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp), kv));
+      jobs.attentionDecode = subgroupsOr((sg) => make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp), kv, { subgroups: sg })));
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
     }
     jobs.sample = make(SAMPLE_WGSL);

@@ -6,7 +6,7 @@
 //   mix:     O[t, h, 4d..4d+3] = sum_p S[t, h, p] * v(p, h / group)[4d..4d+3]
 //            (an invocation does BLOCK tokens, loading each vec4 of v once)
 
-import { treeReduce, maxOf, sumOf } from "./reduce.mjs";
+import { treeReduce, subgroupReduce, maxOf, sumOf } from "./reduce.mjs";
 
 export const ATTENTION_WORKGROUP = 64;
 const BLOCK = 8;
@@ -196,10 +196,18 @@ fn partial_at(h: u32, s: u32, hd4: u32) -> u32 {
   return (h * ((params.n_ctx + ${split - 1}u) / ${split}u) + s) * (hd4 + 1u);
 }`;
 
-export function attentionDecodeWGSL(headDim, split, kvType) {
+// `subgroups`: the max and the sum by subgroup operations (two barriers each instead of nine).
+// The slices of the mix are summed flat: one barrier, then each of the first head_dim / 4
+// invocations adds its column.
+export function attentionDecodeWGSL(headDim, split, kvType, { subgroups = false } = {}) {
   const HD4 = headDim / 4;
   const SL = MIX_WG / HD4;
-  return /* wgsl */ `${kvCache(kvType, { keys: true, values: true })}${HEADER}
+  const reduce = (value, op, combine, result) => (subgroups
+    ? subgroupReduce("red", value, MIX_WG, op, combine, result)
+    : `${treeReduce("red", value, MIX_WG, combine)}
+  let ${result} = red[0];
+  workgroupBarrier();`);
+  return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${kvCache(kvType, { keys: true, values: true })}${HEADER}
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
@@ -209,7 +217,8 @@ var<workgroup> red: array<f32, ${MIX_WG}>;
 var<workgroup> redv: array<vec4<f32>, ${MIX_WG}>;
 
 @compute @workgroup_size(${MIX_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32${subgroups ? `,
+        @builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) ssz: u32` : ""}) {
   let h = wid.x;
   if (wid.y >= n_splits()) { return; }
   let kv = (h / (params.n_head / params.n_kv)) * ${HD4}u;
@@ -219,20 +228,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let last = min(first + ${split - 1}u, step.pos0);
   if (li < ${HD4}u) { qs[li] = Q[h * ${HD4}u + li]; }
   workgroupBarrier();
-  var m = -3.0e38;
+  var mine = -3.0e38;
   for (var p = first + li; p <= last; p += ${MIX_WG}u) {
     var s = 0.0;
     for (var i = 0u; i < ${HD4}u; i++) { s += dot(qs[i], key4(p * stride + kv + i)); }
     s *= params.scale;
     S[row + p] = s;
-    m = max(m, s);
-  }${treeReduce("red", "m", MIX_WG, maxOf)}
-  m = red[0];
-  workgroupBarrier();
-  var z = 0.0;
-  for (var p = first + li; p <= last; p += ${MIX_WG}u) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }
-  storageBarrier();${treeReduce("red", "z", MIX_WG, sumOf)}
-  z = red[0];
+    mine = max(mine, s);
+  }${reduce("mine", "subgroupMax", maxOf, "m")}
+  var mySum = 0.0;
+  for (var p = first + li; p <= last; p += ${MIX_WG}u) { let e = exp(S[row + p] - m); S[row + p] = e; mySum += e; }
+  storageBarrier();${reduce("mySum", "subgroupAdd", sumOf, "z")}
   let d = li % ${HD4}u;
   // Four positions per iteration in separate sums: loads in flight instead of one chain.
 ${range(4).map((u) => `  var acc${u} = vec4<f32>(0.0);`).join("\n")}
@@ -241,15 +247,17 @@ ${range(4).map((u) => `  var acc${u} = vec4<f32>(0.0);`).join("\n")}
 ${range(4).map((u) => `    acc${u} += S[row + p + ${u * SL}u] * value4((p + ${u * SL}u) * stride + kv + d);`).join("\n")}
   }
   for (; p <= last; p += ${SL}u) { acc0 += S[row + p] * value4(p * stride + kv + d); }
-${treeReduce("redv", "(acc0 + acc1) + (acc2 + acc3)", MIX_WG, sumOf, { stride: HD4 })}
+  redv[li] = (acc0 + acc1) + (acc2 + acc3);
+  workgroupBarrier();
   if (li >= ${HD4}u) { return; }
+  let o = ${range(SL).map((s) => `redv[li + ${s * HD4}u]`).join(" + ")};
   if (n_splits() == 1u) {
-    O[h * ${HD4}u + li] = redv[li] / z;
+    O[h * ${HD4}u + li] = o / z;
     return;
   }
   let at = partial_at(h, wid.y, ${HD4}u);
   if (li == 0u) { P[at] = vec4<f32>(m, z, 0.0, 0.0); }
-  P[at + 1u + li] = redv[li];
+  P[at + 1u + li] = o;
 }`;
 }
 

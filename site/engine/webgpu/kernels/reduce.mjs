@@ -13,6 +13,20 @@ export function treeReduce(arr, value, n, combine, { stride = 1, index = "li" } 
   }`;
 }
 
+// The same over subgroups (the kernel declares `sid` and `ssz`, the subgroup invocation id and
+// size): each subgroup's result by `op` (subgroupAdd, subgroupMax), one barrier, then every
+// invocation combines the n / ssz partials into the new variable `result`. Two barriers instead of
+// log2(n) + 1.
+export function subgroupReduce(arr, value, n, op, combine, result) {
+  return `
+  let ${result}_part = ${op}(${value});
+  if (sid == 0u) { ${arr}[li / ssz] = ${result}_part; }
+  workgroupBarrier();
+  var ${result} = ${arr}[0];
+  for (var i = 1u; i < ${n}u / ssz; i++) { ${result} = ${combine(result, `${arr}[i]`)}; }
+  workgroupBarrier();`;
+}
+
 export const maxOf = (a, b) => `max(${a}, ${b})`;
 export const minOf = (a, b) => `min(${a}, ${b})`;
 export const sumOf = (a, b) => `${a} + ${b}`;
