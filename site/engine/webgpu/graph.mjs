@@ -17,6 +17,7 @@ import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
   ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, attentionDispatch,
   scoresWGSL, mixWGSL, mixOneWGSL, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit,
+  attentionQ8Fits,
 } from "./kernels/attention.mjs";
 import { SAMPLE_WGSL } from "./kernels/sample.mjs";
 import { layerTensorNames } from "./model.mjs";
@@ -289,7 +290,7 @@ export class Graph {
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
     }
     jobs.sample = make(SAMPLE_WGSL);
-    const q8 = this.q8 ? this.q8Pipelines({ make, makeMatvec, makeNorm, layout }, { types, tallTypes, gatedTypes }) : null;
+    const q8 = this.q8 ? this.q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr }, { types, tallTypes, gatedTypes }) : null;
     const names = Object.keys(jobs);
     try {
       const made = await Promise.all(Object.values(jobs));
@@ -299,10 +300,16 @@ export class Graph {
     }
   }
 
-  // The int8-activation pipelines ("matvec.TYPE[.tall|.gated].q8", "rmsnormQ8", "quantizeQ8"),
-  // or none, with this.q8 turned off, where they do not compile (WGSL without dot4I8Packed).
-  async q8Pipelines({ make, makeMatvec, makeNorm }, { types, tallTypes, gatedTypes }) {
+  // The int8-activation pipelines ("matvec.TYPE[.tall|.gated].q8", "rmsnormQ8", "quantizeQ8",
+  // "attentionDecodeQ8", "attentionCombineQ8"), or none, with this.q8 turned off, where they do
+  // not compile (WGSL without dot4I8Packed).
+  async q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr }, { types, tallTypes, gatedTypes }) {
     const jobs = { rmsnormQ8: makeNorm(true), quantizeQ8: make(QUANTIZE_Q8_WGSL) };
+    if (this.fuse.attention && attentionQ8Fits(this.hp.headDim)) {
+      const split = decodeSplit(this.hp);
+      jobs.attentionDecodeQ8 = subgroupsOr((sg) => make(attentionDecodeWGSL(this.hp.headDim, split, this.kvType, { subgroups: sg, q8: true })));
+      jobs.attentionCombineQ8 = make(attentionCombineWGSL(this.hp.headDim, split, { q8: true }));
+    }
     for (const type of Q8_ACTIVATION_TYPES.filter((t) => types.has(t))) {
       jobs[`matvec.${type}.q8`] = makeMatvec(type, this.q8Blocks.matvec);
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall.q8`] = makeMatvec(type, this.q8Blocks.matvecTall);
@@ -394,9 +401,10 @@ export class Graph {
   }
 
   // A one-token mat-vec from x's int8 row: the quantizing pass where the weight's type takes
-  // it (x of `k` floats into `q8`), then the mat-vec.
-  matvecFromQ8(name, x, q8, k, y, yStride, options) {
-    const quantize = this.takesQ8(this.tensor(name).type.name) ? [{
+  // it (x of `k` floats into `q8`) and x's producer has not written it (`quantized`), then the
+  // mat-vec.
+  matvecFromQ8(name, x, q8, k, y, yStride, { quantized = false, ...options }) {
+    const quantize = this.takesQ8(this.tensor(name).type.name) && !quantized ? [{
       pipeline: () => this.pipelines.quantizeQ8,
       entries: [whole(x), whole(q8), this.uniforms.add((u) => { u[0] = k; })],
       dispatch: () => [ceilDiv(k / 32, QUANTIZE_WORKGROUP)],
@@ -439,8 +447,10 @@ export class Graph {
       u.set([hp.nHead, hp.nKv, hp.headDim, hp.nCtx]);
       fl[4] = 1 / Math.sqrt(hp.headDim);
     });
-    // The one-token pass reads int8 activations where it can (buf.*Q8).
+    // The one-token pass reads int8 activations where it can (buf.*Q8); the fused attention
+    // writes its output so where its heads split into blocks of 32.
     const xnQ8 = decode ? buf.xnQ8 : null;
+    const attentionQ8 = this.q8 && Boolean(this.pipelines.attentionDecodeQ8);
     for (let i = 0; i < hp.nLayer; i++) {
       const w = layerTensorNames(hp, i);
       const cache = this.kvCache[i];
@@ -458,18 +468,20 @@ export class Graph {
         ...this.matmul(w.wGate, buf.xn, buf.gate, hp.nFf, { q8: xnQ8 }),
         ...this.matmul(w.wUp, buf.xn, buf.up, hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate, q8: xnQ8 }),
       ];
-      const addInto = (name, x, q8, k) => (decode
-        ? this.matvecFromQ8(name, x, q8, k, buf.x, hp.nEmbd, { mode: MODE.ADD })
+      const addInto = (name, x, q8, k, quantized = false) => (decode
+        ? this.matvecFromQ8(name, x, q8, k, buf.x, hp.nEmbd, { mode: MODE.ADD, quantized })
         : this.matmul(name, x, buf.x, hp.nEmbd, { mode: MODE.ADD }));
-      const attention = decode && this.fuse.attention
+      const fusedAttention = decode && this.fuse.attention;
+      const q8Out = fusedAttention && attentionQ8 ? { 8: whole(buf.attnQ8) } : {};
+      const attention = fusedAttention
         ? [{
-          pipeline: () => this.pipelines.attentionDecode,
+          pipeline: () => this.pipelines[attentionQ8 ? "attentionDecodeQ8" : "attentionDecode"],
           entries: { 0: qkv.q, 1: whole(cache.k), 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step),
-            6: whole(buf.attn), 7: whole(buf.partials) },
+            6: whole(buf.attn), 7: whole(buf.partials), ...q8Out },
           dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).decode,
         }, {
-          pipeline: () => this.pipelines.attentionCombine,
-          entries: { 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn), 7: whole(buf.partials) },
+          pipeline: () => this.pipelines[attentionQ8 ? "attentionCombineQ8" : "attentionCombine"],
+          entries: { 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn), 7: whole(buf.partials), ...q8Out },
           dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).combine,
         }]
         : this.attentionPasses(cache, attnParams, qkv.q, decode);
@@ -483,7 +495,7 @@ export class Graph {
           dispatch: (n) => [ceilDiv((hp.nHead + hp.nKv) * (this.emulated ? 1 : hp.headDim / 2), ROPE_WORKGROUP), n],
         },
         ...attention,
-        ...addInto(w.wo, buf.attn, buf.attnQ8, qDim),
+        ...addInto(w.wo, buf.attn, buf.attnQ8, qDim, fusedAttention && attentionQ8),
         this.rmsnorm(w.ffnNorm, buf.x, buf.xn, undefined, xnQ8),
         ...ffnIn,
         ...addInto(w.wDown, buf.up, buf.ffnQ8, hp.nFf),

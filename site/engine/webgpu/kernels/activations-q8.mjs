@@ -16,26 +16,35 @@ export function q8RowBytes(k) {
   return (k / 32) * Q8_BLOCK_BYTES;
 }
 
-// quantize_block(j, nb): block j of the row in `src` (array<vec4<f32>>) into Q (array<u32>).
-// Straight-line, eight vec4 loads issued before any is used.
-export const quantizeBlockFn = (src) => /* wgsl */ `
-fn quantize_block(j: u32, nb: u32) {
-${[...Array(8).keys()].map((i) => `  let x${i} = ${src}[j * 8u + ${i}u];`).join("\n")}
+const range = (n) => [...Array(n).keys()];
+
+// quantize_values(j, nb, x0 .. x7): the 32 values of block j of a row of nb blocks (eight vec4s)
+// into Q8 (array<u32>).
+export const QUANTIZE_VALUES_FN = /* wgsl */ `
+fn quantize_values(j: u32, nb: u32, ${range(8).map((i) => `x${i}: vec4<f32>`).join(", ")}) {
   let m = max(max(max(abs(x0), abs(x1)), max(abs(x2), abs(x3))), max(max(abs(x4), abs(x5)), max(abs(x6), abs(x7))));
   let amax = max(max(m.x, m.y), max(m.z, m.w));
   let inv = select(0.0, 127.0 / amax, amax > 0.0);
-${[...Array(8).keys()].map((i) => `  let q${i} = vec4<i32>(round(x${i} * inv));\n  Q[j * 8u + ${i}u] = pack4xI8(q${i});`).join("\n")}
+${range(8).map((i) => `  let q${i} = vec4<i32>(round(x${i} * inv));\n  Q8[j * 8u + ${i}u] = pack4xI8(q${i});`).join("\n")}
   let s = q0 + q1 + q2 + q3 + q4 + q5 + q6 + q7;
   let d = amax / 127.0;
-  Q[8u * nb + 2u * j] = bitcast<u32>(d);
-  Q[8u * nb + 2u * j + 1u] = bitcast<u32>(d * f32(s.x + s.y + s.z + s.w));
+  Q8[8u * nb + 2u * j] = bitcast<u32>(d);
+  Q8[8u * nb + 2u * j + 1u] = bitcast<u32>(d * f32(s.x + s.y + s.z + s.w));
 }`;
+
+// The eight vec4s of a block as quantize_values' arguments, from `at(i)` (a WGSL expression).
+export const blockArguments = (at) => range(8).map(at).join(", ");
+
+// quantize_block(j, nb): block j of the row in `src` (array<vec4<f32>>), its loads all issued
+// before any is used.
+export const quantizeBlockFn = (src) => /* wgsl */ `${QUANTIZE_VALUES_FN}
+fn quantize_block(j: u32, nb: u32) { quantize_values(j, nb, ${blockArguments((i) => `${src}[j * 8u + ${i}u]`)}); }`;
 
 // The standalone pass: one invocation per block of the first row of X (the attention output
 // before the o projection, the SwiGLU output before the down projection).
 export const QUANTIZE_Q8_WGSL = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> Q: array<u32>;
+@group(0) @binding(1) var<storage, read_write> Q8: array<u32>;
 @group(0) @binding(2) var<uniform> params: vec4<u32>;
 ${quantizeBlockFn("X")}
 

@@ -7,6 +7,7 @@
 //            (an invocation does BLOCK tokens, loading each vec4 of v once)
 
 import { treeReduce, subgroupReduce, maxOf, sumOf } from "./reduce.mjs";
+import { QUANTIZE_VALUES_FN, blockArguments } from "./activations-q8.mjs";
 
 export const ATTENTION_WORKGROUP = 64;
 const BLOCK = 8;
@@ -188,6 +189,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 // positions, and SmolLM2 (head_dim 64) slower (its heads are cheap; the combine pass is not):
 // decodeSplit picks.
 export const decodeSplit = ({ headDim, nCtx }) => (headDim >= 128 ? 256 : nCtx);
+// `q8` (both decode kernels): the output also as int8 activations into Q8 (binding 8;
+// activations-q8.mjs) for the o projection, without a pass of its own: the head's values are
+// staged in workgroup memory `from` and its head_dim / 32 blocks rounded by as many invocations.
+const Q8_OUTPUT = /* wgsl */ `
+@group(0) @binding(8) var<storage, read_write> Q8: array<u32>;
+${QUANTIZE_VALUES_FN}`;
+const quantizeHead = (hd4, from, index) => /* wgsl */ `
+  workgroupBarrier();
+  if (${index} < ${hd4 / 8}u) {
+    quantize_values(h * ${hd4 / 8}u + ${index}, params.n_head * ${hd4 / 8}u, ${blockArguments((i) => `${from}[${index} * 8u + ${i}u]`)});
+  }`;
+export const attentionQ8Fits = (headDim) => headDim % 32 === 0;
+
 const partials = (split) => /* wgsl */ `
 @group(0) @binding(7) var<storage, read_write> P: array<vec4<f32>>;
 fn n_splits() -> u32 { return step.pos0 / ${split}u + 1u; }
@@ -199,7 +213,7 @@ fn partial_at(h: u32, s: u32, hd4: u32) -> u32 {
 // `subgroups`: the max and the sum by subgroup operations (two barriers each instead of nine).
 // The slices of the mix are summed flat: one barrier, then each of the first head_dim / 4
 // invocations adds its column.
-export function attentionDecodeWGSL(headDim, split, kvType, { subgroups = false } = {}) {
+export function attentionDecodeWGSL(headDim, split, kvType, { subgroups = false, q8 = false } = {}) {
   const HD4 = headDim / 4;
   const SL = MIX_WG / HD4;
   const reduce = (value, op, combine, result) => (subgroups
@@ -211,7 +225,7 @@ export function attentionDecodeWGSL(headDim, split, kvType, { subgroups = false 
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
-${partials(split)}
+${partials(split)}${q8 ? Q8_OUTPUT : ""}
 var<workgroup> qs: array<vec4<f32>, ${HD4}>;
 var<workgroup> red: array<f32, ${MIX_WG}>;
 var<workgroup> redv: array<vec4<f32>, ${MIX_WG}>;
@@ -249,12 +263,16 @@ ${range(4).map((u) => `    acc${u} += S[row + p + ${u * SL}u] * value4((p + ${u 
   for (; p <= last; p += ${SL}u) { acc0 += S[row + p] * value4(p * stride + kv + d); }
   redv[li] = (acc0 + acc1) + (acc2 + acc3);
   workgroupBarrier();
-  if (li >= ${HD4}u) { return; }
-  let o = ${range(SL).map((s) => `redv[li + ${s * HD4}u]`).join(" + ")};
+  var o = vec4<f32>(0.0);
+  if (li < ${HD4}u) { o = ${range(SL).map((s) => `redv[li + ${s * HD4}u]`).join(" + ")}; }
   if (n_splits() == 1u) {
-    O[h * ${HD4}u + li] = o / z;
+    if (li < ${HD4}u) {
+      O[h * ${HD4}u + li] = o / z;${q8 ? `
+      redv[li] = o / z;` : ""}
+    }${q8 ? quantizeHead(HD4, "redv", "li") : ""}
     return;
   }
+  if (li >= ${HD4}u) { return; }
   let at = partial_at(h, wid.y, ${HD4}u);
   if (li == 0u) { P[at] = vec4<f32>(m, z, 0.0, 0.0); }
   P[at + 1u + li] = o;
@@ -262,11 +280,12 @@ ${range(4).map((u) => `    acc${u} += S[row + p + ${u * SL}u] * value4((p + ${u 
 }
 
 // The splits of each head's decode attention merged: O = sum_s exp(m_s - M) o_s / sum_s exp(m_s - M) z_s.
-export function attentionCombineWGSL(headDim, split) {
+export function attentionCombineWGSL(headDim, split, { q8 = false } = {}) {
   const HD4 = headDim / 4;
   return /* wgsl */ `${HEADER}
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
-${partials(split)}
+${partials(split)}${q8 ? `${Q8_OUTPUT}
+var<workgroup> out: array<vec4<f32>, ${HD4}>;` : ""}
 
 @compute @workgroup_size(${HD4})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) d: u32) {
@@ -281,7 +300,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     z += w * P[at].y;
     o += w * P[at + 1u + d];
   }
-  O[h * ${HD4}u + d] = o / z;
+  O[h * ${HD4}u + d] = o / z;${q8 ? `
+  out[d] = o / z;${quantizeHead(HD4, "out", "d")}` : ""}
 }`;
 }
 

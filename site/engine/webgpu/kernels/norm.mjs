@@ -2,7 +2,7 @@
 // rmsnormWGSL: one invocation per token (emulated GPUs). rmsnormWgWGSL: one workgroup of
 // NORM_WG_SIZE per token, reduced in workgroup memory (real GPUs: the serial version
 // took ~360 us per 4096-wide row on an H100).
-// `q8` (both): the first row also as int8 activations into Q (binding 5; activations-q8.mjs), for
+// `q8` (both): the first row also as int8 activations into Q8 (binding 5; activations-q8.mjs), for
 // the one-token pass's mat-vecs, without a dispatch of its own.
 
 import { treeReduce, sumOf } from "./reduce.mjs";
@@ -24,7 +24,7 @@ struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(4) var<uniform> step: Step;
 `;
 
-const Q8_OUTPUT = /* wgsl */ `@group(0) @binding(5) var<storage, read_write> Q: array<u32>;
+const Q8_OUTPUT = /* wgsl */ `@group(0) @binding(5) var<storage, read_write> Q8: array<u32>;
 ${quantizeBlockFn("Y")}`;
 
 export const rmsnormWGSL = ({ q8 = false } = {}) => /* wgsl */ `${RMSNORM_BINDINGS}${q8 ? Q8_OUTPUT : ""}
@@ -83,11 +83,11 @@ ${across4("m", (x, y) => `max(${x}, ${y})`)}
     var sum = qs.x + qs.y + qs.z + qs.w;
 ${across4("sum", (x, y) => `${x} + ${y}`)}
     if (${inRow(s)}) {
-      Q[i${s}_0] = pack4xI8(q0);
-      Q[i${s}_1] = pack4xI8(q1);
+      Q8[i${s}_0] = pack4xI8(q0);
+      Q8[i${s}_1] = pack4xI8(q1);
       if ((i${s}_0 & 7u) == 0u) {
-        Q[${d / 4}u + i${s}_0 / 4u] = bitcast<u32>(m / 127.0);
-        Q[${d / 4}u + i${s}_0 / 4u + 1u] = bitcast<u32>(m / 127.0 * f32(sum));
+        Q8[${d / 4}u + i${s}_0 / 4u] = bitcast<u32>(m / 127.0);
+        Q8[${d / 4}u + i${s}_0 / 4u + 1u] = bitcast<u32>(m / 127.0 * f32(sum));
       }
     }
   }`).join("");
