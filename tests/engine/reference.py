@@ -232,7 +232,7 @@ def rope(x: np.ndarray, positions: np.ndarray, base: float, neox: bool,
 
 # The weight types whose one-token mat-vec reads int8 activations on real GPUs
 # (Q8_ACTIVATION_TYPES in kernels/matmul.mjs).
-Q8_ACTIVATION_TYPES = frozenset({"Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"})
+Q8_ACTIVATION_TYPES = frozenset({"Q4_0", "Q4_1", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"})
 
 
 def activations_q8(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

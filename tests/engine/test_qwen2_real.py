@@ -34,12 +34,13 @@ PROMPT = ("<|im_start|>user\nWrite a Python function that reverses a string.<|im
           "<|im_start|>assistant\n")
 
 RUN = """
-const e = await window.harness.createWebGPUEngine();
+const e = await window.harness.createWebGPUEngine(arg.options);
 await e.load(arg.url, {nCtx: 1024});
 const pre = await e.prefill(arg.ids, {returnLogits: "all"});
 const gen = await e.generate({maxTokens: arg.n});
+const q8 = e.model.graph.q8;
 await e.unload();
-return {logits: window.harness.toBase64(pre.logits), tokens: gen.tokens};
+return {logits: window.harness.toBase64(pre.logits), tokens: gen.tokens, q8};
 """
 
 
@@ -65,16 +66,20 @@ def qwen_url():
     server.shutdown()
 
 
-def test_qwen2_matches_reference(harness, qwen_url):
+# The kernels for an emulated GPU (what CI runs), and the real-GPU ones, whose one-token pass
+# reads int8 activations (the reference then rounds the same inputs).
+@pytest.mark.parametrize("options", [{}, {"emulatedGPU": False}], ids=["emulated-kernels", "gpu-kernels"])
+def test_qwen2_matches_reference(harness, qwen_url, options):
     path, url = qwen_url
     with path.open("rb") as f:
         tokenizer = Tokenizer.from_gguf(read_header(f.read(16 << 20)))
     ids = tokenizer.encode(PROMPT, parse_special=True)
-    result = harness.call(RUN, {"url": url, "ids": ids, "n": N_GENERATE})
+    result = harness.call(RUN, {"url": url, "ids": ids, "n": N_GENERATE, "options": options})
     assert result["ok"], result
+    assert result["value"]["q8"] == ("emulatedGPU" in options)
     got = from_b64(result["value"]["logits"]).reshape(len(ids), -1)
     generated = result["value"]["tokens"]
-    ref = forward(load_model(path), ids + generated)
+    ref = forward(load_model(path), ids + generated, q8_from=len(ids) if result["value"]["q8"] else None)
     teacher = ref[: len(ids)]
     assert np.abs(got - teacher).max() <= LOGIT_TOLERANCE
     top2 = np.sort(teacher, axis=1)[:, -2:]

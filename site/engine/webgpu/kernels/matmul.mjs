@@ -184,7 +184,7 @@ const Q8_0_ALIGNED = {
 const matrixEmitter = (typeName) => ({ Q4_0: Q4_0_ALIGNED, Q8_0: Q8_0_ALIGNED })[typeName] ?? dequantEmitter(typeName);
 
 // The weight types whose real-GPU mat-vec can take int8 activations (the `q8` block option).
-export const Q8_ACTIVATION_TYPES = Object.freeze(["Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]);
+export const Q8_ACTIVATION_TYPES = Object.freeze(["Q4_0", "Q4_1", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]);
 
 // `gated`: W holds two matrices of shape.rows rows each (FFN gate, then up), the warp takes the
 // same R rows of both, and Y[r] = silu(gate . x) * (up . x) (SwiGLU in one pass over x).

@@ -35,6 +35,8 @@ fn nibbles(q: u32, high: bool) -> vec4<f32> { return select(lo_nibbles(q), hi_ni
 fn i8x4(q: u32) -> vec4<f32> {
   return vec4<f32>(vec4<i32>(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4<u32>(24u));
 }
+// Bits 0-3 of b as bit 4 of bytes 0-3.
+fn spread4(b: u32) -> u32 { return ((b & 1u) << 4u) | ((b & 2u) << 11u) | ((b & 4u) << 18u) | ((b & 8u) << 25u); }
 fn bits4(q: u32, first: u32) -> vec4<f32> {
   return small_to_f32((vec4<u32>(q) >> (vec4<u32>(0u, 1u, 2u, 3u) + first)) & vec4<u32>(1u));
 }
@@ -57,6 +59,8 @@ const dotQ8 = (word) => range(8).map((k) => `dot4I8Packed(${word(k)}, ${xWord(k)
 // The sum of the int8 activations k0 .. k0+3 words (a 16-value half of the block).
 const halfSumQ8 = (k0) => range(4).map((k) => `dot4I8Packed(${xWord(k0 + k)}, 0x01010101u)`).join(" + ");
 const LO4 = (q) => `(${q}) & 0x0f0f0f0fu`;
+// Four bits of h (from bit `first`) moved to bit 4 of each byte of a word.
+const bitsToBytes = (h, first) => `spread4((${h} >> ${first}u) & 0xfu)`;
 const HI4 = (q) => `((${q}) >> 4u) & 0x0f0f0f0fu`;
 
 // Low or high nibbles of q; `high` is a JS boolean (chosen while generating) or a WGSL bool.
@@ -103,6 +107,8 @@ let ${w}b = ${row} + ${j} * 22u;
 let ${w}d = f16_at(${w}b);
 let ${w}h = u32_at_even(${w}b + 2u);`,
     chunk: (i, w) => `(${nib(`u32_at_even(${w}b + ${6 + 4 * (i % 4)}u)`, i >= 4)} + bits4(${w}h, ${4 * i}u) * 16.0 - 16.0) * ${w}d`,
+    // Each byte's value: its nibble and the fifth bit from h; (q . xq - 16 * sum xq).
+    blockDotQ8: (w) => `${w}d * (xd.x * f32(${dotQ8((k) => `(${(k < 4 ? LO4 : HI4)(`u32_at_even(${w}b + ${6 + 4 * (k % 4)}u)`)}) | ${bitsToBytes(`${w}h`, 4 * k)}`)}) - 16.0 * xd.y)`,
   },
   Q8_0: {
     head: (row, j, w) => `
