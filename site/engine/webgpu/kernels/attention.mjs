@@ -179,7 +179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 // Decode attention on real GPUs (one token, so no dependent scores / softmax / mix passes): one
 // workgroup of MIX_WG per (head, split of `split` positions). Scores go to S (positions
-// strided over the invocations, q staged in workgroup memory), max and sum by tree reductions,
+// strided over the invocations, q staged in workgroup memory), max and sum by reductions,
 // then the mix as in attentionMixWgWGSL; storageBarrier makes every invocation's S writes visible
 // to the mix. A context of one split writes O at once; longer ones (more workgroups in flight)
 // leave each split's max, sum and unnormalized output in P for attentionCombineWGSL.
