@@ -10,7 +10,7 @@
 // matvecLanesWGSL: the decode mat-vec for real GPUs: LANES neighbouring invocations share a row
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
-import { QUANT_HELPERS, dequantEmitter, xWord } from "./quant.mjs";
+import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, xWord } from "./quant.mjs";
 
 export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2 });
 // The kernel shapes per kind of GPU. On an emulated GPU workgroups are small: SwiftShader runs
@@ -77,6 +77,15 @@ fn store(r: u32, t: u32, acc: f32) {
 }`;
 export const MATMUL_BINDINGS = matmulBindings();
 
+// Block j of the int8 row X (activations-q8.mjs) in scope as xa, xb (its 32 values) and xd (scale,
+// scale * sum); `nb` is the row's block count (a WGSL expression).
+const loadXQ8 = (nb, indent) => [
+  "let xa = X[j * 2u];",
+  "let xb = X[j * 2u + 1u];",
+  `let xs = X[2u * ${nb} + (j >> 1u)];`,
+  "let xd = bitcast<vec2<f32>>(select(xs.xy, xs.zw, (j & 1u) != 0u));",
+].map((line) => indent + line).join("\n");
+
 export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup, q8 = false }) {
   // Rows and tokens past the end are clamped for loading and skipped for storing.
   const emit = matrixEmitter(typeName);
@@ -84,10 +93,7 @@ export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup, q8 = false
   // One token (the emulated decode mat-vec): each row's block dot product scaled once; `q8`:
   // against int8 activations (activations-q8.mjs), one integer dot product per 4 weights.
   const blockDotsQ8 = `    {
-      let xa = X[j * 2u];
-      let xb = X[j * 2u + 1u];
-      let xs = X[shape.k / 16u + (j >> 1u)];
-      let xd = bitcast<vec2<f32>>(select(xs.xy, xs.zw, (j & 1u) != 0u));
+${loadXQ8("(shape.k / 32u)", "      ")}
 ${range(R).map((r) => `      a${r}_0 += ${emit.blockDotQ8?.(`r${r}`)};`).join("\n")}
     }`;
   const blockDots = q8 ? blockDotsQ8 : `    {
@@ -183,8 +189,9 @@ const Q8_0_ALIGNED = {
 // The emitter the mat-vec / mat-mat kernels use: aligned word reads where a type has them.
 const matrixEmitter = (typeName) => ({ Q4_0: Q4_0_ALIGNED, Q8_0: Q8_0_ALIGNED })[typeName] ?? dequantEmitter(typeName);
 
-// The weight types whose real-GPU mat-vec can take int8 activations (the `q8` block option).
-export const Q8_ACTIVATION_TYPES = Object.freeze(["Q4_0", "Q4_1", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]);
+// The weight types whose one-token mat-vec can take int8 activations (the `q8` block option):
+// those with an int8 dot product.
+export const Q8_ACTIVATION_TYPES = Object.freeze(KERNEL_TYPES.filter((t) => matrixEmitter(t).blockDotQ8));
 
 // `gated`: W holds two matrices of shape.rows rows each (FFN gate, then up), the warp takes the
 // same R rows of both, and Y[r] = silu(gate . x) * (up . x) (SwiGLU in one pass over x).
@@ -213,10 +220,7 @@ ${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`
   if (lane == 0u) {${range(R).map((r) => ` store(r0 + ${r}u, 0u, ${result(r, (i) => `red[${i * WG}u + li]`)});`).join("")} }`;
   // U blocks per lane per iteration (j0, j0 + 32, ...): more loads in flight; a block past the
   // end is read clamped and its sum dropped with select.
-  const loadX = q8 ? `    let xa = X[j * 2u];
-    let xb = X[j * 2u + 1u];
-    let xs = X[2u * nb + (j >> 1u)];
-    let xd = bitcast<vec2<f32>>(select(xs.xy, xs.zw, (j & 1u) != 0u));`
+  const loadX = q8 ? loadXQ8("nb", "    ")
     : `${range(8).map((i) => `    let x${i} = X[j * 8u + ${i}u];`).join("\n")}
 ${emit.blockDot ? "    let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));" : ""}`;
   const blockDot = (w) => {

@@ -5,7 +5,7 @@
 // `q8` (both): the first row also as int8 activations into Q8 (binding 5; activations-q8.mjs), for
 // the one-token pass's mat-vecs, without a dispatch of its own.
 
-import { treeReduce, sumOf } from "./reduce.mjs";
+import { treeReduce, subgroupReduce, sumOf } from "./reduce.mjs";
 import { quantizeBlockFn } from "./activations-q8.mjs";
 
 export const NORM_WORKGROUP = 16;
@@ -61,12 +61,7 @@ export function rmsnormWgWGSL({ subgroups = false, d, q8 = false }) {
   const all = slots.flatMap(parts);
   const inRow = (s) => ((s + 1) * NORM_WG_SIZE <= rowSlots ? "true" : `li + ${s * NORM_WG_SIZE}u < ${rowSlots}u`);
   const inRowOf = (n) => inRow(Number(n.split("_")[0]));
-  const reduce = subgroups ? `
-  let part = subgroupAdd(dot(ss, vec4<f32>(1.0)));
-  if (sid == 0u) { red[li / ssz] = part; }
-  workgroupBarrier();
-  var total = 0.0;
-  for (var i = 0u; i < ${NORM_WG_SIZE}u / ssz; i++) { total += red[i]; }` : `${treeReduce("red", "dot(ss, vec4<f32>(1.0))", NORM_WG_SIZE, sumOf)}
+  const reduce = subgroups ? subgroupReduce("red", "dot(ss, vec4<f32>(1.0))", NORM_WG_SIZE, "subgroupAdd", sumOf, "total") : `${treeReduce("red", "dot(ss, vec4<f32>(1.0))", NORM_WG_SIZE, sumOf)}
   let total = red[0];`;
   const across4 = (v, op) => [1, 2].map((m) => `    ${v} = ${op(v, `subgroupShuffleXor(${v}, ${m}u)`)};`).join("\n");
   const quantizeShuffled = slots.map((s) => `
