@@ -10,7 +10,7 @@
 // matvecLanesWGSL: the decode mat-vec for real GPUs: LANES neighbouring invocations share a row
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
-import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, xWord } from "./quant.mjs";
+import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, xWord, NIBBLE_X, BYTE_X, nibbleDot, byteDot } from "./quant.mjs";
 
 export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2 });
 // The kernel shapes per kind of GPU. On an emulated GPU workgroups are small: SwiftShader runs
@@ -99,6 +99,7 @@ ${range(R).map((r) => `      a${r}_0 += ${emit.blockDotQ8?.(`r${r}`)};`).join("\
   const blockDots = q8 ? blockDotsQ8 : `    {
 ${range(8).map((i) => `      let x${i} = X[xt0 + j * 8u + ${i}u];`).join("\n")}
       let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));
+${emit.blockX ?? ""}
 ${range(R).map((r) => `      a${r}_0 += ${emit.blockDot?.(`r${r}`)};`).join("\n")}
     }`;
   const chunks = T === 1 && (q8 || emit.blockDot) ? blockDots : range(8).map((i) => `    {
@@ -162,6 +163,8 @@ export function matvecLanesDispatch(rows, { rows: R }) {
 // Blocks of an f16 scale and `quantWords` words of quants (Q4_0: 18 bytes, Q8_0: 34) read as
 // whole aligned words (rows start at even bytes, so a block starts at byte 0 or 2 of a word)
 // instead of a 16-bit funnel of two loads per word: declares the scale d and the words q0...
+// (Funnelling the words is cheaper on SwiftShader than dotting the straddling words against x
+// values arranged for either start: measured, bench/GPU_NOTES.md session 6.)
 const scaleThenWords = (quantWords) => (row, j, w) => `
 let ${w}o = ${row} + ${j} * ${2 + 4 * quantWords}u;
 let ${w}i = ${w}o >> 2u;
@@ -173,8 +176,9 @@ ${range(quantWords).map((k) => `let ${w}q${k} = select((${w}w${k} >> 16u) | (${w
 const Q4_0_ALIGNED = {
   head: scaleThenWords(4),
   chunk: (i, w) => `(${i >= 4 ? "hi" : "lo"}_nibbles(${w}q${i % 4}) - 8.0) * ${w}d`,
-  // The whole block's dot with x0..x7: d * (q . x - 8 * sum(x)), xsum shared by the rows.
-  blockDot: (w) => `${w}d * (${range(8).map((i) => `dot(${i >= 4 ? "hi" : "lo"}_nibbles(${w}q${i % 4}), x${i})`).join(" + ")} - 8.0 * xsum)`,
+  // The whole block's dot with x0..x7: d * (q . x - 8 * sum(x)).
+  blockX: NIBBLE_X,
+  blockDot: (w) => `${w}d * (${nibbleDot((k) => `${w}q${k}`)} + 8.0 * (xtop - xsum))`,
   // Against int8 x (xd = its scale and scaled sum): d * xd.x * (q . xq) - 8 * d * xd.y; word k's
   // low nibbles are values 4k.., its high nibbles 16 + 4k...
   blockDotQ8: (w) => `${w}d * (xd.x * f32(${range(4).map((k) => `dot4I8Packed(${w}q${k} & 0x0f0f0f0fu, ${xWord(k)}) + dot4I8Packed((${w}q${k} >> 4u) & 0x0f0f0f0fu, ${xWord(k + 4)})`).join("\n           + ")}) - 8.0 * xd.y)`,
@@ -182,7 +186,8 @@ const Q4_0_ALIGNED = {
 const Q8_0_ALIGNED = {
   head: scaleThenWords(8),
   chunk: (i, w) => `i8x4(${w}q${i}) * ${w}d`,
-  blockDot: (w) => `${w}d * (${range(8).map((i) => `dot(i8x4(${w}q${i}), x${i})`).join(" + ")})`,
+  blockX: BYTE_X,
+  blockDot: (w) => `${w}d * (${byteDot((k) => `${w}q${k}`)} - 128.0 * (xsum - xtop))`,
   blockDotQ8: (w) => `${w}d * xd.x * f32(${range(8).map((k) => `dot4I8Packed(${w}q${k}, ${xWord(k)})`).join(" + ")})`,
 };
 
@@ -222,7 +227,7 @@ ${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`
   // end is read clamped and its sum dropped with select.
   const loadX = q8 ? loadXQ8("nb", "    ")
     : `${range(8).map((i) => `    let x${i} = X[j * 8u + ${i}u];`).join("\n")}
-${emit.blockDot ? "    let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));" : ""}`;
+${emit.blockDot ? `    let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));\n${emit.blockX ?? ""}` : ""}`;
   const blockDot = (w) => {
     if (q8) return emit.blockDotQ8(w);
     return emit.blockDot ? emit.blockDot(w) : range(8).map((i) => `dot(${emit.chunk(i, w)}, x${i})`).join("\n         + ");

@@ -3,7 +3,8 @@
 //   head(row, j, w)  statements declaring the group's scalars (names prefixed with w),
 //   chunk(i, w)      an expression for the vec4 of weights 4i .. 4i+3 (i < 8),
 //   blockDot(w)      (some types) the block's dot product with x0 .. x7 (vec4s in scope, and
-//                    xsum = their sum) with the scale applied once per block, not per weight.
+//                    xsum = their sum) with the scale applied once per block, not per weight;
+//   blockX           its statements on x0 .. x7 alone, run once per block for all rows.
 //   blockDotQ8(w)    (Q8_ACTIVATION_TYPES) the block's dot product with int8 activations
 //                    (activations-q8.mjs): their words xa, xb (values 0-15, 16-31) and xd (scale,
 //                    scale * sum) in scope; integer dot products of four (dot4I8Packed), the
@@ -29,11 +30,27 @@ fn u32_at_even(o: u32) -> u32 {
   return select(W[i], (W[i] >> 16u) | (W[i + 1u] << 16u), (o & 2u) != 0u);
 }
 fn bytes4(q: u32) -> vec4<u32> { return vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(0xffu); }
-fn lo_nibbles(q: u32) -> vec4<f32> { return small_to_f32(vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(0xfu)); }
-fn hi_nibbles(q: u32) -> vec4<f32> { return small_to_f32(vec4<u32>(q >> 4u, q >> 12u, q >> 20u, q >> 28u) & vec4<u32>(0xfu)); }
-fn nibbles(q: u32, high: bool) -> vec4<f32> { return select(lo_nibbles(q), hi_nibbles(q), high); }
+// Nibbles and bytes of a word as floats without shifts: SwiftShader runs a shift by a vector
+// amount (what SPIR-V has, even for a constant) one lane at a time, where an AND, a conversion and
+// a multiply by a power of two (exact) are one x86 instruction each. Byte b of the masked word is
+// worth 2^(8b) times its value, BYTE_WEIGHTS undoes that. Sign: as i32 the top byte's bit 31 is
+// negative; flipping it beforehand makes the top nibble or byte come out offset by -8 or -128
+// instead, which a constant undoes (for bytes 0-2, flipping their bit 7 does the same for i8x4).
+const BYTE_WEIGHTS = vec4<f32>(1.0, 0.00390625, 1.52587890625e-05, 5.9604644775390625e-08);
+const LO_NIBBLES = vec4<u32>(0xfu, 0xf00u, 0xf0000u, 0xf000000u);
+const HI_NIBBLES = vec4<u32>(0xf0u, 0xf000u, 0xf00000u, 0xf0000000u);
+const BYTES = vec4<u32>(0xffu, 0xff00u, 0xff0000u, 0xff000000u);
+fn masked(q: u32, m: vec4<u32>) -> vec4<f32> { return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(q) & m)); }
+fn lo_nibbles(q: u32) -> vec4<f32> { return masked(q, LO_NIBBLES) * BYTE_WEIGHTS; }
+fn hi_nibbles(q: u32) -> vec4<f32> {
+  return masked(q ^ 0x80000000u, HI_NIBBLES) * (BYTE_WEIGHTS * 0.0625) + vec4<f32>(0.0, 0.0, 0.0, 8.0);
+}
+fn nibbles(q: u32, high: bool) -> vec4<f32> {
+  return masked(q ^ select(0u, 0x80000000u, high), select(LO_NIBBLES, HI_NIBBLES, high))
+       * (BYTE_WEIGHTS * select(1.0, 0.0625, high)) + vec4<f32>(0.0, 0.0, 0.0, select(0.0, 8.0, high));
+}
 fn i8x4(q: u32) -> vec4<f32> {
-  return vec4<f32>(vec4<i32>(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4<u32>(24u));
+  return masked(q ^ 0x00808080u, BYTES) * BYTE_WEIGHTS - vec4<f32>(128.0, 128.0, 128.0, 0.0);
 }
 // Bits 0-3 of b as bit 4 of bytes 0-3.
 fn spread4(b: u32) -> u32 { return ((b & 1u) << 4u) | ((b & 2u) << 11u) | ((b & 4u) << 18u) | ((b & 8u) << 25u); }
@@ -50,6 +67,21 @@ fn scale_min_k4(sc: u32, s: u32) -> vec2<f32> {
 `;
 
 const range = (n) => [...Array(n).keys()];
+
+// For the block dot products of nibbles and bytes read by masks (see BYTE_WEIGHTS): x0 .. x7
+// with BYTE_WEIGHTS applied once per block instead of once per row, as xp0 .. xp7 (for nibbles
+// xp4 .. xp7 also undo the high nibble's factor 16), and xtop, the sum of the values that meet a
+// top high nibble or a top byte (w components).
+export const NIBBLE_X = `${range(8).map((i) => `let xp${i} = x${i} * ${i < 4 ? "BYTE_WEIGHTS" : "(BYTE_WEIGHTS * 0.0625)"};`).join("\n")}
+let xtop = x4.w + x5.w + x6.w + x7.w;`;
+export const BYTE_X = `${range(8).map((i) => `let xp${i} = x${i} * BYTE_WEIGHTS;`).join("\n")}
+let xtop = ${range(8).map((i) => `x${i}.w`).join(" + ")};`;
+// Sum over the four words q(k) of a block's nibbles (low ones against xp0 .. xp3, high ones
+// against xp4 .. xp7) of value * x, except that each top high nibble counts 8 less (add 8 * xtop).
+export const nibbleDot = (q) => range(4).map((k) => `dot(masked(${q(k)}, LO_NIBBLES), xp${k}) + dot(masked(${q(k)} ^ 0x80000000u, HI_NIBBLES), xp${k + 4})`).join("\n         + ");
+// Sum over the eight words q(k) of a block's signed bytes of value * x, except that bytes 0-2 of
+// each word count 128 more (subtract 128 * (xsum - xtop)).
+export const byteDot = (q) => range(8).map((k) => `dot(masked(${q(k)} ^ 0x00808080u, BYTES), xp${k})`).join("\n         + ");
 
 // The int8 activation word of values 4k .. 4k+3 of the block (k < 8).
 export const xWord = (k) => `${k < 4 ? "xa" : "xb"}.${"xyzw"[k % 4]}`;
@@ -96,10 +128,12 @@ let ${w}d = f16_at(${w}b);`,
   Q4_1: {
     head: (row, j, w) => `
 let ${w}b = (${row} >> 2u) + ${j} * 5u;
-let ${w}dm = unpack2x16float(W[${w}b]);`,
-    chunk: (i, w) => `${nib(`W[${w}b + ${1 + (i % 4)}u]`, i >= 4)} * ${w}dm.x + ${w}dm.y`,
-    blockDot: (w) => `${w}dm.x * (${range(8).map((i) => `dot(${nib(`W[${w}b + ${1 + (i % 4)}u]`, i >= 4)}, x${i})`).join(" + ")}) + ${w}dm.y * xsum`,
-    blockDotQ8: (w) => `${w}dm.x * xd.x * f32(${dotQ8((k) => (k < 4 ? LO4 : HI4)(`W[${w}b + ${1 + (k % 4)}u]`))}) + ${w}dm.y * xd.y`,
+let ${w}dm = unpack2x16float(W[${w}b]);
+${range(4).map((k) => `let ${w}q${k} = W[${w}b + ${1 + k}u];`).join("\n")}`,
+    chunk: (i, w) => `${nib(`${w}q${i % 4}`, i >= 4)} * ${w}dm.x + ${w}dm.y`,
+    blockX: NIBBLE_X,
+    blockDot: (w) => `${w}dm.x * (${nibbleDot((k) => `${w}q${k}`)} + 8.0 * xtop) + ${w}dm.y * xsum`,
+    blockDotQ8: (w) => `${w}dm.x * xd.x * f32(${dotQ8((k) => (k < 4 ? LO4 : HI4)(`${w}q${k % 4}`))}) + ${w}dm.y * xd.y`,
   },
   Q5_0: {
     head: (row, j, w) => `
