@@ -16,7 +16,7 @@ import { rmsnormWGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
 import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
   ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, attentionDispatch,
-  scoresWGSL, mixWGSL, mixOneWGSL, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit,
+  scoresWGSL, mixWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit,
   attentionQ8Fits,
 } from "./kernels/attention.mjs";
 import { SAMPLE_WGSL } from "./kernels/sample.mjs";
@@ -281,10 +281,10 @@ export class Graph {
     jobs.rmsnorm = makeNorm(false);
     jobs.rope = make(ropeWGSL({ pairs: real, kvType: this.kvType }));
     const kv = this.kvType;
-    jobs.scores = make(scoresWGSL(real ? SCORES_BLOCK_GPU : SCORES_BLOCK_EMULATED, kv));
+    jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU, kv) : scoresWGSL(SCORES_BLOCK_EMULATED, kv, groupSize(this.hp)));
     jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
-    if (!this.mixWg) jobs.mixOne = make(mixOneWGSL(kv));
+    if (!this.mixWg) jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp)));
     if (this.fuse.attention) {
       jobs.attentionDecode = subgroupsOr((sg) => make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp), kv, { subgroups: sg })));
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
@@ -553,7 +553,7 @@ export class Graph {
       {
         pipeline: () => this.pipelines[decode && !this.mixWg ? "mixOne" : "mix"],
         entries: { 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
-        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.mixWg ? "mixWg" : "mix"],
+        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.mixWg ? "mixWg" : decode ? "mixOne" : "mix"],
       },
     ];
   }

@@ -30,9 +30,12 @@ ${values ? `@group(0) @binding(2) var<storage, read> Vc: array<vec4<${kvType}>>;
 fn value4(i: u32) -> vec4<f32> { return vec4<f32>(Vc[i]); }` : ""}`;
 
 // BLOCK positions per invocation where the GPU is emulated; real GPUs use 1 (more invocations in
-// flight at decode).
+// flight at decode). `heads`: the query heads per invocation, consecutive ones of one kv head
+// (emulated: all of its group, so that each key is loaded once for them; SwiftShader pays for
+// every load lane by lane).
 export const SCORES_BLOCK_EMULATED = BLOCK;
-export function scoresWGSL(BLOCK, kvType) {
+export function scoresWGSL(BLOCK, kvType, heads = 1) {
+  const pairs = range(heads).flatMap((r) => range(BLOCK).map((b) => [r, b]));
   return /* wgsl */ `${kvCache(kvType, { keys: true })}${HEADER}
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
@@ -40,24 +43,28 @@ export function scoresWGSL(BLOCK, kvType) {
 @compute @workgroup_size(${ATTENTION_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let p0 = gid.x * ${BLOCK}u;
-  let h = gid.y;
+  let h0 = gid.y * ${heads}u;
   let t = gid.z;
   let last = step.pos0 + t;
   if (t >= step.n_tokens || p0 > last) { return; }
   let hd4 = params.head_dim / 4u;
-  let q = (t * params.n_head + h) * hd4;
+  let q = (t * params.n_head + h0) * hd4;
   let stride = params.n_kv * hd4;
-  let k = (h / (params.n_head / params.n_kv)) * hd4;
-${range(BLOCK).map((b) => `  let k${b} = min(p0 + ${b}u, last) * stride + k;
-  var s${b} = 0.0;`).join("\n")}
+  let k = (h0 / (params.n_head / params.n_kv)) * hd4;
+${range(BLOCK).map((b) => `  let k${b} = min(p0 + ${b}u, last) * stride + k;`).join("\n")}
+${pairs.map(([r, b]) => `  var s${r}_${b} = 0.0;`).join("\n")}
   for (var i = 0u; i < hd4; i++) {
-    let qi = Q[q + i];
-${range(BLOCK).map((b) => `    s${b} += dot(qi, key4(k${b} + i));`).join("\n")}
+${range(BLOCK).map((b) => `    let kb${b} = key4(k${b} + i);`).join("\n")}
+${range(heads).map((r) => `    let q${r} = Q[q + ${r}u * hd4 + i];`).join("\n")}
+${pairs.map(([r, b]) => `    s${r}_${b} += dot(q${r}, kb${b});`).join("\n")}
   }
-  let row = row_of(t, h);
-${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) { S[row + p0 + ${b}u] = s${b} * params.scale; }`).join("\n")}
+${range(heads).map((r) => `  let row${r} = row_of(t, h0 + ${r}u);`).join("\n")}
+${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) {${range(heads).map((r) => ` S[row${r} + p0 + ${b}u] = s${r}_${b} * params.scale;`).join("")} }`).join("\n")}
 }`;
 }
+
+// The query heads that share a kv head: an emulated scores or one-token mix invocation takes them all.
+export const groupSize = ({ nHead, nKv }) => nHead / nKv;
 
 export const ATTENTION_SOFTMAX_WGSL = /* wgsl */ `${HEADER}
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
@@ -77,11 +84,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var p = 0u; p < n; p++) { S[row + p] *= inv; }
 }`;
 
-// The start both one-invocation-per-(head, vec4) mixes share: head h, vec4 d of its output, its
-// values at v + p * stride for position p.
-const mixInvocation = (kvType) => /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
+// What every mix kernel binds: the value cache, the probabilities S, the output O.
+const mixBindings = (kvType) => /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
 @group(0) @binding(3) var<storage, read> S: array<f32>;
-@group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;`;
+
+// Head h, vec4 d of its output per invocation; its values at v + p * stride for position p.
+export function mixWGSL(kvType) {
+  return /* wgsl */ `${mixBindings(kvType)}
 
 @compute @workgroup_size(${ATTENTION_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -89,10 +99,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let h = gid.x / hd4;
   let d = gid.x % hd4;
   let v = (h / (params.n_head / params.n_kv)) * hd4 + d;
-  let stride = params.n_kv * hd4;`;
-
-export function mixWGSL(kvType) {
-  return /* wgsl */ `${mixInvocation(kvType)}
+  let stride = params.n_kv * hd4;
   let t0 = gid.y * ${BLOCK}u;
   if (h >= params.n_head || t0 >= step.n_tokens) { return; }
   // Token t0 + b attends positions 0..pos0 + t0 + b; rows past n_tokens are never stored.
@@ -108,19 +115,37 @@ ${range(BLOCK).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head 
 }`;
 }
 
-// The mix of one token (decode where the GPU is emulated): the BLOCK-token version would repeat
-// its work; four positions per iteration in separate sums keep loads in flight.
-export function mixOneWGSL(kvType) {
-  return /* wgsl */ `${mixInvocation(kvType)}
-  if (h >= params.n_head) { return; }
-  let row = row_of(0u, h);
-${range(4).map((u) => `  var acc${u} = vec4<f32>(0.0);`).join("\n")}
+// The mix of one token (decode where the GPU is emulated): an invocation takes vec4 d of all the
+// `heads` query heads of kv head g, so each value is loaded once for them, and UNROLL positions
+// per iteration in separate sums (loads in flight: at 1,000 positions 34 ms -> 30 with the heads
+// alone, 20 with UNROLL 4, 30 with 8; bench/GPU_NOTES.md session 6). Small workgroups, as
+// n_kv * head_dim / 4 invocations are few and SwiftShader runs a workgroup on one thread.
+export const MIX_ONE_WORKGROUP = 4;
+const UNROLL = 4;
+export function mixOneWGSL(kvType, heads) {
+  return /* wgsl */ `${mixBindings(kvType)}
+
+@compute @workgroup_size(${MIX_ONE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let hd4 = params.head_dim / 4u;
+  let g = gid.x / hd4;
+  let d = gid.x % hd4;
+  if (g >= params.n_kv) { return; }
+  let v = g * hd4 + d;
+  let stride = params.n_kv * hd4;
+  let h0 = g * ${heads}u;
+${range(heads).map((r) => `  let row${r} = row_of(0u, h0 + ${r}u);
+${range(UNROLL).map((u) => `  var acc${r}_${u} = vec4<f32>(0.0);`).join("\n")}`).join("\n")}
   var p = 0u;
-  for (; p + 3u <= step.pos0; p += 4u) {
-${range(4).map((u) => `    acc${u} += S[row + p + ${u}u] * value4((p + ${u}u) * stride + v);`).join("\n")}
+  for (; p + ${UNROLL - 1}u <= step.pos0; p += ${UNROLL}u) {
+${range(UNROLL).map((u) => `    let v${u} = value4((p + ${u}u) * stride + v);`).join("\n")}
+${range(heads).flatMap((r) => range(UNROLL).map((u) => `    acc${r}_${u} += S[row${r} + p + ${u}u] * v${u};`)).join("\n")}
   }
-  for (; p <= step.pos0; p++) { acc0 += S[row + p] * value4(p * stride + v); }
-  O[h * hd4 + d] = (acc0 + acc1) + (acc2 + acc3);
+  for (; p <= step.pos0; p++) {
+    let v0 = value4(p * stride + v);
+${range(heads).map((r) => `    acc${r}_0 += S[row${r} + p] * v0;`).join("\n")}
+  }
+${range(heads).map((r) => `  O[(h0 + ${r}u) * hd4 + d] = ${range(UNROLL).map((u) => `acc${r}_${u}`).join(" + ")};`).join("\n")}
 }`;
 }
 
@@ -156,9 +181,7 @@ export const mixWgFits = (headDim) => headDim % 4 === 0 && MIX_WG % (headDim / 4
 export function attentionMixWgWGSL(headDim, kvType) {
   const HD4 = headDim / 4;
   const SL = MIX_WG / HD4;
-  return /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
-@group(0) @binding(3) var<storage, read> S: array<f32>;
-@group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
+  return /* wgsl */ `${mixBindings(kvType)}
 var<workgroup> red: array<vec4<f32>, ${MIX_WG}>;
 
 @compute @workgroup_size(${MIX_WG})
@@ -305,10 +328,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-export function attentionDispatch({ nHead, headDim, nCtx }, nTokens, pos0) {
+export function attentionDispatch({ nHead, nKv, headDim, nCtx }, nTokens, pos0) {
   const split = decodeSplit({ headDim, nCtx });
   return {
-    scores: [Math.ceil((pos0 + nTokens) / BLOCK / ATTENTION_WORKGROUP), nHead, nTokens],
+    scores: [Math.ceil((pos0 + nTokens) / BLOCK / ATTENTION_WORKGROUP), nKv, nTokens],
     softmax: [Math.ceil(nHead / ATTENTION_WORKGROUP), nTokens],
     softmaxWg: [nHead, nTokens],
     scoresGpu: [Math.ceil((pos0 + nTokens) / SCORES_BLOCK_GPU / ATTENTION_WORKGROUP), nHead, nTokens],
@@ -316,5 +339,6 @@ export function attentionDispatch({ nHead, headDim, nCtx }, nTokens, pos0) {
     decode: [nHead, Math.floor(pos0 / split) + 1],
     combine: [pos0 >= split ? nHead : 0],
     mix: [Math.ceil((nHead * headDim) / 4 / ATTENTION_WORKGROUP), Math.ceil(nTokens / BLOCK)],
+    mixOne: [Math.ceil((nKv * headDim) / 4 / MIX_ONE_WORKGROUP), 1],
   };
 }
