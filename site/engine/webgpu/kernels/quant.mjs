@@ -14,12 +14,6 @@
 // tests/engine/reference.py holds the numpy version of each.
 
 export const QUANT_HELPERS = /* wgsl */ `
-// Small unsigned integers (quants, bits) as floats, converted as signed: x86 has no unsigned
-// conversion (LLVM expands one into several instructions), so SwiftShader ran ours slowly
-// (SmolLM2 Q4_1 decode there 3.9-4.4 -> 4.8-5.2 tok/s with a cheaper conversion); GPUs convert
-// either at the same rate. (Building the float through the mantissa, 2^23 + v minus 2^23, was
-// as fast on SwiftShader but not exact on NVIDIA, whose compiler reassociates the subtraction.)
-fn small_to_f32(v: vec4<u32>) -> vec4<f32> { return vec4<f32>(vec4<i32>(v)); }
 fn u16_at(o: u32) -> u32 { return (W[o >> 2u] >> ((o & 2u) * 8u)) & 0xffffu; }
 fn u8_at(o: u32) -> u32 { return (W[o >> 2u] >> ((o & 3u) * 8u)) & 0xffu; }
 fn f16_at(o: u32) -> f32 { return unpack2x16float(u16_at(o)).x; }
@@ -29,13 +23,16 @@ fn u32_at_even(o: u32) -> u32 {
   let i = o >> 2u;
   return select(W[i], (W[i] >> 16u) | (W[i + 1u] << 16u), (o & 2u) != 0u);
 }
-fn bytes4(q: u32) -> vec4<u32> { return vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(0xffu); }
-// Nibbles and bytes of a word as floats without shifts: SwiftShader runs a shift by a vector
-// amount (what SPIR-V has, even for a constant) one lane at a time, where an AND, a conversion and
-// a multiply by a power of two (exact) are one x86 instruction each. Byte b of the masked word is
+// Nibbles and bytes of a word as floats without shifts: on SwiftShader a shift costs about four
+// ANDs (measured; SPIR-V shifts by a vector amount, even for a constant, which x86 lacks), and
+// an AND, a conversion and a multiply by a power of two (exact) replace it. Byte b of the masked word is
 // worth 2^(8b) times its value, BYTE_WEIGHTS undoes that. Sign: as i32 the top byte's bit 31 is
 // negative; flipping it beforehand makes the top nibble or byte come out offset by -8 or -128
 // instead, which a constant undoes (for bytes 0-2, flipping their bit 7 does the same for i8x4).
+// The conversion is the signed one: x86 has none from unsigned (LLVM expands it into several
+// instructions; SwiftShader decode 3.9-4.4 -> 4.8-5.2 tok/s once quants converted as signed).
+// (Building the float through the mantissa, 2^23 + v minus 2^23, was as fast on SwiftShader but
+// not exact on NVIDIA, whose compiler reassociates the subtraction.)
 const BYTE_WEIGHTS = vec4<f32>(1.0, 0.00390625, 1.52587890625e-05, 5.9604644775390625e-08);
 const LO_NIBBLES = vec4<u32>(0xfu, 0xf00u, 0xf0000u, 0xf000000u);
 const HI_NIBBLES = vec4<u32>(0xf0u, 0xf000u, 0xf00000u, 0xf0000000u);
@@ -54,9 +51,6 @@ fn i8x4(q: u32) -> vec4<f32> {
 }
 // Bits 0-3 of b as bit 4 of bytes 0-3.
 fn spread4(b: u32) -> u32 { return ((b & 1u) << 4u) | ((b & 2u) << 11u) | ((b & 4u) << 18u) | ((b & 8u) << 25u); }
-fn bits4(q: u32, first: u32) -> vec4<f32> {
-  return small_to_f32((vec4<u32>(q) >> (vec4<u32>(0u, 1u, 2u, 3u) + first)) & vec4<u32>(1u));
-}
 // Q4_K / Q5_K: the 6-bit scale and min of sub-block s from the 12 packed bytes at sc.
 fn scale_min_k4(sc: u32, s: u32) -> vec2<f32> {
   if (s < 4u) { return vec2<f32>(f32(u8_at(sc + s) & 63u), f32(u8_at(sc + s + 4u) & 63u)); }
@@ -95,6 +89,14 @@ const LO4 = (q) => `(${q}) & 0x0f0f0f0fu`;
 const bitsToBytes = (h, first) => `spread4((${h} >> ${first}u) & 0xfu)`;
 const HI4 = (q) => `((${q}) >> 4u) & 0x0f0f0f0fu`;
 
+// Bits first .. first + 3 of h, each worth 16, as a vec4: read by masks, as the nibbles are (bit
+// 31 reads negative as i32, so its weight is negative too).
+const fifthBits = (h, first) => {
+  const bits = range(4).map((c) => first + c);
+  const masks = bits.map((b) => `0x${((1 << b) >>> 0).toString(16)}u`);
+  const weights = bits.map((b) => (b === 31 ? -16 : 16) * 2 ** -b);
+  return `(masked(${h}, vec4<u32>(${masks.join(", ")})) * vec4<f32>(${weights.join(", ")}))`;
+};
 // Low or high nibbles of q; `high` is a JS boolean (chosen while generating) or a WGSL bool.
 const nib = (q, high) => (typeof high === "boolean" ? `${high ? "hi" : "lo"}_nibbles(${q})` : `nibbles(${q}, ${high})`);
 
@@ -139,10 +141,11 @@ ${range(4).map((k) => `let ${w}q${k} = W[${w}b + ${1 + k}u];`).join("\n")}`,
     head: (row, j, w) => `
 let ${w}b = ${row} + ${j} * 22u;
 let ${w}d = f16_at(${w}b);
-let ${w}h = u32_at_even(${w}b + 2u);`,
-    chunk: (i, w) => `(${nib(`u32_at_even(${w}b + ${6 + 4 * (i % 4)}u)`, i >= 4)} + bits4(${w}h, ${4 * i}u) * 16.0 - 16.0) * ${w}d`,
+let ${w}h = u32_at_even(${w}b + 2u);
+${range(4).map((k) => `let ${w}q${k} = u32_at_even(${w}b + ${6 + 4 * k}u);`).join("\n")}`,
+    chunk: (i, w) => `(${nib(`${w}q${i % 4}`, i >= 4)} + ${fifthBits(`${w}h`, 4 * i)} - 16.0) * ${w}d`,
     // Each byte's value: its nibble and the fifth bit from h; (q . xq - 16 * sum xq).
-    blockDotQ8: (w) => `${w}d * (xd.x * f32(${dotQ8((k) => `(${(k < 4 ? LO4 : HI4)(`u32_at_even(${w}b + ${6 + 4 * (k % 4)}u)`)}) | ${bitsToBytes(`${w}h`, 4 * k)}`)}) - 16.0 * xd.y)`,
+    blockDotQ8: (w) => `${w}d * (xd.x * f32(${dotQ8((k) => `(${(k < 4 ? LO4 : HI4)(`${w}q${k % 4}`)}) | ${bitsToBytes(`${w}h`, 4 * k)}`)}) - 16.0 * xd.y)`,
   },
   Q8_0: {
     head: (row, j, w) => `
@@ -159,8 +162,11 @@ let ${w}qs = ((${w}b + 16u) >> 2u) + (${w}s >> 1u) * 8u;`,
   Q5_K: {
     head: (row, j, w) => `${kHead(row, j, w, 176)}${K4_SCALES(w)}
 let ${w}qs = ((${w}b + 48u) >> 2u) + (${w}s >> 1u) * 8u;
-let ${w}qh = (${w}b + 16u) >> 2u;`,
-    chunk: (i, w) => `(nibbles(W[${w}qs + ${i}u], ${w}odd) + small_to_f32((bytes4(W[${w}qh + ${i}u]) >> vec4<u32>(${w}s)) & vec4<u32>(1u)) * 16.0) * ${w}d - ${w}m`,
+let ${w}qh = (${w}b + 16u) >> 2u;
+let ${w}hm = vec4<u32>(1u, 0x100u, 0x10000u, 0x1000000u) << vec4<u32>(${w}s);
+let ${w}hs = BYTE_WEIGHTS * vec4<f32>(1.0, 1.0, 1.0, select(1.0, -1.0, ${w}s == 7u)) * (16.0 / f32(1u << ${w}s));`,
+    // Bit s of each qh byte, read by the mask hm and worth 16 (hs; as i32, bit 31 is negative).
+    chunk: (i, w) => `(nibbles(W[${w}qs + ${i}u], ${w}odd) + masked(W[${w}qh + ${i}u], ${w}hm) * ${w}hs) * ${w}d - ${w}m`,
     // The fifth bit of each byte's value: bit s of each qh byte, moved to bit 4.
     blockDotQ8: (w) => `${w}d * xd.x * f32(${dotQ8((k) => `(${LO4(`W[${w}qs + ${k}u] >> select(0u, 4u, ${w}odd)`)}) | (((W[${w}qh + ${k}u] >> ${w}s) & 0x01010101u) << 4u)`)}) - ${w}m * xd.y`,
   },
@@ -174,8 +180,14 @@ let ${w}qh = ${w}b + 128u + ${w}half * 32u;
 let ${w}sc = ${w}b + 192u + ${w}half * 8u + ${w}c * 2u;
 let ${w}d0 = ${w}d * i8_at(${w}sc);
 let ${w}d1 = ${w}d * i8_at(${w}sc + 1u);
-let ${w}high = ${w}c >= 2u;`,
-    chunk: (i, w) => `(nibbles(u32_at_even(${w}ql + ${4 * i}u), ${w}high) + small_to_f32((bytes4(u32_at_even(${w}qh + ${4 * i}u)) >> vec4<u32>(2u * ${w}c)) & vec4<u32>(3u)) * 16.0 - 32.0) * ${w}d${i < 4 ? 0 : 1}`,
+let ${w}high = ${w}c >= 2u;
+let ${w}hm = vec4<u32>(3u, 0x300u, 0x30000u, 0x3000000u) << vec4<u32>(2u * ${w}c);
+let ${w}hflip = select(0u, 0x80000000u, ${w}c == 3u);
+let ${w}hs = BYTE_WEIGHTS * (16.0 / f32(1u << (2u * ${w}c)));
+let ${w}hoff = vec4<f32>(-32.0, -32.0, -32.0, select(-32.0, 0.0, ${w}c == 3u));`,
+    // Bits 2c, 2c + 1 of each qh byte, read by the mask hm, worth 16 each (hs), less 32; where c
+    // is 3 the top byte's pair reads 2 less once bit 31 is flipped (hflip), so hoff spares it.
+    chunk: (i, w) => `(nibbles(u32_at_even(${w}ql + ${4 * i}u), ${w}high) + masked(u32_at_even(${w}qh + ${4 * i}u) ^ ${w}hflip, ${w}hm) * ${w}hs + ${w}hoff) * ${w}d${i < 4 ? 0 : 1}`,
     // Two halves of 16 with their own scales: (q . xq - 32 * sum xq) per half. Each byte's value:
     // its nibble and, above it, 2 bits of the qh byte.
     blockDotQ8: (w) => {
