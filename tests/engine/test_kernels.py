@@ -22,7 +22,7 @@ ROWS, K = 70, 512  # 70 rows: not a multiple of the workgroup or the row block: 
 # The shapes in site/engine/webgpu/kernels/matmul.mjs (EMULATED_BLOCKS, GPU_BLOCKS, the former
 # real-GPU prefill shape rows 4 tokens 8 workgroup 64) and one odd one.
 BLOCKS = [
-    (1, {"rows": 4, "tokens": 1, "workgroup": 16}),
+    (1, {"rows": 8, "tokens": 1, "workgroup": 16}),
     (11, {"rows": 8, "tokens": 8, "workgroup": 16}),
     (1, {"rows": 8, "lanes": 32}),
     (1, {"rows": 4, "warps": 4, "subgroups": False}),
@@ -109,7 +109,7 @@ def test_int8_activation_types_match_the_reference(harness):
 # rounded x.
 @pytest.mark.parametrize("type_name", sorted(Q8_ACTIVATION_TYPES))
 @pytest.mark.parametrize("block", [
-    {"rows": 4, "tokens": 1, "workgroup": 16, "q8": True},
+    {"rows": 8, "tokens": 1, "workgroup": 16, "q8": True},
     {"rows": 1, "warps": 2, "subgroups": True, "q8": True},
     {"rows": 2, "warps": 2, "subgroups": False, "unroll": 2, "q8": True},
     {"rows": 1, "warps": 2, "subgroups": True, "q8": True, "gated": True},

@@ -14,10 +14,12 @@ import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, xWord, NIBBLE_X, BYTE_X, n
 
 export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2 });
 // The kernel shapes per kind of GPU. On an emulated GPU workgroups are small: SwiftShader runs
-// one workgroup per CPU thread, so a few hundred rows must still make several workgroups. Real
-// GPUs want whole warps; their shapes are first guesses, not yet tuned on hardware.
+// one workgroup per CPU thread, so a few hundred rows must still make several workgroups; the
+// mat-vec's 8 rows per invocation share each load of x (SmolLM2 decode on SwiftShader, alternating
+// runs: +9% in Chromium, +24% in Node over 4 rows; bench/GPU_NOTES.md session 6). Real GPUs want
+// whole warps; their shapes are first guesses, not yet tuned on hardware.
 export const EMULATED_BLOCKS = Object.freeze({
-  matvec: Object.freeze({ rows: 4, tokens: 1, workgroup: 16 }),
+  matvec: Object.freeze({ rows: 8, tokens: 1, workgroup: 16 }),
   matmul: Object.freeze({ rows: 8, tokens: 8, workgroup: 16 }),
 });
 // The real-GPU mat-vec: a warp of 32 lanes owns `rows` rows (each vec4 of X loaded once for all of

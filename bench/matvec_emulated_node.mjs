@@ -1,0 +1,74 @@
+// The emulated decode mat-vec (kernels/matmul.mjs, EMULATED_BLOCKS) on SwiftShader outside the
+// browser: Node + Dawn (npm `webgpu`) over the SwiftShader Vulkan driver that Debian's Chromium
+// ships. Nanoseconds per weight for each tensor type at the SmolLM2-135M shapes (those whose rows
+// are whole blocks; --rows: rows per invocation to try), best of several rounds: this machine's other work moves single runs by
+// 10-40%. Weights are random bytes (scales kept finite), x constant.
+//   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium \
+//     node bench/matvec_emulated_node.mjs [--types Q4_1,Q8_0] [--rows 4,8]
+// (Node 22 for navigator; the GPU machine's .gpu/node.xz and .gpu/webgpu serve, as in
+// bench/gpu_machine.sh.)
+import { parseArgs } from "node:util";
+import { create, globals } from "webgpu";
+import { EMULATED_BLOCKS, matmulDispatch, matmulWGSL } from "../site/engine/webgpu/kernels/matmul.mjs";
+import { TENSOR_TYPES, rowBytes } from "../site/engine/webgpu/tensor-types.mjs";
+
+const { values } = parseArgs({ options: { types: { type: "string", default: "Q4_1,Q8_0,Q4_0,Q5_0,Q4_K,Q6_K" }, rows: { type: "string", default: "" } } });
+Object.assign(globalThis, globals);
+const gpu = create([]);
+const adapter = await gpu.requestAdapter();
+const device = await adapter.requestDevice({ requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } });
+globalThis.dawnKeepAlive = { gpu, adapter }; // Dawn crashes if these are collected mid-run
+const typeByName = new Map([...TENSOR_TYPES.values()].map((t) => [t.name, t]));
+const SHAPES = { ffn_gate: [1536, 576], ffn_down: [576, 1536], output: [49152, 576], qwen_ffn_down: [896, 4864] };
+const ROUNDS = 5;
+
+const storage = (bytes, usage = 0) => {
+  const buffer = device.createBuffer({ size: Math.max(16, Math.ceil(bytes.byteLength / 4) * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | usage });
+  device.queue.writeBuffer(buffer, 0, bytes);
+  return buffer;
+};
+const uniform = (words) => {
+  const buffer = device.createBuffer({ size: words.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(buffer, 0, words);
+  return buffer;
+};
+
+async function timeKernel(typeName, [rows, k], block) {
+  const bytesPerRow = rowBytes(typeByName.get(typeName), k);
+  // Bytes below 0x40 keep every f16 scale finite and small.
+  const weights = Uint8Array.from({ length: rows * bytesPerRow }, (_, i) => ((i * 2654435761) >>> 24) & 0x3b);
+  const buffers = [storage(weights), storage(new Float32Array(k).fill(0.01)), storage(new Float32Array(rows)),
+    storage(new Float32Array(4)), storage(new Float32Array(4)),
+    uniform(new Uint32Array([k, rows, bytesPerRow, 0, rows, 0, 0, 0])), uniform(new Uint32Array([1, 0, 0, 0]))];
+  const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module: device.createShaderModule({ code: matmulWGSL(typeName, block) }), entryPoint: "main" } });
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) });
+  const reps = Math.max(1, Math.round(3e7 / (rows * k)));
+  let best = Infinity;
+  for (let round = 0; round <= ROUNDS; round++) {
+    const t0 = performance.now();
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    for (let r = 0; r < reps; r++) pass.dispatchWorkgroups(...matmulDispatch(rows, 1, block));
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    if (round > 0) best = Math.min(best, (performance.now() - t0) / reps);
+  }
+  buffers.forEach((b) => b.destroy());
+  return best;
+}
+
+const rowsPerInvocation = values.rows ? values.rows.split(",").map(Number) : [EMULATED_BLOCKS.matvec.rows];
+for (const typeName of values.types.split(",")) {
+  for (const [shapeName, shape] of Object.entries(SHAPES)) {
+    if (shape[1] % typeByName.get(typeName).blockSize) continue; // K-quants: rows of 256s only
+    for (const rows of rowsPerInvocation) {
+      const block = { ...EMULATED_BLOCKS.matvec, rows };
+      const ms = await timeKernel(typeName, shape, block);
+      console.log(JSON.stringify({ type: typeName, shape: shapeName, rows: shape[0], k: shape[1], block, ms: +ms.toFixed(3), nsPerWeight: +((ms * 1e6) / (shape[0] * shape[1])).toFixed(3) }));
+    }
+  }
+}
+process.exit(0);
