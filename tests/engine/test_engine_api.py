@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import launch_chromium
 from tests.engine.conftest import from_b64
 from tests.engine.reference import RopeScaling, forward, load_model
+from tests.engine.test_model_synthetic import check_greedy
 from tests.fixtures.synthetic_gguf import model_path, write_model
 
 pytestmark = pytest.mark.browser
@@ -131,6 +132,29 @@ def test_rope_variants(harness, synthetic_dir, variant):
     model.weights.pop("rope_freqs.weight", None)
     plain = forward(model, PROMPT)
     assert np.abs(plain - ref).max() > 10 * LOGIT_TOLERANCE * np.abs(ref).max()  # the variant matters
+
+
+# Query heads per kv head: the emulated scores and one-token mix take a whole group per
+# invocation (kernels/attention.mjs), so groups of 1 (multi-head) and of all heads (multi-query)
+# besides the synthetic models' 2.
+@pytest.mark.parametrize("n_kv", [4, 1])
+def test_attention_head_groups(harness, synthetic_dir, n_kv):
+    name = f"llama-kv{n_kv}.gguf"
+    path = write_model(synthetic_dir / name, "llama", "Q8_0", n_head=4, n_kv=n_kv)
+    result = harness.call("""
+        const e = await window.harness.createWebGPUEngine();
+        await e.load(arg.url);
+        const r = await e.prefill(arg.ids, {returnLogits: "all"});
+        const gen = await e.generate({maxTokens: 6});
+        return {logits: window.harness.toBase64(r.logits), tokens: gen.tokens};
+    """, {"url": f"/synthetic/{name}", "ids": PROMPT})
+    assert result["ok"], result
+    model = load_model(path)
+    ref = forward(model, PROMPT)
+    got = from_b64(result["value"]["logits"]).reshape(len(PROMPT), -1)
+    assert np.abs(got - ref).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
+    generated = result["value"]["tokens"]
+    check_greedy(forward(model, PROMPT + generated), PROMPT, generated, np.abs(ref).max())
 
 
 SAMPLE = """

@@ -120,7 +120,7 @@ ${range(BLOCK).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head 
 // per iteration in separate sums (loads in flight: at 1,000 positions 34 ms -> 30 with the heads
 // alone, 20 with UNROLL 4, 30 with 8; bench/GPU_NOTES.md session 6). Small workgroups, as
 // n_kv * head_dim / 4 invocations are few and SwiftShader runs a workgroup on one thread.
-export const MIX_ONE_WORKGROUP = 4;
+const MIX_ONE_WORKGROUP = 4;
 const UNROLL = 4;
 export function mixOneWGSL(kvType, heads) {
   return /* wgsl */ `${mixBindings(kvType)}
