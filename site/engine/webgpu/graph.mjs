@@ -272,7 +272,7 @@ export class Graph {
       jobs[`matvec.${type}`] = makeMatvec(type, this.blocks.matvec);
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
     }
-    for (const type of gatedTypes) jobs[`matvec.${type}.gated`] = makeMatvec(type, { ...this.gatedBlock(false), gated: true });
+    for (const type of gatedTypes) jobs[this.gatedKernelName(type, false)] = makeMatvec(type, { ...this.gatedBlock(false), gated: true });
     jobs.getRows = make(getRowsWGSL(this.tensor("token_embd.weight").type.name));
     // Emulated GPUs keep the one-invocation-per-row kernels; real ones get workgroup-wide rows.
     const real = !this.emulated;
@@ -313,7 +313,7 @@ export class Graph {
     for (const type of Q8_ACTIVATION_TYPES.filter((t) => types.has(t))) {
       jobs[`matvec.${type}.q8`] = makeMatvec(type, this.q8Blocks.matvec);
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall.q8`] = makeMatvec(type, this.q8Blocks.matvecTall);
-      if (gatedTypes.has(type)) jobs[`matvec.${type}.gated.q8`] = makeMatvec(type, { ...this.gatedBlock(true), gated: true });
+      if (gatedTypes.has(type)) jobs[this.gatedKernelName(type, true)] = makeMatvec(type, { ...this.gatedBlock(true), gated: true });
     }
     try {
       const made = await Promise.all(Object.values(jobs));
@@ -350,6 +350,11 @@ export class Graph {
   // Parts this tall take the matvecTall shape at decode (real GPUs).
   isTall(rows) {
     return Boolean(this.blocks.matvecTall) && rows >= TALL_ROWS;
+  }
+
+  // The gated FFN mat-vec's pipeline name.
+  gatedKernelName(type, q8) {
+    return `matvec.${type}.gated${q8 ? ".q8" : ""}`;
   }
 
   // The gated FFN mat-vec's shape: its own where the FFN is tall.
@@ -526,7 +531,7 @@ export class Graph {
     const q8 = this.takesQ8(type);
     return {
       label: "ffn_gate_up",
-      pipeline: () => this.pipelines[`matvec.${type}.gated${q8 ? ".q8" : ""}`],
+      pipeline: () => this.pipelines[this.gatedKernelName(type, q8)],
       layout: this.matmulLayout,
       entries: [range(weights), whole(q8 ? this.buf.xnQ8 : this.buf.xn), whole(this.buf.up), whole(this.buf.dummy), whole(this.buf.dummy),
         this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, rows, MODE.STORE, 0, 0])),
