@@ -25,10 +25,11 @@ fn u32_at_even(o: u32) -> u32 {
 }
 // Nibbles and bytes of a word as floats without shifts: on SwiftShader a shift costs about four
 // ANDs (measured; SPIR-V shifts by a vector amount, even for a constant, which x86 lacks), and
-// an AND, a conversion and a multiply by a power of two (exact) replace it. Byte b of the masked word is
-// worth 2^(8b) times its value, BYTE_WEIGHTS undoes that. Sign: as i32 the top byte's bit 31 is
-// negative; flipping it beforehand makes the top nibble or byte come out offset by -8 or -128
-// instead, which a constant undoes (for bytes 0-2, flipping their bit 7 does the same for i8x4).
+// an AND, a conversion and a multiply by a power of two (exact) replace it. Byte b of the masked
+// word is worth 2^(8b) times its value, BYTE_WEIGHTS undoes that. Sign: as i32 the top byte's
+// bit 31 is negative; flipping it beforehand makes the top nibble or byte come out offset by -8
+// or -128 instead, which a constant undoes (for bytes 0-2, flipping their bit 7 does the same
+// for i8x4).
 // The conversion is the signed one: x86 has none from unsigned (LLVM expands it into several
 // instructions; SwiftShader decode 3.9-4.4 -> 4.8-5.2 tok/s once quants converted as signed).
 // (Building the float through the mantissa, 2^23 + v minus 2^23, was as fast on SwiftShader but
