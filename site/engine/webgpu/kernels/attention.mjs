@@ -1,10 +1,12 @@
 // Causal attention over the KV cache with grouped-query heads, in three parallel passes over a
 // scores buffer S[t, h, p] (p < n_ctx), without per-invocation arrays (SwiftShader spills them):
 //   scores:  S[t, h, p] = q(t, h) . k(p, h / group) * scale      for p <= pos0 + t
-//            (an invocation does BLOCK positions, loading each vec4 of q once)
+//            (an invocation does BLOCK positions, loading each vec4 of q once; emulated, for
+//            all the heads of a group, loading each key once)
 //   softmax: S[t, h, :] = softmax over p <= pos0 + t              one invocation per (t, h)
 //   mix:     O[t, h, 4d..4d+3] = sum_p S[t, h, p] * v(p, h / group)[4d..4d+3]
-//            (an invocation does BLOCK tokens, loading each vec4 of v once)
+//            (an invocation does BLOCK tokens, loading each vec4 of v once; the one-token mix
+//            does all the heads of a group instead)
 
 import { treeReduce, subgroupReduce, maxOf, sumOf } from "./reduce.mjs";
 import { QUANTIZE_VALUES_FN, blockArguments } from "./activations-q8.mjs";
