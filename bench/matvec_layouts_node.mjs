@@ -6,8 +6,9 @@
 // stream >= 300 MB, so the H100's 50 MB L2 cannot serve repeats. Prints one JSON line per variant:
 // microseconds per mat-vec (median of 5 passes of 48) and TB/s of weight bytes. --sweep: the
 // engine kernel at every shape of a grid (rows x warps x unroll) instead. --q8: the engine kernel
-// reading int8 activations (kernels/activations-q8.mjs) over a grid of shapes, also for the fused
-// FFN gate + up, each checked against the same sum on the CPU (maxRelDiff).
+// reading int8 activations (kernels/activations-q8.mjs) over a grid of shapes (rows x warps x
+// unroll x warps per row), also for the fused FFN gate + up, each checked against the same sum
+// on the CPU (maxRelDiff).
 //     node bench/matvec_layouts_node.mjs [--no-robustness] [--sweep | --q8]
 import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
@@ -32,7 +33,9 @@ const ENGINE_BLOCKS = values.sweep
   ? [1, 2, 4, 8].flatMap((rows) => [1, 2, 4, 8].flatMap((warps) => [1, 2, 4].map((unroll) => ({ rows, warps, unroll }))))
   : [{ rows: 2, warps: 4, unroll: 2 }, { rows: 4, warps: 2, unroll: 2 }, { rows: 8, warps: 2, unroll: 1 }];
 const ROW_LOCAL_BLOCKS = [{ rows: 4, warps: 2 }, { rows: 8, warps: 2 }];
-const Q8_BLOCKS = [1, 2, 4].flatMap((rows) => [1, 2, 4, 8].flatMap((warps) => [1, 2].map((unroll) => ({ rows, warps, unroll }))));
+// split: warps per row (kernels/matmul.mjs), each dividing the workgroup's warps.
+const Q8_BLOCKS = [1, 2, 4].flatMap((rows) => [1, 2, 4, 8].flatMap((warps) => [1, 2].flatMap((unroll) =>
+  [1, 2, 4].filter((split) => split <= warps && (split === 1 || rows <= 2)).map((split) => ({ rows, warps, unroll, split })))));
 
 // The row-local Q4_0 mat-vec: as the engine's warp kernel (lane j takes blocks j, j + 32, ...;
 // subgroupAdd per row), but one block's quants are one aligned 16-byte read.
@@ -205,7 +208,7 @@ for (const [name, [rows, k]] of Object.entries(SHAPES)) {
         us: +us.toFixed(1), tbPerS: +(file.length / us / 1e6).toFixed(3), maxRelDiff: +maxRelDiff.toExponential(2) }));
     }
   };
-  const engine = (block, q8, report) => measure(`engine${q8 ? " q8" : ""} r${block.rows}w${block.warps}u${block.unroll}`,
+  const engine = (block, q8, report) => measure(`engine${q8 ? " q8" : ""} r${block.rows}w${block.warps}u${block.unroll}${block.split > 1 ? `s${block.split}` : ""}`,
     matvecWarpWGSL("Q4_0", { ...block, subgroups: true, gated, q8 }),
     (c) => ({ 0: fileCopies[c], 1: q8 ? xq8 : x, 2: y, 3: dummy, 4: dummy, 5: engineShape, 6: engineStep }),
     matvecWarpDispatch(outRows, block), report, q8 ? expectedQ8 : null);
@@ -213,7 +216,7 @@ for (const [name, [rows, k]] of Object.entries(SHAPES)) {
   const floatBlocks = gated ? [GPU_BLOCKS.matvecGated] : ENGINE_BLOCKS;
   for (const [i, block] of [floatBlocks[0], ...floatBlocks].entries()) await engine(block, false, i > 0);
   for (const block of values.q8 ? Q8_BLOCKS : []) {
-    if (Math.ceil(outRows / (block.rows * block.warps)) <= 65535) await engine(block, true, true);
+    if (matvecWarpDispatch(outRows, block)[0] <= 65535) await engine(block, true, true);
   }
   for (const vec4 of values.sweep || values.q8 ? [] : [false, true]) {
     for (const block of ROW_LOCAL_BLOCKS) {

@@ -340,11 +340,13 @@ LONG_PROMPT = [(i * 37 + 11) % 384 for i in range(300)]
 
 
 # The long prompt also takes the real-GPU prefill in chunks of 128 (3 chunks; the default, 512,
-# would be one).
-@pytest.mark.parametrize("prompt,head_dim,type_name,chunk", [(PROMPT, None, "Q4_K", None), (PROMPT, None, "Q4_0", None),
-                                                            (LONG_PROMPT, 128, "Q4_K", 128)],
-                         ids=["short", "short-Q4_0", "two-splits"])
-def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prompt, head_dim, type_name, chunk):
+# would be one). An FFN of 8192 makes the down projection's rows wide (WIDE_K: warps share a row).
+@pytest.mark.parametrize("prompt,head_dim,type_name,chunk,n_ff", [(PROMPT, None, "Q4_K", None, None),
+                                                                 (PROMPT, None, "Q4_0", None, None),
+                                                                 (LONG_PROMPT, 128, "Q4_K", 128, None),
+                                                                 (PROMPT, None, "Q4_0", None, 8192)],
+                         ids=["short", "short-Q4_0", "two-splits", "wide-ffn"])
+def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prompt, head_dim, type_name, chunk, n_ff):
     """The real-GPU kernels (warp mat-vecs; decode fusions: one-dispatch attention, q/k/v as one
     mat-vec, gate/up/SwiGLU as one mat-vec; mat-vecs reading int8 activations) give the
     reference's greedy tokens, and the one-token pass's logits (prefill of one more token after
@@ -355,6 +357,10 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
         path = synthetic_dir / f"qwen2-Q4_K-hd{head_dim}.gguf"
         if not path.exists():
             write_model(path, "qwen2", "Q4_K", head_dim=head_dim)
+    if n_ff:
+        path = synthetic_dir / f"qwen2-{type_name}-ff{n_ff}.gguf"
+        if not path.exists():
+            write_model(path, "qwen2", type_name, n_ff=n_ff)
     result = harness.call("""
         const out = {};
         for (const emulatedGPU of [true, false]) {
@@ -367,7 +373,7 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
           out[emulatedGPU ? "emulated" : "gpu"] = {logits: window.harness.toBase64(pre.logits), tokens: gen.tokens,
             oneEvaluated: one.nEvaluated, one: window.harness.toBase64(one.logits), fused: g.fuse, q8: g.q8,
             qkvLayers: g.qkvSpans.filter(Boolean).length, gateUpLayers: g.gateUpSpans.filter(Boolean).length,
-            nLayer: e.model.hp.nLayer, chunk: g.prefillChunk};
+            nLayer: e.model.hp.nLayer, chunk: g.prefillChunk, wide: Object.keys(g.pipelines).filter((n) => n.includes(".wide"))};
           await e.unload();
         }
         return out;
@@ -378,6 +384,7 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
     assert gpu["fused"] == {"attention": True, "qkv": True, "gateUp": True}
     assert gpu["qkvLayers"] == gpu["gateUpLayers"] == gpu["nLayer"]
     assert (emulated["q8"], gpu["q8"]) == (False, True)
+    assert (emulated["wide"], gpu["wide"]) == ([], [f"matvec.{type_name}.wide.q8"] if n_ff else [])
     model = load_model(path)
     n = len(prompt)
     for value in (emulated, gpu):

@@ -50,13 +50,13 @@ BLOCKS += [(100, {"tile": {"rows": 32, "tokens": 64, "blocks": 2}, "rows": 2, "t
            (70, {"tile": {"rows": 128, "tokens": 64, "blocks": 1}, "rows": 8, "tokens": 4})]
 
 
-def run_matmul(harness, type_name, raw, x, block):
+def run_matmul(harness, type_name, raw, x, block, k=K):
     """x: float rows, or one row of int8 activations (bytes) for a q8 block."""
     row_bytes = raw.shape[1] if raw.dtype == np.uint8 else raw.shape[1] * raw.itemsize
     n_tokens, x_bytes = (1, x) if isinstance(x, bytes) else (len(x), x.astype(np.float32).tobytes())
     out = harness.evaluate(
         "(a) => window.harness.matmul(a)",
-        {"type": type_name, "weights": b64(raw), "rows": ROWS, "k": K, "rowBytes": row_bytes,
+        {"type": type_name, "weights": b64(raw), "rows": ROWS, "k": k, "rowBytes": row_bytes,
          "x": b64(np.frombuffer(x_bytes, dtype=np.uint8)), "nTokens": n_tokens, "block": block},
     )
     return from_b64(out).reshape(n_tokens, ROWS)
@@ -129,6 +129,39 @@ def test_matvec_int8_activations(harness, type_name, block):
         expected, bound = gate / (1 + np.exp(-gate)) * up, swiglu_bound(xq, w, gate, up)
     else:
         expected, bound = y, 1e-5 * (np.abs(xq) @ np.abs(w).T) + 1e-6
+    assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
+
+
+# Warps that share a row (`split`): rows of 136 blocks, so that every warp of a row has blocks
+# (32 per warp per step) and the last step is partial; float and int8 activations, plain and gated.
+SPLIT_K = 17 * 256  # whole K-quant super-blocks
+
+
+@pytest.mark.parametrize("type_name", ["Q4_0", "Q6_K"])
+@pytest.mark.parametrize("block", [
+    {"rows": 1, "warps": 4, "split": 2, "subgroups": True},
+    {"rows": 2, "warps": 4, "split": 4, "subgroups": False, "unroll": 2},
+    {"rows": 1, "warps": 4, "split": 2, "subgroups": True, "q8": True},
+    {"rows": 1, "warps": 8, "split": 4, "subgroups": False, "unroll": 2, "q8": True},
+    {"rows": 1, "warps": 4, "split": 2, "subgroups": True, "q8": True, "gated": True},
+])
+def test_matvec_split_rows(harness, type_name, block):
+    rng = np.random.default_rng(13)
+    gated = block.get("gated", False)
+    raw, _ = _matrix(rng, type_name, (2 if gated else 1) * ROWS, SPLIT_K, scale=0.5)
+    w = dequantize(type_name, raw, SPLIT_K).astype(np.float64)
+    x = rng.standard_normal((1, SPLIT_K))
+    if block.get("q8"):
+        x, x_in = quantize_activations_q8(x), activations_q8_bytes(x)
+    else:
+        x_in = x
+    got = run_matmul(harness, type_name, raw, x_in, block, k=SPLIT_K)
+    y = x @ w.T
+    if gated:
+        gate, up = y[:, :ROWS], y[:, ROWS:]
+        expected, bound = gate / (1 + np.exp(-gate)) * up, swiglu_bound(x, w, gate, up)
+    else:
+        expected, bound = y, 1e-5 * (np.abs(x) @ np.abs(w).T) + 1e-6
     assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
 
 

@@ -5,7 +5,7 @@
 import { EngineError } from "../errors.mjs";
 import {
   matvecWGSL, getRowsWGSL, matvecDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, GPU_BLOCKS_Q8, MODE, TALL_ROWS,
-  Q8_ACTIVATION_TYPES,
+  WIDE_K, Q8_ACTIVATION_TYPES,
 } from "./kernels/matmul.mjs";
 import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "./kernels/activations-q8.mjs";
 import {
@@ -144,14 +144,15 @@ export class Graph {
     // Settled in makePipelines: false where the kernels do not compile (no dot4I8Packed).
     this.q8 = activations !== "f32" && (activations === "q8" || !emulatedGPU) && (!matvecBlock || Boolean(matvecBlock.q8))
       && Q8_ACTIVATION_TYPES.some((t) => matrixTypes.has(t));
-    // A matvecBlock's own `tall` and `gated` blocks, if any, serve the tall parts and the gated FFN;
-    // one with `q8` replaces the int8-activation shapes (a float one turns int8 activations off).
+    // A matvecBlock's own `tall`, `wide` and `gated` blocks, if any, serve the tall parts, the
+    // wide ones and the gated FFN; one with `q8` replaces the int8-activation shapes (a float one
+    // turns int8 activations off).
     this.q8Blocks = emulatedGPU ? { matvec: { ...EMULATED_BLOCKS.matvec, q8: true } }
       : Object.fromEntries(Object.entries(GPU_BLOCKS_Q8).map(([name, b]) => [name, withSubgroups(b)]));
     if (matvecBlock?.q8) {
-      const { tall, gated, ...block } = matvecBlock;
+      const { tall, wide, gated, ...block } = matvecBlock;
       const q8 = (b) => withSubgroups({ ...b, q8: true });
-      this.q8Blocks = { matvec: q8(block), matvecTall: q8(tall ?? block), matvecGated: q8(gated ?? tall ?? block) };
+      this.q8Blocks = { matvec: q8(block), matvecTall: q8(tall ?? block), matvecWide: q8(wide ?? block), matvecGated: q8(gated ?? tall ?? block) };
     } else if (matvecBlock) {
       const { tall, gated, ...block } = matvecBlock;
       this.blocks = { ...this.blocks, matvec: block, matvecTall: tall, matvecGated: gated ?? tall };
@@ -268,6 +269,8 @@ export class Graph {
       .filter((t) => t.shape.length > 1 && t.parts.some((p) => this.isTall(p.rowCount))).map((t) => t.type.name));
     for (const span of this.qkvSpans) if (span && this.isTall(span.weights.rowCount)) tallTypes.add(span.type);
     const gatedTypes = new Set(this.gateUpSpans.filter(Boolean).map((span) => span.type));
+    const wideTypes = new Set([...this.weights.tensors.values()]
+      .filter((t) => t.shape.length > 1 && t.rowLength >= WIDE_K).map((t) => t.type.name));
     for (const type of types) {
       jobs[`matvec.${type}`] = makeMatvec(type, this.blocks.matvec);
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
@@ -290,7 +293,7 @@ export class Graph {
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
     }
     jobs.sample = make(SAMPLE_WGSL);
-    const q8 = this.q8 ? this.q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr }, { types, tallTypes, gatedTypes }) : null;
+    const q8 = this.q8 ? this.q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr }, { types, tallTypes, wideTypes, gatedTypes }) : null;
     const names = Object.keys(jobs);
     try {
       const made = await Promise.all(Object.values(jobs));
@@ -300,10 +303,10 @@ export class Graph {
     }
   }
 
-  // The int8-activation pipelines ("matvec.TYPE[.tall|.gated].q8", "rmsnormQ8", "quantizeQ8",
+  // The int8-activation pipelines ("matvec.TYPE[.tall|.wide|.gated].q8", "rmsnormQ8", "quantizeQ8",
   // "attentionDecodeQ8", "attentionCombineQ8"), or none, with this.q8 turned off, where they do
   // not compile (WGSL without dot4I8Packed).
-  async q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr }, { types, tallTypes, gatedTypes }) {
+  async q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr }, { types, tallTypes, wideTypes, gatedTypes }) {
     const jobs = { rmsnormQ8: makeNorm(true), quantizeQ8: make(QUANTIZE_Q8_WGSL) };
     if (this.fuse.attention && attentionQ8Fits(this.hp.headDim)) {
       const split = decodeSplit(this.hp);
@@ -313,6 +316,7 @@ export class Graph {
     for (const type of Q8_ACTIVATION_TYPES.filter((t) => types.has(t))) {
       jobs[`matvec.${type}.q8`] = makeMatvec(type, this.q8Blocks.matvec);
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall.q8`] = makeMatvec(type, this.q8Blocks.matvecTall);
+      if (wideTypes.has(type) && this.q8Blocks.matvecWide) jobs[`matvec.${type}.wide.q8`] = makeMatvec(type, this.q8Blocks.matvecWide);
       if (gatedTypes.has(type)) jobs[this.gatedKernelName(type, true)] = makeMatvec(type, { ...this.gatedBlock(true), gated: true });
     }
     try {
@@ -368,11 +372,12 @@ export class Graph {
     return this.q8 && Q8_ACTIVATION_TYPES.includes(type);
   }
 
-  // The one-token mat-vec's pipeline name and shape for a part of `rows` rows.
-  matvecKernel(type, rows, q8) {
-    const tall = this.isTall(rows);
+  // The one-token mat-vec's pipeline name and shape for a part of `rows` rows of `rowLength`.
+  matvecKernel(type, rows, q8, rowLength) {
     const blocks = q8 ? this.q8Blocks : this.blocks;
-    return { name: `matvec.${type}${tall ? ".tall" : ""}${q8 ? ".q8" : ""}`, block: tall ? blocks.matvecTall : blocks.matvec };
+    const kind = this.isTall(rows) ? "tall" : (blocks.matvecWide && rowLength >= WIDE_K ? "wide" : "");
+    const block = { tall: blocks.matvecTall, wide: blocks.matvecWide }[kind] ?? blocks.matvec;
+    return { name: `matvec.${type}${kind ? `.${kind}` : ""}${q8 ? ".q8" : ""}`, block };
   }
 
   // The prefill shape for a part of `rows` rows and its pipeline name's suffix: the tall block
@@ -389,7 +394,7 @@ export class Graph {
     const t = this.tensor(name);
     const xQ8 = this.takesQ8(t.type.name) ? q8 : null;
     return t.parts.map((part) => {
-      const matvec = this.matvecKernel(t.type.name, part.rowCount, Boolean(xQ8));
+      const matvec = this.matvecKernel(t.type.name, part.rowCount, Boolean(xQ8), t.rowLength);
       return {
         label: name,
         pipeline: (n) => this.pipelines[n === 1 ? matvec.name : `matmul.${t.type.name}${this.prefillBlock(part.rowCount).suffix}`],
@@ -513,7 +518,7 @@ export class Graph {
   qkvMatvec({ weights, bias, type, rowLength, bytesPerRow }) {
     const rows = weights.rowCount;
     const q8 = this.takesQ8(type);
-    const matvec = this.matvecKernel(type, rows, q8);
+    const matvec = this.matvecKernel(type, rows, q8, rowLength);
     return {
       label: "attn_qkv",
       pipeline: () => this.pipelines[matvec.name],

@@ -41,9 +41,16 @@ export const GPU_BLOCKS = Object.freeze({
 // row per warp and more warps win (H100, 8B shapes: gate 14.2 us at 1 row x 2 warps against 29.5
 // for the float kernel's best); the tall shape takes 2 rows so that a 152k vocabulary stays
 // within the 65,535 workgroups of one dispatch.
+// matvecWide is for rows of at least WIDE_K weights (the 8B's FFN down, 14336): two warps share
+// a row, 2 rows x 4 warps per workgroup. Q4_0 4096 x 14336 alone, against 1 row x 2 warps in
+// the same call: H100 16.6 -> 15.4, 23.1 -> 21.4, 31.3 -> 21.2 us; H200 19.4 -> 17.0. No gain
+// on 4096-wide rows, nor for the K-quants (bound by their arithmetic); in the engine within the
+// noise (the down projection is ~15% of an 8B token).
+export const WIDE_K = 8192;
 export const GPU_BLOCKS_Q8 = Object.freeze({
   matvec: Object.freeze({ rows: 1, warps: 2, unroll: 1, subgroups: false, q8: true }),
   matvecTall: Object.freeze({ rows: 2, warps: 2, unroll: 1, subgroups: false, q8: true }),
+  matvecWide: Object.freeze({ rows: 2, warps: 4, unroll: 1, split: 2, subgroups: false, q8: true }),
   matvecGated: Object.freeze({ rows: 1, warps: 2, unroll: 1, subgroups: false, q8: true }),
 });
 const GET_ROWS_WORKGROUP = 64;
@@ -203,7 +210,9 @@ export const Q8_ACTIVATION_TYPES = Object.freeze(KERNEL_TYPES.filter((t) => matr
 // `gated`: W holds two matrices of shape.rows rows each (FFN gate, then up), the warp takes the
 // same R rows of both, and Y[r] = silu(gate . x) * (up . x) (SwiGLU in one pass over x).
 // `q8`: X is the int8 row of activations-q8.mjs (types of Q8_ACTIVATION_TYPES).
-export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll: U = 1, gated = false, q8 = false }) {
+// `split`: that many warps share each row (neighbouring warps, each a stride of the row's blocks)
+// and their sums meet in workgroup memory: more loads in flight for long rows (FFN down).
+export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll: U = 1, split: S = 1, gated = false, q8 = false }) {
   const emit = matrixEmitter(typeName);
   const WG = NW * 32;
   const rows = range(gated ? 2 * R : R);
@@ -213,9 +222,9 @@ export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll
     ? `${rows.map((r) => `  let s${r} = subgroupAdd(a${r});
   if (sid == 0u) { red[${r * WG}u + li] = s${r}; }`).join("\n")}
   workgroupBarrier();
-  if (lane == 0u) {
+  if (lane == 0u && part == 0u) {
 ${rows.map((r) => `    var t${r} = 0.0;
-    for (var q = 0u; q < 32u; q += ssz) { t${r} += red[${r * WG}u + li + q]; }`).join("\n")}
+    for (var q = 0u; q < ${32 * S}u; q += ssz) { t${r} += red[${r * WG}u + li + q]; }`).join("\n")}
 ${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`).join("\n")}
   }`
     : `${rows.map((r) => `  red[${r * WG}u + li] = a${r};`).join("\n")}
@@ -224,8 +233,12 @@ ${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`
     if (lane < s) {${rows.map((r) => ` red[${r * WG}u + li] += red[${r * WG}u + li + s];`).join("")} }
     workgroupBarrier();
   }
-  if (lane == 0u) {${range(R).map((r) => ` store(r0 + ${r}u, 0u, ${result(r, (i) => `red[${i * WG}u + li]`)});`).join("")} }`;
-  // U blocks per lane per iteration (j0, j0 + 32, ...): more loads in flight; a block past the
+  if (lane == 0u && part == 0u) {
+${rows.map((r) => `    var t${r} = 0.0;
+    for (var p = 0u; p < ${32 * S}u; p += 32u) { t${r} += red[${r * WG}u + li + p]; }`).join("\n")}
+${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`).join("\n")}
+  }`;
+  // U blocks per lane per iteration (j0, j0 + 32 S, ...): more loads in flight; a block past the
   // end is read clamped and its sum dropped with select.
   const loadX = q8 ? loadXQ8("nb", "    ")
     : `${range(8).map((i) => `    let x${i} = X[j * 8u + ${i}u];`).join("\n")}
@@ -235,11 +248,11 @@ ${emit.blockDot ? `    let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec
     return emit.blockDot ? emit.blockDot(w) : range(8).map((i) => `dot(${emit.chunk(i, w)}, x${i})`).join("\n         + ");
   };
   const blockStep = (u) => `    {
-    let j = min(j0 + ${32 * u}u, nb - 1u);
+    let j = min(j0 + ${32 * S * u}u, nb - 1u);
 ${loadX}
 ${rows.map((r) => `    {${emit.head(`row${r}`, "j", "w").replace(/\n/g, "\n      ")}
       let b = ${blockDot("w")};
-      a${r} += ${u === 0 ? "b" : `select(0.0, b, j0 + ${32 * u}u < nb)`};
+      a${r} += ${u === 0 ? "b" : `select(0.0, b, j0 + ${32 * S * u}u < nb)`};
     }`).join("\n")}
     }`;
   return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${matmulBindings(q8)}
@@ -249,19 +262,20 @@ var<workgroup> red: array<f32, ${rows.length * WG}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32${subgroups ? `,
         @builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) ssz: u32` : ""}) {
   let lane = li % 32u;
-  let r0 = (wid.x * ${NW}u + li / 32u) * ${R}u;
+  let part = (li / 32u) % ${S}u;
+  let r0 = (wid.x * ${NW / S}u + li / ${32 * S}u) * ${R}u;
 ${rows.map((r) => `  let row${r} = ${rowIndex(r)} * shape.row_bytes;
   var a${r} = 0.0;`).join("\n")}
   let nb = shape.k / 32u;
-  for (var j0 = lane; j0 < nb; j0 += ${32 * U}u) {
+  for (var j0 = li % ${32 * S}u; j0 < nb; j0 += ${32 * S * U}u) {
 ${range(U).map((u) => blockStep(u)).join("\n")}
   }
 ${reduce}
 }`;
 }
 
-export function matvecWarpDispatch(rows, { rows: R, warps: NW }) {
-  return [Math.ceil(rows / (R * NW)), 1];
+export function matvecWarpDispatch(rows, { rows: R, warps: NW, split: S = 1 }) {
+  return [Math.ceil((rows * S) / (R * NW)), 1];
 }
 
 // The decode mat-vec for a block of any shape.
