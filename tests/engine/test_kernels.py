@@ -82,14 +82,28 @@ def test_matmul_kernel(harness, type_name, n_tokens, block):
 ])
 def test_gated_matvec(harness, type_name, block):
     """The decode FFN kernel: W holds gate then up (ROWS rows each); Y = silu(gate x) * (up x)."""
-    rng = np.random.default_rng(7)
-    raw, _ = _matrix(rng, type_name, 2 * ROWS, K, scale=0.5)
-    w = dequantize(type_name, raw, K).astype(np.float64)
-    x = rng.standard_normal((1, K))
-    got = run_matmul(harness, type_name, raw, x, block)
-    gate, up = x @ w[:ROWS].T, x @ w[ROWS:].T
-    expected = gate / (1 + np.exp(-gate)) * up
-    bound = swiglu_bound(x, w, gate, up)
+    check_matvec(harness, type_name, block, K, seed=7)
+
+
+def check_matvec(harness, type_name, block, k, seed):
+    """The one-token mat-vec of `block` (gated where block["gated"]: W holds gate then up, ROWS
+    rows each, and Y = silu(gate x) * (up x); int8 activations where block["q8"]) against numpy:
+    float64 products of the dequantized weights and x (for an int8 block, x rounded as the engine
+    rounds it)."""
+    rng = np.random.default_rng(seed)
+    gated = block.get("gated", False)
+    raw, _ = _matrix(rng, type_name, (2 if gated else 1) * ROWS, k, scale=0.5)
+    w = dequantize(type_name, raw, k).astype(np.float64)
+    x = rng.standard_normal((1, k))
+    got = run_matmul(harness, type_name, raw, activations_q8_bytes(x) if block.get("q8") else x, block, k=k)
+    if block.get("q8"):
+        x = quantize_activations_q8(x)
+    y = x @ w.T
+    if gated:
+        gate, up = y[:, :ROWS], y[:, ROWS:]
+        expected, bound = gate / (1 + np.exp(-gate)) * up, swiglu_bound(x, w, gate, up)
+    else:
+        expected, bound = y, 1e-5 * (np.abs(x) @ np.abs(w).T) + 1e-6
     assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
 
 
@@ -116,20 +130,7 @@ def test_int8_activation_types_match_the_reference(harness):
     {"rows": 3, "warps": 1, "subgroups": False, "q8": True, "gated": True},
 ])
 def test_matvec_int8_activations(harness, type_name, block):
-    rng = np.random.default_rng(11)
-    gated = block.get("gated", False)
-    raw, _ = _matrix(rng, type_name, (2 if gated else 1) * ROWS, K, scale=0.5)
-    w = dequantize(type_name, raw, K).astype(np.float64)
-    x = rng.standard_normal((1, K))
-    xq = quantize_activations_q8(x)
-    got = run_matmul(harness, type_name, raw, activations_q8_bytes(x), block)
-    y = xq @ w.T
-    if gated:
-        gate, up = y[:, :ROWS], y[:, ROWS:]
-        expected, bound = gate / (1 + np.exp(-gate)) * up, swiglu_bound(xq, w, gate, up)
-    else:
-        expected, bound = y, 1e-5 * (np.abs(xq) @ np.abs(w).T) + 1e-6
-    assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
+    check_matvec(harness, type_name, block, K, seed=11)
 
 
 # Warps that share a row (`split`): rows of 136 blocks, so that every warp of a row has blocks
@@ -146,23 +147,7 @@ SPLIT_K = 17 * 256  # whole K-quant super-blocks
     {"rows": 1, "warps": 4, "split": 2, "subgroups": True, "q8": True, "gated": True},
 ])
 def test_matvec_split_rows(harness, type_name, block):
-    rng = np.random.default_rng(13)
-    gated = block.get("gated", False)
-    raw, _ = _matrix(rng, type_name, (2 if gated else 1) * ROWS, SPLIT_K, scale=0.5)
-    w = dequantize(type_name, raw, SPLIT_K).astype(np.float64)
-    x = rng.standard_normal((1, SPLIT_K))
-    if block.get("q8"):
-        x, x_in = quantize_activations_q8(x), activations_q8_bytes(x)
-    else:
-        x_in = x
-    got = run_matmul(harness, type_name, raw, x_in, block, k=SPLIT_K)
-    y = x @ w.T
-    if gated:
-        gate, up = y[:, :ROWS], y[:, ROWS:]
-        expected, bound = gate / (1 + np.exp(-gate)) * up, swiglu_bound(x, w, gate, up)
-    else:
-        expected, bound = y, 1e-5 * (np.abs(x) @ np.abs(w).T) + 1e-6
-    assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
+    check_matvec(harness, type_name, block, SPLIT_K, seed=13)
 
 
 # Rows of 4096 (the 8B's width: 16 norm slots per invocation) and 576 (SmolLM2's: a partial slot),
