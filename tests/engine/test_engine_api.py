@@ -136,25 +136,32 @@ def test_rope_variants(harness, synthetic_dir, variant):
 
 # Query heads per kv head: the emulated scores and one-token mix take a whole group per
 # invocation (kernels/attention.mjs), so groups of 1 (multi-head) and of all heads (multi-query)
-# besides the synthetic models' 2.
-@pytest.mark.parametrize("n_kv", [4, 1])
-def test_attention_head_groups(harness, synthetic_dir, n_kv):
-    name = f"llama-kv{n_kv}.gguf"
-    path = write_model(synthetic_dir / name, "llama", "Q8_0", n_head=4, n_kv=n_kv)
+# besides the synthetic models' 2; and heads of 40 (10 vec4s: the one-token mix takes 4 per
+# invocation, so each head's last invocation has 2).
+@pytest.mark.parametrize("n_kv,head_dim", [(4, None), (1, None), (2, 40)])
+def test_attention_head_groups(harness, synthetic_dir, n_kv, head_dim):
+    name = f"llama-kv{n_kv}-hd{head_dim}.gguf"
+    path = write_model(synthetic_dir / name, "llama", "Q8_0", n_head=4, n_kv=n_kv, head_dim=head_dim)
     result = harness.call("""
         const e = await window.harness.createWebGPUEngine();
         await e.load(arg.url);
         const r = await e.prefill(arg.ids, {returnLogits: "all"});
         const gen = await e.generate({maxTokens: 6});
-        return {logits: window.harness.toBase64(r.logits), tokens: gen.tokens};
+        const one = await e.prefill([...arg.ids, gen.tokens[0]], {returnLogits: "last"});
+        return {logits: window.harness.toBase64(r.logits), tokens: gen.tokens, one: window.harness.toBase64(one.logits),
+                oneEvaluated: one.nEvaluated};
     """, {"url": f"/synthetic/{name}", "ids": PROMPT})
     assert result["ok"], result
     model = load_model(path)
-    ref = forward(model, PROMPT)
-    got = from_b64(result["value"]["logits"]).reshape(len(PROMPT), -1)
-    assert np.abs(got - ref).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
     generated = result["value"]["tokens"]
-    check_greedy(forward(model, PROMPT + generated), PROMPT, generated, np.abs(ref).max())
+    ref = forward(model, PROMPT + generated)
+    n = len(PROMPT)
+    got = from_b64(result["value"]["logits"]).reshape(n, -1)
+    assert np.abs(got - ref[:n]).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
+    # The one-token pass (decode's kernels: the one-token mix) at position n.
+    assert result["value"]["oneEvaluated"] == 1
+    assert_close(result["value"]["one"], ref[n], LOGIT_TOLERANCE)
+    check_greedy(ref, PROMPT, generated, np.abs(ref).max())
 
 
 SAMPLE = """

@@ -6,7 +6,7 @@
 //   softmax: S[t, h, :] = softmax over p <= pos0 + t              one invocation per (t, h)
 //   mix:     O[t, h, 4d..4d+3] = sum_p S[t, h, p] * v(p, h / group)[4d..4d+3]
 //            (an invocation does BLOCK tokens, loading each vec4 of v once; the one-token mix
-//            does all the heads of a group instead)
+//            does all the heads of a group and four vec4s per invocation instead)
 
 import { treeReduce, subgroupReduce, maxOf, sumOf } from "./reduce.mjs";
 import { QUANTIZE_VALUES_FN, blockArguments } from "./activations-q8.mjs";
@@ -117,37 +117,37 @@ ${range(BLOCK).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head 
 }`;
 }
 
-// The mix of one token (decode where the GPU is emulated): an invocation takes vec4 d of all the
-// `heads` query heads of kv head g, so each value is loaded once for them, and UNROLL positions
-// per iteration in separate sums (loads in flight: at 1,000 positions 34 ms -> 30 with the heads
-// alone, 20 with UNROLL 4, 30 with 8; bench/GPU_NOTES.md session 6). Small workgroups, as
-// n_kv * head_dim / 4 invocations are few and SwiftShader runs a workgroup on one thread.
+// The mix of one token (decode where the GPU is emulated): an invocation takes MIX_ONE_VEC4S
+// neighbouring vec4s of the output of all the `heads` query heads of kv head g, so each value is
+// loaded once for them and each probability once for all its vec4s (at 1,000 positions, SmolLM2's
+// shape, per layer: one vec4 per invocation and 4 positions per iteration 670-716 us, four vec4s
+// 567-582; bench/GPU_NOTES.md sessions 6-7). Small workgroups, as the invocations are few and
+// SwiftShader runs a workgroup on one thread. Vec4s past the head's end are read clamped and not
+// stored.
 const MIX_ONE_WORKGROUP = 4;
-const UNROLL = 4;
+const MIX_ONE_VEC4S = 4;
+
 export function mixOneWGSL(kvType, heads) {
+  const slots = range(MIX_ONE_VEC4S);
   return /* wgsl */ `${mixBindings(kvType)}
 
 @compute @workgroup_size(${MIX_ONE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let hd4 = params.head_dim / 4u;
-  let g = gid.x / hd4;
-  let d = gid.x % hd4;
+  let per_head = (hd4 + ${MIX_ONE_VEC4S - 1}u) / ${MIX_ONE_VEC4S}u;
+  let g = gid.x / per_head;
+  let d = (gid.x % per_head) * ${MIX_ONE_VEC4S}u;
   if (g >= params.n_kv) { return; }
-  let v = g * hd4 + d;
   let stride = params.n_kv * hd4;
+${slots.map((e) => `  let v${e} = g * hd4 + min(d + ${e}u, hd4 - 1u);`).join("\n")}
   let h0 = g * ${heads}u;
 ${range(heads).map((r) => `  let row${r} = row_of(0u, h0 + ${r}u);
-${range(UNROLL).map((u) => `  var acc${r}_${u} = vec4<f32>(0.0);`).join("\n")}`).join("\n")}
-  var p = 0u;
-  for (; p + ${UNROLL - 1}u <= step.pos0; p += ${UNROLL}u) {
-${range(UNROLL).map((u) => `    let v${u} = value4((p + ${u}u) * stride + v);`).join("\n")}
-${range(heads).flatMap((r) => range(UNROLL).map((u) => `    acc${r}_${u} += S[row${r} + p + ${u}u] * v${u};`)).join("\n")}
+${slots.map((e) => `  var acc${r}_${e} = vec4<f32>(0.0);`).join("\n")}`).join("\n")}
+  for (var p = 0u; p <= step.pos0; p++) {
+${slots.map((e) => `    let x${e} = value4(p * stride + v${e});`).join("\n")}
+${range(heads).map((r) => `    { let s = S[row${r} + p];${slots.map((e) => ` acc${r}_${e} += s * x${e};`).join("")} }`).join("\n")}
   }
-  for (; p <= step.pos0; p++) {
-    let v0 = value4(p * stride + v);
-${range(heads).map((r) => `    acc${r}_0 += S[row${r} + p] * v0;`).join("\n")}
-  }
-${range(heads).map((r) => `  O[(h0 + ${r}u) * hd4 + d] = ${range(UNROLL).map((u) => `acc${r}_${u}`).join(" + ")};`).join("\n")}
+${range(heads).flatMap((r) => slots.map((e) => `  if (d + ${e}u < hd4) { O[(h0 + ${r}u) * hd4 + d + ${e}u] = acc${r}_${e}; }`)).join("\n")}
 }`;
 }
 
@@ -341,6 +341,6 @@ export function attentionDispatch({ nHead, nKv, headDim, nCtx }, nTokens, pos0) 
     decode: [nHead, Math.floor(pos0 / split) + 1],
     combine: [pos0 >= split ? nHead : 0],
     mix: [Math.ceil((nHead * headDim) / 4 / ATTENTION_WORKGROUP), Math.ceil(nTokens / BLOCK)],
-    mixOne: [Math.ceil((nKv * headDim) / 4 / MIX_ONE_WORKGROUP), 1],
+    mixOne: [Math.ceil((nKv * Math.ceil(headDim / 4 / MIX_ONE_VEC4S)) / MIX_ONE_WORKGROUP), 1],
   };
 }
