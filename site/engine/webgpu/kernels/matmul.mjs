@@ -218,26 +218,25 @@ export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll
   const rows = range(gated ? 2 * R : R);
   const rowIndex = (r) => (r < R ? `min(r0 + ${r}u, shape.rows - 1u)` : `(shape.rows + min(r0 + ${r - R}u, shape.rows - 1u))`);
   const result = (r, sum) => (gated ? `silu(${sum(r)}) * ${sum(R + r)}` : sum(r));
+  // Partial sums land in `red`, one per subgroup or (after a tree) per warp; the first lane of a
+  // row's first warp adds up the row's, `step` apart, and stores.
+  const storeRows = (step) => `  if (lane == 0u && part == 0u) {
+${rows.map((r) => `    var t${r} = 0.0;
+    for (var q = 0u; q < ${32 * S}u; q += ${step}) { t${r} += red[${r * WG}u + li + q]; }`).join("\n")}
+${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`).join("\n")}
+  }`;
   const reduce = subgroups
     ? `${rows.map((r) => `  let s${r} = subgroupAdd(a${r});
   if (sid == 0u) { red[${r * WG}u + li] = s${r}; }`).join("\n")}
   workgroupBarrier();
-  if (lane == 0u && part == 0u) {
-${rows.map((r) => `    var t${r} = 0.0;
-    for (var q = 0u; q < ${32 * S}u; q += ssz) { t${r} += red[${r * WG}u + li + q]; }`).join("\n")}
-${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`).join("\n")}
-  }`
+${storeRows("ssz")}`
     : `${rows.map((r) => `  red[${r * WG}u + li] = a${r};`).join("\n")}
   workgroupBarrier();
   for (var s = 16u; s > 0u; s >>= 1u) {
     if (lane < s) {${rows.map((r) => ` red[${r * WG}u + li] += red[${r * WG}u + li + s];`).join("")} }
     workgroupBarrier();
   }
-  if (lane == 0u && part == 0u) {
-${rows.map((r) => `    var t${r} = 0.0;
-    for (var p = 0u; p < ${32 * S}u; p += 32u) { t${r} += red[${r * WG}u + li + p]; }`).join("\n")}
-${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`).join("\n")}
-  }`;
+${storeRows("32u")}`;
   // U blocks per lane per iteration (j0, j0 + 32 S, ...): more loads in flight; a block past the
   // end is read clamped and its sum dropped with select.
   const loadX = q8 ? loadXQ8("nb", "    ")
