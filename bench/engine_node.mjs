@@ -122,17 +122,31 @@ async function main() {
   process.exit(0);
 }
 
-// GPU time of each dispatch of one decode step (timestamp queries around one pass per dispatch),
-// summed by kernel: where a token's time goes. Needs the timestamp-query feature.
+// GPU time of each dispatch (timestamp queries around one pass per dispatch), summed by kernel:
+// where a decode step's time goes (after a 128-token prompt), and where a prefill chunk's goes
+// (the second chunk of a prompt, so its attention reads a chunk of cache). Needs timestamp-query.
 async function profile(engine, info) {
   const { device } = engine;
   if (!device.features.has("timestamp-query")) { console.log(JSON.stringify({ event: "profile", error: "no timestamp-query" })); return; }
-  engine.reset();
-  await engine.prefill(Array.from({ length: 128 }, (_, i) => (i * 7919) % info.nVocab));
   const graph = engine.model.graph;
+  const prompt = (n) => Array.from({ length: n }, (_, i) => (i * 7919) % info.nVocab);
+  engine.reset();
+  await engine.prefill(prompt(128));
+  graph.writeSampleParams({ temperature: 0, topK: 0, topP: 1, u: 0, row: 0 });
+  const decode = await profileSteps(graph, [...graph.head.sample, ...graph.decodeBody, ...graph.head.one], 1, 128);
+  console.log(JSON.stringify({ event: "profile", pass: "decode", ...decode }));
+  const chunk = graph.prefillChunk;
+  engine.reset();
+  await engine.prefill(prompt(chunk));
+  device.queue.writeBuffer(graph.buf.ids, 0, new Uint32Array(prompt(chunk)));
+  const prefill = await profileSteps(graph, graph.body, chunk, chunk);
+  console.log(JSON.stringify({ event: "profile", pass: `prefill chunk of ${chunk} at ${chunk}`, ...prefill }));
+  engine.reset();
+}
+
+async function profileSteps(graph, steps, n, pos) {
+  const { device } = graph;
   const names = new Map(Object.entries(graph.pipelines).map(([k, v]) => [v, k]));
-  const pos = 128;
-  const steps = [...graph.head.sample, ...graph.decodeBody, ...graph.head.one];
   const nQ = steps.length * 2;
   const qs = device.createQuerySet({ type: "timestamp", count: nQ });
   const resolve = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
@@ -140,13 +154,12 @@ async function profile(engine, info) {
   const per = steps.map(() => []);
   const walls = [];
   for (let rep = 0; rep < 7; rep++) {
-    graph.writeSampleParams({ temperature: 0, topK: 0, topP: 1, u: 0, row: 0 });
-    graph.writeStep(1, pos);
+    graph.writeStep(n, pos);
     const enc = device.createCommandEncoder();
     steps.forEach((spec, i) => {
       const timestampWrites = { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
       const pass = enc.beginComputePass({ timestampWrites });
-      graph.run(pass, [spec], 1, pos);
+      graph.run(pass, [spec], n, pos);
       pass.end();
     });
     enc.resolveQuerySet(qs, 0, nQ, resolve, 0);
@@ -162,7 +175,7 @@ async function profile(engine, info) {
   const byKernel = {};
   let total = 0;
   steps.forEach((spec, i) => {
-    let name = names.get(spec.pipeline(1)) ?? "?";
+    let name = names.get(spec.pipeline(n)) ?? "?";
     if (spec.label) name += `:${spec.label.replace(/^blk\.\d+\./, "")}`;
     const us = median(per[i]);
     total += us;
@@ -171,8 +184,10 @@ async function profile(engine, info) {
     k.us += us;
   });
   for (const k of Object.values(byKernel)) k.us = Math.round(k.us);
-  console.log(JSON.stringify({ event: "profile", dispatches: steps.length, gpuUsSum: Math.round(total), wallMsOneStepPassPerDispatch: median(walls), byKernel }));
-  engine.reset();
+  qs.destroy();
+  resolve.destroy();
+  read.destroy();
+  return { dispatches: steps.length, gpuUsSum: Math.round(total), wallMsOnePassPerDispatch: median(walls), byKernel };
 }
 
 async function loadServed(engine, path) {

@@ -137,31 +137,43 @@ def test_rope_variants(harness, synthetic_dir, variant):
 # Query heads per kv head: the emulated scores and one-token mix take a whole group per
 # invocation (kernels/attention.mjs), so groups of 1 (multi-head) and of all heads (multi-query)
 # besides the synthetic models' 2; and heads of 40 (10 vec4s: the one-token mix takes 4 per
-# invocation, so each head's last invocation has 2).
+# invocation, so each head's last invocation has 2; the tiled kernels' 8-vec4 steps end in
+# zeros). The real-GPU kernels (float activations, so the same tolerance) take a prompt of 70
+# in chunks of 40, so that their 32 x 32 tiles of tokens and positions are crossed, cut short
+# and, in the second chunk, start past position 0.
+@pytest.mark.parametrize("kernels", ["emulated", "gpu"])
 @pytest.mark.parametrize("n_kv,head_dim", [(4, None), (1, None), (2, 40)])
-def test_attention_head_groups(harness, synthetic_dir, n_kv, head_dim):
+def test_attention_head_groups(harness, synthetic_dir, n_kv, head_dim, kernels):
     name = f"llama-kv{n_kv}-hd{head_dim}.gguf"
-    path = write_model(synthetic_dir / name, "llama", "Q8_0", n_head=4, n_kv=n_kv, head_dim=head_dim)
+    path = synthetic_dir / name
+    if not path.exists():
+        write_model(path, "llama", "Q8_0", n_head=4, n_kv=n_kv, head_dim=head_dim)
+    prompt = PROMPT if kernels == "emulated" else LONG_PROMPT[:70]
+    options = {} if kernels == "emulated" else {"emulatedGPU": False, "activations": "f32", "prefillChunk": 40}
     result = harness.call("""
-        const e = await window.harness.createWebGPUEngine();
+        const e = await window.harness.createWebGPUEngine(arg.options);
         await e.load(arg.url);
         const r = await e.prefill(arg.ids, {returnLogits: "all"});
         const gen = await e.generate({maxTokens: 6});
         const one = await e.prefill([...arg.ids, gen.tokens[0]], {returnLogits: "last"});
         return {logits: window.harness.toBase64(r.logits), tokens: gen.tokens, one: window.harness.toBase64(one.logits),
-                oneEvaluated: one.nEvaluated};
-    """, {"url": f"/synthetic/{name}", "ids": PROMPT})
+                oneEvaluated: one.nEvaluated, chunk: e.model.graph.prefillChunk,
+                prefillKernels: Object.keys(e.model.graph.pipelines).filter((k) => k.endsWith("Tiled"))};
+    """, {"url": f"/synthetic/{name}", "ids": prompt, "options": options})
     assert result["ok"], result
+    value = result["value"]
+    assert value["prefillKernels"] == ([] if kernels == "emulated" else ["scoresTiled", "mixTiled"])
+    assert value["chunk"] == (64 if kernels == "emulated" else 40)
     model = load_model(path)
-    generated = result["value"]["tokens"]
-    ref = forward(model, PROMPT + generated)
-    n = len(PROMPT)
-    got = from_b64(result["value"]["logits"]).reshape(n, -1)
+    generated = value["tokens"]
+    ref = forward(model, prompt + generated)
+    n = len(prompt)
+    got = from_b64(value["logits"]).reshape(n, -1)
     assert np.abs(got - ref[:n]).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
     # The one-token pass (decode's kernels: the one-token mix) at position n.
-    assert result["value"]["oneEvaluated"] == 1
-    assert_close(result["value"]["one"], ref[n], LOGIT_TOLERANCE)
-    check_greedy(ref, PROMPT, generated, np.abs(ref).max())
+    assert value["oneEvaluated"] == 1
+    assert_close(value["one"], ref[n], LOGIT_TOLERANCE)
+    check_greedy(ref, prompt, generated, np.abs(ref).max())
 
 
 SAMPLE = """

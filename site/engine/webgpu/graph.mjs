@@ -16,7 +16,7 @@ import { rmsnormWGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
 import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
   ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, attentionDispatch,
-  scoresWGSL, mixWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit,
+  scoresWGSL, mixWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, scoresTiledWGSL, mixTiledWGSL,
   attentionQ8Fits,
 } from "./kernels/attention.mjs";
 import { SAMPLE_WGSL } from "./kernels/sample.mjs";
@@ -288,6 +288,10 @@ export class Graph {
     jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
     if (!this.mixWg) jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp)));
+    if (real) {
+      jobs.scoresTiled = make(scoresTiledWGSL(kv));
+      jobs.mixTiled = make(mixTiledWGSL(kv));
+    }
     if (this.fuse.attention) {
       jobs.attentionDecode = subgroupsOr((sg) => make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp), kv, { subgroups: sg })));
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
@@ -546,14 +550,17 @@ export class Graph {
   }
 
   // Scores, softmax and mix as three dispatches (prefill, and decode where not fused; the decode
-  // mix takes one token per invocation where it is not the workgroup one).
+  // mix takes one token per invocation where it is not the workgroup one). Real GPUs' prefill
+  // takes the tiled scores and mix.
   attentionPasses(cache, attnParams, q, decode) {
     const { hp, buf } = this;
+    const tiled = !this.emulated && !decode;
+    const mix = tiled ? "mixTiled" : decode && !this.mixWg ? "mixOne" : "mix";
     return [
       {
-        pipeline: () => this.pipelines.scores,
+        pipeline: () => this.pipelines[tiled ? "scoresTiled" : "scores"],
         entries: { 0: q, 1: whole(cache.k), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
-        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "scores" : "scoresGpu"],
+        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[tiled ? "scoresTiled" : this.emulated ? "scores" : "scoresGpu"],
       },
       {
         pipeline: () => this.pipelines.softmax,
@@ -561,9 +568,9 @@ export class Graph {
         dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "softmax" : "softmaxWg"],
       },
       {
-        pipeline: () => this.pipelines[decode && !this.mixWg ? "mixOne" : "mix"],
+        pipeline: () => this.pipelines[mix],
         entries: { 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
-        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.mixWg ? "mixWg" : decode ? "mixOne" : "mix"],
+        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[mix === "mix" && this.mixWg ? "mixWg" : mix],
       },
     ];
   }

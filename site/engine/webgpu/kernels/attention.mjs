@@ -7,6 +7,7 @@
 //   mix:     O[t, h, 4d..4d+3] = sum_p S[t, h, p] * v(p, h / group)[4d..4d+3]
 //            (an invocation does BLOCK tokens, loading each vec4 of v once; the one-token mix
 //            does all the heads of a group and four vec4s per invocation instead)
+// Real GPUs' prefill takes tiled scores and mix (tiles of tokens x positions in workgroup memory).
 
 import { treeReduce, subgroupReduce, maxOf, sumOf } from "./reduce.mjs";
 import { QUANTIZE_VALUES_FN, blockArguments } from "./activations-q8.mjs";
@@ -62,6 +63,122 @@ ${pairs.map(([r, b]) => `    s${r}_${b} += dot(q${r}, kb${b});`).join("\n")}
   }
 ${range(heads).map((r) => `  let row${r} = row_of(t, h0 + ${r}u);`).join("\n")}
 ${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) {${range(heads).map((r) => ` S[row${r} + p0 + ${b}u] = s${r}_${b} * params.scale;`).join("")} }`).join("\n")}
+}`;
+}
+
+// Prefill scores on real GPUs, tiled: a workgroup of 8 x 8 invocations takes TILE tokens x TILE
+// positions of one head, stages the tokens' q and the positions' keys in workgroup memory,
+// TILE_DIMS / 4 vec4s of the head at a time (zeros past its end), and each invocation sums 4
+// tokens x 4 positions (ty + 8a, tx + 8b) from there. Rows of the tiles are padded to
+// TILE_DIMS / 4 + 1 vec4s so that the eight rows read at once fall in different banks. Tiles
+// wholly above the causal diagonal return at once. (The one-position-per-invocation kernel above
+// re-read q and the key from global memory for every score: 63 of the 191 ms of an 8B prefill
+// chunk of 512 tokens at 512 on an H100, bench/GPU_NOTES.md session 8.)
+const TILE = 32;
+const TILE_DIMS = 32;
+const TILE_ROW = TILE_DIMS / 4 + 1;
+const MICRO = 4;
+const TILE_INVOCATIONS = (TILE / MICRO) ** 2;
+
+export function scoresTiledWGSL(kvType) {
+  const C = TILE_DIMS / 4;
+  const loads = TILE * C / TILE_INVOCATIONS;
+  const pairs = range(MICRO).flatMap((a) => range(MICRO).map((b) => [a, b]));
+  return /* wgsl */ `${kvCache(kvType, { keys: true })}${HEADER}
+@group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+var<workgroup> qtile: array<vec4<f32>, ${TILE * TILE_ROW}>;
+var<workgroup> ktile: array<vec4<f32>, ${TILE * TILE_ROW}>;
+
+@compute @workgroup_size(${TILE_INVOCATIONS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let p0 = wid.x * ${TILE}u;
+  let h = wid.y;
+  let t0 = wid.z * ${TILE}u;
+  let last = step.pos0 + min(t0 + ${TILE}u, step.n_tokens) - 1u;
+  if (p0 > last) { return; }
+  let hd4 = params.head_dim / 4u;
+  let stride = params.n_kv * hd4;
+  let k = (h / (params.n_head / params.n_kv)) * hd4;
+  let tx = li % ${C}u;
+  let ty = li / ${C}u;
+${range(loads).map((j) => `  let q${j} = (min(t0 + ty + ${(j * TILE_INVOCATIONS) / C}u, step.n_tokens - 1u) * params.n_head + h) * hd4;
+  let k${j} = min(p0 + ty + ${(j * TILE_INVOCATIONS) / C}u, last) * stride + k;`).join("\n")}
+${pairs.map(([a, b]) => `  var s${a}_${b} = 0.0;`).join("\n")}
+  for (var c = 0u; c < hd4; c += ${C}u) {
+    let col = c + tx;
+    let inside = col < hd4;
+    let i = min(col, hd4 - 1u);
+${range(loads).map((j) => `    qtile[(ty + ${(j * TILE_INVOCATIONS) / C}u) * ${TILE_ROW}u + tx] = select(vec4<f32>(0.0), Q[q${j} + i], inside);
+    ktile[(ty + ${(j * TILE_INVOCATIONS) / C}u) * ${TILE_ROW}u + tx] = select(vec4<f32>(0.0), key4(k${j} + i), inside);`).join("\n")}
+    workgroupBarrier();
+    for (var d = 0u; d < ${C}u; d++) {
+${range(MICRO).map((a) => `      let qa${a} = qtile[(ty + ${(a * TILE) / MICRO}u) * ${TILE_ROW}u + d];`).join("\n")}
+${range(MICRO).map((b) => `      let kb${b} = ktile[(tx + ${(b * TILE) / MICRO}u) * ${TILE_ROW}u + d];`).join("\n")}
+${pairs.map(([a, b]) => `      s${a}_${b} += dot(qa${a}, kb${b});`).join("\n")}
+    }
+    workgroupBarrier();
+  }
+${range(MICRO).map((a) => `  let tok${a} = t0 + ty + ${(a * TILE) / MICRO}u;
+  let row${a} = row_of(tok${a}, h);`).join("\n")}
+${pairs.map(([a, b]) => `  if (tok${a} < step.n_tokens && p0 + tx + ${(b * TILE) / MICRO}u <= step.pos0 + tok${a}) { S[row${a} + p0 + tx + ${(b * TILE) / MICRO}u] = s${a}_${b} * params.scale; }`).join("\n")}
+}`;
+}
+
+// Prefill mix on real GPUs, tiled: a workgroup of 8 x 8 invocations takes TILE tokens x
+// MIX_TILE_VEC4S vec4s of one head's output and walks the positions TILE at a time, staging the
+// tokens' probabilities (zero past each token's own position) and the positions' values in
+// workgroup memory; each invocation sums 4 tokens x MIX_TILE_VEC4S / 8 vec4s (ty + 8a, tx + 8b).
+// 8 vec4s rather than 16: twice the workgroups for models of few heads (H100, 512 tokens at 512:
+// SmolLM2's 9 heads of 64 1.98 -> 1.60 ms a chunk; the 8B's 32 of 128 5.52 -> 5.61).
+const MIX_TILE_VEC4S = 8;
+const S_ROW = TILE + 1;
+
+export function mixTiledWGSL(kvType) {
+  const C = TILE / MICRO;
+  const V = MIX_TILE_VEC4S / C;
+  const pairs = range(MICRO).flatMap((a) => range(V).map((b) => [a, b]));
+  const sLoads = (TILE * TILE) / TILE_INVOCATIONS;
+  const vLoads = (TILE * MIX_TILE_VEC4S) / TILE_INVOCATIONS;
+  return /* wgsl */ `${mixBindings(kvType)}
+var<workgroup> stile: array<f32, ${TILE * S_ROW}>;
+var<workgroup> vtile: array<vec4<f32>, ${TILE * MIX_TILE_VEC4S}>;
+
+@compute @workgroup_size(${TILE_INVOCATIONS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let d0 = wid.x * ${MIX_TILE_VEC4S}u;
+  let h = wid.y;
+  let t0 = wid.z * ${TILE}u;
+  let last = step.pos0 + min(t0 + ${TILE}u, step.n_tokens) - 1u;
+  let hd4 = params.head_dim / 4u;
+  let stride = params.n_kv * hd4;
+  let v = (h / (params.n_head / params.n_kv)) * hd4;
+  let tx = li % ${C}u;
+  let ty = li / ${C}u;
+  // Loads: probabilities e = li + ${TILE_INVOCATIONS} j are token e / ${TILE}, position e % ${TILE} of
+  // the step; values e = li + ${TILE_INVOCATIONS} j are position e / ${MIX_TILE_VEC4S}, vec4 e % ${MIX_TILE_VEC4S}.
+${range(sLoads).map((j) => {
+    const e = `(li + ${j * TILE_INVOCATIONS}u)`;
+    return `  let st${j} = min(t0 + ${e} / ${TILE}u, step.n_tokens - 1u);
+  let srow${j} = row_of(st${j}, h);`;
+  }).join("\n")}
+${range(vLoads).map((j) => `  let vd${j} = d0 + (li + ${j * TILE_INVOCATIONS}u) % ${MIX_TILE_VEC4S}u;`).join("\n")}
+${pairs.map(([a, b]) => `  var o${a}_${b} = vec4<f32>(0.0);`).join("\n")}
+  for (var p0 = 0u; p0 <= last; p0 += ${TILE}u) {
+${range(sLoads).map((j) => `    { let e = li + ${j * TILE_INVOCATIONS}u; let p = p0 + e % ${TILE}u;
+      stile[(e / ${TILE}u) * ${S_ROW}u + e % ${TILE}u] = select(0.0, S[srow${j} + min(p, last)], p <= step.pos0 + st${j}); }`).join("\n")}
+${range(vLoads).map((j) => `    { let e = li + ${j * TILE_INVOCATIONS}u;
+      vtile[e] = select(vec4<f32>(0.0), value4(min(p0 + e / ${MIX_TILE_VEC4S}u, last) * stride + v + min(vd${j}, hd4 - 1u)), vd${j} < hd4); }`).join("\n")}
+    workgroupBarrier();
+    for (var p = 0u; p < ${TILE}u; p++) {
+${range(MICRO).map((a) => `      let sa${a} = stile[(ty + ${(a * TILE) / MICRO}u) * ${S_ROW}u + p];`).join("\n")}
+${range(V).map((b) => `      let vb${b} = vtile[p * ${MIX_TILE_VEC4S}u + tx + ${b * C}u];`).join("\n")}
+${pairs.map(([a, b]) => `      o${a}_${b} += sa${a} * vb${b};`).join("\n")}
+    }
+    workgroupBarrier();
+  }
+${range(MICRO).map((a) => `  let tok${a} = t0 + ty + ${(a * TILE) / MICRO}u;`).join("\n")}
+${pairs.map(([a, b]) => `  if (tok${a} < step.n_tokens && d0 + tx + ${b * C}u < hd4) { O[(tok${a} * params.n_head + h) * hd4 + d0 + tx + ${b * C}u] = o${a}_${b}; }`).join("\n")}
 }`;
 }
 
@@ -342,5 +459,7 @@ export function attentionDispatch({ nHead, nKv, headDim, nCtx }, nTokens, pos0) 
     combine: [pos0 >= split ? nHead : 0],
     mix: [Math.ceil((nHead * headDim) / 4 / ATTENTION_WORKGROUP), Math.ceil(nTokens / BLOCK)],
     mixOne: [Math.ceil((nKv * Math.ceil(headDim / 4 / MIX_ONE_VEC4S)) / MIX_ONE_WORKGROUP), 1],
+    scoresTiled: [Math.ceil((pos0 + nTokens) / TILE), nHead, Math.ceil(nTokens / TILE)],
+    mixTiled: [Math.ceil(headDim / 4 / MIX_TILE_VEC4S), nHead, Math.ceil(nTokens / TILE)],
   };
 }
