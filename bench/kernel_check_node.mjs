@@ -65,7 +65,8 @@ const VARIANTS = [
   { name: "32x64 sg2x2 2 blocks/step", block: { tile: { rows: 32, tokens: 64, blocks: 2 }, subgroups: { rows: 2, tokens: 2 } } },
   { name: "16x64 sg1x4 4 blocks/step", block: { tile: { rows: 16, tokens: 64, blocks: 4 }, subgroups: { rows: 1, tokens: 4 } } },
   { name: "32x64 sg1x2 4 blocks/step (32x32 each)", block: { tile: { rows: 32, tokens: 64, blocks: 4 }, subgroups: { rows: 1, tokens: 2 } } },
-  { name: "large (parts of 4096+ rows): 64x64 sg2x2 2 blocks/step (32x32 each)", block: SM.SUBGROUP_MATRIX_BLOCK_LARGE },
+  { name: "large (parts of 4096+ rows where XL does not fit): 64x64 sg2x2 2 blocks/step (32x32 each)", block: SM.SUBGROUP_MATRIX_BLOCK_LARGE },
+  { name: "XL (parts of 4096+ rows): 128x128 sg2x4 2 blocks/step (64x32 each)", block: SM.SUBGROUP_MATRIX_BLOCK_XL },
 ];
 
 const print = (obj) => console.log(JSON.stringify(obj));

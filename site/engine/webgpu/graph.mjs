@@ -130,7 +130,7 @@ export class Graph {
     // to the tiles if those kernels do not compile).
     const workgroupBytes = device.limits.maxComputeWorkgroupStorageSize;
     const tiles = (blocks) => firstFitting(blocks, workgroupBytes);
-    this.tiledBlocks = { matmul: tiles(TILED_BLOCKS), matmulTall: tiles(TILED_TALL_BLOCKS) };
+    this.tiledBlocks = { matmul: tiles(TILED_BLOCKS), matmulTall: tiles(TILED_TALL_BLOCKS), matmulXL: null };
     const matrices = precision === "f16" && subgroupMatrixSupport(device.features, adapterInfo).ok;
     this.blocks = emulatedGPU ? EMULATED_BLOCKS : {
       ...GPU_BLOCKS, ...(matrices ? subgroupMatrixBlocksFor(workgroupBytes) : this.tiledBlocks),
@@ -157,7 +157,7 @@ export class Graph {
       const { tall, gated, ...block } = matvecBlock;
       this.blocks = { ...this.blocks, matvec: block, matvecTall: tall, matvecGated: gated ?? tall };
     }
-    if (matmulBlock) this.blocks = { ...this.blocks, matmul: matmulBlock, matmulTall: matmulBlock.tall };
+    if (matmulBlock) this.blocks = { ...this.blocks, matmul: matmulBlock, matmulTall: matmulBlock.tall, matmulXL: matmulBlock.xl };
     // The one-dispatch attention needs the workgroup mix's shape; reading q, k and v as thirds
     // of one buffer needs k and v to start on a storage-offset boundary.
     const wanted = { ...(emulatedGPU ? NO_FUSIONS : GPU_FUSIONS), ...fusions };
@@ -341,8 +341,13 @@ export class Graph {
     for (const t of matrices) {
       const type = t.type.name;
       jobs[`matmul.${type}`] ??= make(prefillMatmulWGSL(type, this.blocks.matmul), layout);
-      if (t.parts.some((p) => this.prefillBlock(p.rowCount).tall)) {
-        jobs[`matmul.${type}.tall`] ??= make(prefillMatmulWGSL(type, this.blocks.matmulTall), layout);
+      // The blocks this type's parts take in passes of one token more than a mat-vec and of a
+      // whole chunk (the smallest and the largest workgroup counts).
+      for (const p of t.parts) {
+        for (const n of [2, this.prefillChunk]) {
+          const { block, suffix } = this.prefillBlock(p.rowCount, n);
+          jobs[`matmul.${type}${suffix}`] ??= make(prefillMatmulWGSL(type, block), layout);
+        }
       }
     }
     try {
@@ -384,11 +389,14 @@ export class Graph {
     return { name: `matvec.${type}${kind ? `.${kind}` : ""}${q8 ? ".q8" : ""}`, block };
   }
 
-  // The prefill shape for a part of `rows` rows and its pipeline name's suffix: the tall block
-  // from its own minRows (the large tensor-core tile) or TALL_ROWS rows on.
-  prefillBlock(rows) {
-    const tall = Boolean(this.blocks.matmulTall) && rows >= (this.blocks.matmulTall.minRows ?? TALL_ROWS);
-    return { block: tall ? this.blocks.matmulTall : this.blocks.matmul, tall, suffix: tall ? ".tall" : "" };
+  // The prefill shape for a part of `rows` rows in a pass of n tokens, and its pipeline name's
+  // suffix: the tall block from its own minRows (the large tensor-core tile) or TALL_ROWS rows
+  // on; the XL one (the largest tensor-core tile) where its tiles still make minWorkgroups.
+  prefillBlock(rows, n) {
+    const { matmul, matmulTall: tall, matmulXL: xl } = this.blocks;
+    const large = (b) => Boolean(b) && rows >= (b.minRows ?? TALL_ROWS);
+    if (large(xl) && prefillMatmulDispatch(rows, n, xl).reduce((a, b) => a * b) >= xl.minWorkgroups) return { block: xl, suffix: ".xl" };
+    return large(tall) ? { block: tall, suffix: ".tall" } : { block: matmul, suffix: "" };
   }
 
   // A spec: {pipeline(n), layout?, entries (resources by binding), dispatch(n, pos0)} for n tokens
@@ -401,7 +409,7 @@ export class Graph {
       const matvec = this.matvecKernel(t.type.name, part.rowCount, Boolean(xQ8), t.rowLength);
       return {
         label: name,
-        pipeline: (n) => this.pipelines[n === 1 ? matvec.name : `matmul.${t.type.name}${this.prefillBlock(part.rowCount).suffix}`],
+        pipeline: (n) => this.pipelines[n === 1 ? matvec.name : `matmul.${t.type.name}${this.prefillBlock(part.rowCount, n).suffix}`],
         layout: this.matmulLayout,
         entries: [range(part), whole(xQ8 ?? x), whole(y), bias ? range(this.tensor(bias).parts[0]) : whole(this.buf.dummy),
           aux ? whole(aux) : whole(this.buf.dummy),
@@ -409,7 +417,7 @@ export class Graph {
           whole(this.buf.step)],
         dispatch: (n) => (n === 1
           ? matvecDispatch(part.rowCount, matvec.block)
-          : prefillMatmulDispatch(part.rowCount, n, this.prefillBlock(part.rowCount).block)),
+          : prefillMatmulDispatch(part.rowCount, n, this.prefillBlock(part.rowCount, n).block)),
       };
     });
   }

@@ -63,11 +63,28 @@ export const SUBGROUP_MATRIX_BLOCK_16K = Object.freeze({
   ...SUBGROUP_MATRIX_BLOCK, tile: Object.freeze({ rows: 32, tokens: 64, blocks: 1 }),
 });
 
-// For parts of at least minRows rows (graph.mjs prefillBlock): 64 x 64 tiles, 2 x 2 subgroups
-// of 32 x 32, 2 blocks per step (22 KiB). Slower in the kernel benchmark at 64 tokens, but with
-// prefill chunks of 512 tokens the engine's Llama-3-8B prefill went 2,307 -> 2,783 tok/s at 128
-// tokens and 2,055 -> 3,131 at 1024 (H100) with it on every matrix; SmolLM2's 576-row matrices
-// lost (19.5k -> 15.4k at 128 tokens: too few workgroups), hence the row threshold.
+// For parts of at least minRows rows (graph.mjs prefillBlock):
+// - XL, where the device's workgroup memory holds it and its tiles make at least minWorkgroups
+//   in the pass: 128 x 128 tiles, 2 x 4 subgroups of 64 x 32 (16 x 16 fragments: 4 x 2 each, 8
+//   products per 6 fragment loads), 2 blocks per step, 43 KiB. H100, 8B prefill chunk of 512
+//   tokens at 512 (engine_node.mjs --profile, same call): the mat-mats 124 -> 102 ms, Q4_0
+//   prefill at 1024 tokens 4,322 -> 5,316 tok/s; Q4_K_M 160 -> 122 ms, 3,311 -> 4,304 tok/s.
+//   (1 block per step, or 4 x 2 subgroups at 1 block, or 128 x 64 tiles: slower; 128 x 128 at 1
+//   block with 2 x 2 subgroups was best for the FFN gate / up but lost on down and o.) At 128
+//   tokens its 32 workgroups for a 4096-row matrix left the GPU idle: 8B prefill 2,967 -> 2,563
+//   tok/s, hence minWorkgroups (about one per streaming multiprocessor of an H100).
+// - LARGE otherwise (where it fits): 64 x 64 tiles, 2 x 2 subgroups of 32 x 32, 2 blocks per
+//   step (22 KiB; Chrome gives desktop GPUs 32 KiB). Slower in the kernel benchmark at 64
+//   tokens, but with prefill chunks of 512 tokens the 8B's prefill went 2,307 -> 2,783 tok/s at
+//   128 tokens and 2,055 -> 3,131 at 1024 (H100) with it on every matrix; SmolLM2's 576-row
+//   matrices lost (19.5k -> 15.4k at 128 tokens: too few workgroups), hence the row threshold.
+export const SUBGROUP_MATRIX_BLOCK_XL = Object.freeze({
+  ...SUBGROUP_MATRIX_BLOCK,
+  tile: Object.freeze({ rows: 128, tokens: 128, blocks: 2 }),
+  subgroups: Object.freeze({ rows: 2, tokens: 4 }),
+  minRows: 4096,
+  minWorkgroups: 128,
+});
 export const SUBGROUP_MATRIX_BLOCK_LARGE = Object.freeze({
   ...SUBGROUP_MATRIX_BLOCK,
   tile: Object.freeze({ rows: 64, tokens: 64, blocks: 2 }),
@@ -75,12 +92,13 @@ export const SUBGROUP_MATRIX_BLOCK_LARGE = Object.freeze({
 });
 
 // The blocks that fit the device's workgroup memory: { matmul } (the default, else the 16 KiB
-// one) and, where it fits, { matmulTall } for large parts.
+// one) and, where they fit, { matmulTall, matmulXL } for large parts.
 export function subgroupMatrixBlocksFor(maxComputeWorkgroupStorageSize) {
   const fits = (block) => subgroupMatrixWorkgroupBytes(block) <= maxComputeWorkgroupStorageSize;
   return {
     matmul: fits(SUBGROUP_MATRIX_BLOCK) ? SUBGROUP_MATRIX_BLOCK : SUBGROUP_MATRIX_BLOCK_16K,
-    ...(fits(SUBGROUP_MATRIX_BLOCK_LARGE) ? { matmulTall: SUBGROUP_MATRIX_BLOCK_LARGE } : {}),
+    matmulTall: fits(SUBGROUP_MATRIX_BLOCK_LARGE) ? SUBGROUP_MATRIX_BLOCK_LARGE : null,
+    matmulXL: fits(SUBGROUP_MATRIX_BLOCK_XL) ? SUBGROUP_MATRIX_BLOCK_XL : null,
   };
 }
 
