@@ -308,20 +308,32 @@ def test_tensor_core_prefill_tiles_fit_the_workgroup_memory(harness):
         assert c["bytes"] <= c["kib"] * 1024
 
 
-def test_prefill_takes_the_xl_tiles_only_where_they_fill_the_gpu(harness):
-    """A pass takes the 128 x 128 tensor-core tiles for matrices of 4096+ rows only where they
-    make 128 workgroups or more (a 512-token chunk of the 8B shape), the 64 x 64 ones for fewer
-    tokens (at 128 the XL tiles left the GPU idle: 8B prefill 2,967 -> 2,563 tok/s on an H100),
-    and smaller matrices the default tile."""
+def test_prefill_takes_large_tiles_only_where_they_fill_the_gpu(harness):
+    """A pass takes the larger tiles for matrices of 4096+ rows only where they still make
+    enough workgroups: the 128 x 128 tensor-core tiles at 128+ (a 512-token chunk of the 8B
+    shape; at 128 tokens they left the GPU idle: 8B prefill 2,967 -> 2,563 tok/s on an H100),
+    the tiled kernel's 128 x 64 ones at 100+ (one quant block per step within 32 KiB of
+    workgroup memory); smaller matrices and passes the default tile."""
     result = harness.call("""
         const sm = await import("/site/engine/webgpu/kernels/matmul-subgroup-matrix.mjs");
+        const tiled = await import("/site/engine/webgpu/kernels/matmul-tiled.mjs");
         const { Graph } = await import("/site/engine/webgpu/graph.mjs");
-        const blocks = sm.subgroupMatrixBlocksFor(48 * 1024);
-        const pick = (rows, n) => Graph.prototype.prefillBlock.call({ blocks }, rows, n).suffix;
-        return [pick(4096, 512), pick(4096, 128), pick(14336, 512), pick(14336, 128), pick(1024, 512)];
+        const cases = [[4096, 512], [4096, 128], [14336, 512], [14336, 128], [14336, 64], [1024, 512]];
+        const picks = (blocks) => cases.map(([rows, n]) => Graph.prototype.prefillBlock.call({ blocks }, rows, n).suffix);
+        const fits = (list, kib) => tiled.firstFitting(list, kib * 1024);
+        const tiledBlocks = (kib) => ({ matmul: fits(tiled.TILED_BLOCKS, kib), matmulTall: fits(tiled.TILED_TALL_BLOCKS, kib) });
+        return {
+          tensorCores: picks(sm.subgroupMatrixBlocksFor(48 * 1024)),
+          tiled: picks(tiledBlocks(48)),
+          tiled32: picks(tiledBlocks(32)),
+          tallTiles: [48, 32].map((kib) => tiledBlocks(kib).matmulTall.tile),
+        };
     """)
     assert result["ok"], result
-    assert result["value"] == [".xl", ".tall", ".xl", ".tall", ""]
+    assert result["value"]["tensorCores"] == [".xl", ".tall", ".xl", ".tall", ".tall", ""]
+    assert result["value"]["tiled"] == result["value"]["tiled32"] == [".tall", "", ".tall", ".tall", ".tall", ""]
+    # Within Chrome's 32 KiB the large tiles take one quant block per step instead of two.
+    assert result["value"]["tallTiles"] == [{"rows": 128, "tokens": 64, "blocks": 2}, {"rows": 128, "tokens": 64, "blocks": 1}]
 
 
 def test_load_errors(harness, synthetic_dir):

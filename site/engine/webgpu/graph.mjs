@@ -341,10 +341,9 @@ export class Graph {
     for (const t of matrices) {
       const type = t.type.name;
       jobs[`matmul.${type}`] ??= make(prefillMatmulWGSL(type, this.blocks.matmul), layout);
-      // The blocks this type's parts take in passes of one token more than a mat-vec and of a
-      // whole chunk (the smallest and the largest workgroup counts).
+      // The blocks this type's parts take in passes of 2 .. prefillChunk tokens.
       for (const p of t.parts) {
-        for (const n of [2, this.prefillChunk]) {
+        for (let n = 2; n <= this.prefillChunk; n++) {
           const { block, suffix } = this.prefillBlock(p.rowCount, n);
           jobs[`matmul.${type}${suffix}`] ??= make(prefillMatmulWGSL(type, block), layout);
         }
@@ -390,13 +389,15 @@ export class Graph {
   }
 
   // The prefill shape for a part of `rows` rows in a pass of n tokens, and its pipeline name's
-  // suffix: the tall block from its own minRows (the large tensor-core tile) or TALL_ROWS rows
-  // on; the XL one (the largest tensor-core tile) where its tiles still make minWorkgroups.
+  // suffix: the largest of the XL, tall and plain blocks whose minRows (else TALL_ROWS) the part
+  // reaches and whose tiles still make its minWorkgroups, if it has one, in this pass (larger
+  // tiles do less work per product but leave a GPU idle when they are few).
   prefillBlock(rows, n) {
     const { matmul, matmulTall: tall, matmulXL: xl } = this.blocks;
-    const large = (b) => Boolean(b) && rows >= (b.minRows ?? TALL_ROWS);
-    if (large(xl) && prefillMatmulDispatch(rows, n, xl).reduce((a, b) => a * b) >= xl.minWorkgroups) return { block: xl, suffix: ".xl" };
-    return large(tall) ? { block: tall, suffix: ".tall" } : { block: matmul, suffix: "" };
+    const fills = (b) => Boolean(b) && rows >= (b.minRows ?? TALL_ROWS)
+      && prefillMatmulDispatch(rows, n, b).reduce((x, y) => x * y) >= (b.minWorkgroups ?? 0);
+    if (fills(xl)) return { block: xl, suffix: ".xl" };
+    return fills(tall) ? { block: tall, suffix: ".tall" } : { block: matmul, suffix: "" };
   }
 
   // A spec: {pipeline(n), layout?, entries (resources by binding), dispatch(n, pos0)} for n tokens

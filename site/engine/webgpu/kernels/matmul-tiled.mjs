@@ -26,15 +26,24 @@ export const TILED_BLOCK = Object.freeze({
   tile: Object.freeze({ rows: 32, tokens: 64, blocks: 1 }), rows: 2, tokens: 4,
 });
 // Faster shapes where the device allows more workgroup memory, best first (the same H100 runs):
-// two blocks per K step everywhere (down 719 -> 610 us), and for parts of TALL_ROWS rows or more
-// (FFN gate/up, the output head) 128 x 64 tiles with 8 x 4 outputs per invocation (gate/up
-// 698 -> 396 us). graph.mjs takes the first that fits.
+// two blocks per K step everywhere (down 719 -> 610 us), and for large parts 128 x 64 tiles with
+// 8 x 4 outputs per invocation (gate/up 698 -> 396 us at 64 tokens). graph.mjs takes the first
+// that fits, and the tall one for parts of minRows rows where its tiles make minWorkgroups: in
+// 512-token chunks of the 8B (f32 path, H100) it took q / o / down 39 / 40 / 138 -> 24 / 24 /
+// 81 ms a chunk (prefill at 1024 tokens 1,239 -> 1,575 tok/s), but at 128 tokens its 64
+// workgroups for 4096 rows lost (1,098 -> 1,014 tok/s) where 112 for 14336 rows at 64 tokens
+// had won. Within 32 KiB (Chrome on desktop GPUs) the same tiles at one block per step: 1,083 /
+// 1,509 tok/s at 128 / 1024 tokens against 852 / 973 with no large tiles. (128 x 128 tiles of
+// 8 x 8: no faster; 64 x 64 of 4 x 4 for the rest: k / v faster, SmolLM2 at 128 tokens 11.9k ->
+// 9.9k tok/s.)
 export const TILED_BLOCKS = Object.freeze([
   Object.freeze({ tile: Object.freeze({ rows: 32, tokens: 64, blocks: 2 }), rows: 2, tokens: 4 }),
   TILED_BLOCK,
 ]);
+const LARGE_PARTS = Object.freeze({ rows: 8, tokens: 4, minRows: 4096, minWorkgroups: 100 });
 export const TILED_TALL_BLOCKS = Object.freeze([
-  Object.freeze({ tile: Object.freeze({ rows: 128, tokens: 64, blocks: 2 }), rows: 8, tokens: 4 }),
+  Object.freeze({ tile: Object.freeze({ rows: 128, tokens: 64, blocks: 2 }), ...LARGE_PARTS }),
+  Object.freeze({ tile: Object.freeze({ rows: 128, tokens: 64, blocks: 1 }), ...LARGE_PARTS }),
   ...TILED_BLOCKS,
 ]);
 
