@@ -4,6 +4,7 @@
 //        [--precision auto|f32|f16] [--compare-precision] [--prefill-chunk N]
 //        [--sampling '{"temperature": 0.8, "topK": 40, "topP": 0.95, "seed": 1}'] (default greedy)
 //        [--activations q8|f32] (the decode mat-vecs' input; default q8 where it compiles)
+//        [--profile] (GPU time per kernel of one decode step and of one prefill chunk)
 //
 // Prints one JSON line per measurement and a summary line; prefill is timed from the prefill call
 // to its completion (all logits of the last position computed), decode as tokens generated per
