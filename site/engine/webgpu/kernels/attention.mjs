@@ -75,10 +75,22 @@ ${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) {${range(heads).map((r) => 
 // re-read q and the key from global memory for every score: 63 of the 191 ms of an 8B prefill
 // chunk of 512 tokens at 512 on an H100, bench/GPU_NOTES.md session 8.)
 const TILE = 32;
-const TILE_DIMS = 32;
+const TILE_DIMS = 32; // per staging step; TILE_DIMS / 4 = TILE / MICRO, so tx also indexes a step's vec4s
 const TILE_ROW = TILE_DIMS / 4 + 1;
 const MICRO = 4;
 const TILE_INVOCATIONS = (TILE / MICRO) ** 2;
+// Both tiled kernels: workgroup (x, head h, tokens t0 ..), the last position those tokens see,
+// the head's kv offset in a cache row, the invocation's column tx and row ty of the 8 x 8.
+const TILED_ENTRY = /* wgsl */ `@compute @workgroup_size(${TILE_INVOCATIONS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let h = wid.y;
+  let t0 = wid.z * ${TILE}u;
+  let last = step.pos0 + min(t0 + ${TILE}u, step.n_tokens) - 1u;
+  let hd4 = params.head_dim / 4u;
+  let stride = params.n_kv * hd4;
+  let kv = (h / (params.n_head / params.n_kv)) * hd4;
+  let tx = li % ${TILE / MICRO}u;
+  let ty = li / ${TILE / MICRO}u;`;
 
 export function scoresTiledWGSL(kvType) {
   const C = TILE_DIMS / 4;
@@ -90,20 +102,11 @@ export function scoresTiledWGSL(kvType) {
 var<workgroup> qtile: array<vec4<f32>, ${TILE * TILE_ROW}>;
 var<workgroup> ktile: array<vec4<f32>, ${TILE * TILE_ROW}>;
 
-@compute @workgroup_size(${TILE_INVOCATIONS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+${TILED_ENTRY}
   let p0 = wid.x * ${TILE}u;
-  let h = wid.y;
-  let t0 = wid.z * ${TILE}u;
-  let last = step.pos0 + min(t0 + ${TILE}u, step.n_tokens) - 1u;
   if (p0 > last) { return; }
-  let hd4 = params.head_dim / 4u;
-  let stride = params.n_kv * hd4;
-  let k = (h / (params.n_head / params.n_kv)) * hd4;
-  let tx = li % ${C}u;
-  let ty = li / ${C}u;
 ${range(loads).map((j) => `  let q${j} = (min(t0 + ty + ${(j * TILE_INVOCATIONS) / C}u, step.n_tokens - 1u) * params.n_head + h) * hd4;
-  let k${j} = min(p0 + ty + ${(j * TILE_INVOCATIONS) / C}u, last) * stride + k;`).join("\n")}
+  let k${j} = min(p0 + ty + ${(j * TILE_INVOCATIONS) / C}u, last) * stride + kv;`).join("\n")}
 ${pairs.map(([a, b]) => `  var s${a}_${b} = 0.0;`).join("\n")}
   for (var c = 0u; c < hd4; c += ${C}u) {
     let col = c + tx;
@@ -144,17 +147,8 @@ export function mixTiledWGSL(kvType) {
 var<workgroup> stile: array<f32, ${TILE * S_ROW}>;
 var<workgroup> vtile: array<vec4<f32>, ${TILE * MIX_TILE_VEC4S}>;
 
-@compute @workgroup_size(${TILE_INVOCATIONS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+${TILED_ENTRY}
   let d0 = wid.x * ${MIX_TILE_VEC4S}u;
-  let h = wid.y;
-  let t0 = wid.z * ${TILE}u;
-  let last = step.pos0 + min(t0 + ${TILE}u, step.n_tokens) - 1u;
-  let hd4 = params.head_dim / 4u;
-  let stride = params.n_kv * hd4;
-  let v = (h / (params.n_head / params.n_kv)) * hd4;
-  let tx = li % ${C}u;
-  let ty = li / ${C}u;
   // Loads: probabilities e = li + ${TILE_INVOCATIONS} j are token e / ${TILE}, position e % ${TILE} of
   // the step; values e = li + ${TILE_INVOCATIONS} j are position e / ${MIX_TILE_VEC4S}, vec4 e % ${MIX_TILE_VEC4S}.
 ${range(sLoads).map((j) => {
@@ -168,7 +162,7 @@ ${pairs.map(([a, b]) => `  var o${a}_${b} = vec4<f32>(0.0);`).join("\n")}
 ${range(sLoads).map((j) => `    { let e = li + ${j * TILE_INVOCATIONS}u; let p = p0 + e % ${TILE}u;
       stile[(e / ${TILE}u) * ${S_ROW}u + e % ${TILE}u] = select(0.0, S[srow${j} + min(p, last)], p <= step.pos0 + st${j}); }`).join("\n")}
 ${range(vLoads).map((j) => `    { let e = li + ${j * TILE_INVOCATIONS}u;
-      vtile[e] = select(vec4<f32>(0.0), value4(min(p0 + e / ${MIX_TILE_VEC4S}u, last) * stride + v + min(vd${j}, hd4 - 1u)), vd${j} < hd4); }`).join("\n")}
+      vtile[e] = select(vec4<f32>(0.0), value4(min(p0 + e / ${MIX_TILE_VEC4S}u, last) * stride + kv + min(vd${j}, hd4 - 1u)), vd${j} < hd4); }`).join("\n")}
     workgroupBarrier();
     for (var p = 0u; p < ${TILE}u; p++) {
 ${range(MICRO).map((a) => `      let sa${a} = stile[(ty + ${(a * TILE) / MICRO}u) * ${S_ROW}u + p];`).join("\n")}
