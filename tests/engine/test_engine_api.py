@@ -265,7 +265,7 @@ def test_context_overflow(harness, qwen):
 
 
 def test_prefill_chunk_follows_the_buffer_limit(harness):
-    """Real GPUs prefill in chunks of up to 512 tokens, smaller where the device's buffers are
+    """Real GPUs prefill in chunks of up to 1024 tokens, smaller where the device's buffers are
     (the logits of a 128k vocabulary take 0.5 KB per token); emulated GPUs take 64; a chunk
     asked for is taken as it is (and refused later if it does not fit)."""
     result = harness.call("""
@@ -273,13 +273,13 @@ def test_prefill_chunk_follows_the_buffer_limit(harness):
         const hp = { nCtx: 2048, nHead: 32, nKv: 8, headDim: 128, nVocab: 128256, nFf: 14336 };
         const limits = (mib) => ({ maxStorageBufferBindingSize: mib * 2 ** 20, maxBufferSize: 2 ** 40 });
         return [
-          ...[2048, 128, 64, 32].map((mib) => choosePrefillChunk(hp, limits(mib), "f16", false)),
+          ...[2048, 400, 128, 64, 32].map((mib) => choosePrefillChunk(hp, limits(mib), "f16", false)),
           choosePrefillChunk(hp, limits(2048), "f16", true),
           choosePrefillChunk(hp, limits(32), "f16", false, 512),
         ];
     """)
     assert result["ok"], result
-    assert result["value"] == [512, 256, 128, 64, 64, 512]
+    assert result["value"] == [1024, 512, 256, 128, 64, 64, 512]
 
 
 def test_tensor_core_prefill_tiles_fit_the_workgroup_memory(harness):
@@ -412,7 +412,7 @@ def test_one_call_at_a_time_and_unload_stops_generation(harness, qwen):
 LONG_PROMPT = [(i * 37 + 11) % 384 for i in range(300)]
 
 
-# The long prompt also takes the real-GPU prefill in chunks of 128 (3 chunks; the default, 512,
+# The long prompt also takes the real-GPU prefill in chunks of 128 (3 chunks; the default, 1024,
 # would be one). An FFN of 8192 makes the down projection's rows wide (WIDE_K: warps share a row).
 @pytest.mark.parametrize("prompt,head_dim,type_name,chunk,n_ff", [(PROMPT, None, "Q4_K", None, None),
                                                                  (PROMPT, None, "Q4_0", None, None),
@@ -453,7 +453,7 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
     """, {"url": f"/synthetic/{path.name}", "ids": prompt, "chunk": chunk})
     assert result["ok"], result
     emulated, gpu = result["value"]["emulated"], result["value"]["gpu"]
-    assert (emulated["chunk"], gpu["chunk"]) == (64, chunk or 512)
+    assert (emulated["chunk"], gpu["chunk"]) == (64, chunk or 1024)
     assert gpu["fused"] == {"attention": True, "qkv": True, "gateUp": True}
     assert gpu["qkvLayers"] == gpu["gateUpLayers"] == gpu["nLayer"]
     assert (emulated["q8"], gpu["q8"]) == (False, True)

@@ -26,9 +26,10 @@ import { contiguousSpan } from "./weights.mjs";
 // Tokens per prefill pass. Real GPUs take the largest chunk whose working buffers fit the
 // device's limits: fewer passes over the weights and more workgroups per dispatch (H200, 1024
 // tokens, chunks of 64 / 256 / 512: SmolLM2 9.8k / 24.8k / 33.7k tok/s, Llama-3-8B 1.6k / 2.1k /
-// 2.2k). An emulated GPU keeps 64: its speed is per token, and small chunks report progress and
-// answer a cancel sooner.
-export const PREFILL_CHUNKS = Object.freeze({ gpu: [512, 256, 128, 64], emulated: [64] });
+// 2.2k; H100 with session 8's kernels, 512 / 1024, alternating: SmolLM2 48.6k, 47.7k / 62.3k,
+// 58.8k, 8B 5.5k, 5.3k / 6.0k, 6.0k). An emulated GPU keeps 64: its speed is per token, and small
+// chunks report progress and answer a cancel sooner.
+export const PREFILL_CHUNKS = Object.freeze({ gpu: [1024, 512, 256, 128, 64], emulated: [64] });
 
 // Bytes of the working buffers that grow with the context, the vocabulary or the prefill chunk
 // (they cannot be split like the weights; fit.mjs checks them against the device's limits).
