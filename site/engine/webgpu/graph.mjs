@@ -341,7 +341,6 @@ export class Graph {
     const jobs = {};
     for (const t of matrices) {
       const type = t.type.name;
-      jobs[`matmul.${type}`] ??= make(prefillMatmulWGSL(type, this.blocks.matmul), layout);
       // The blocks this type's parts take in passes of 2 .. prefillChunk tokens.
       for (const p of t.parts) {
         for (let n = 2; n <= this.prefillChunk; n++) {
