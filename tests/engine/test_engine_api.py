@@ -265,21 +265,26 @@ def test_context_overflow(harness, qwen):
 
 
 def test_prefill_chunk_follows_the_buffer_limit(harness):
-    """Real GPUs prefill in chunks of up to 1024 tokens, smaller where the device's buffers are
-    (the logits of a 128k vocabulary take 0.5 KB per token); emulated GPUs take 64; a chunk
-    asked for is taken as it is (and refused later if it does not fit)."""
+    """Real GPUs prefill in chunks of up to 512 tokens, smaller where the device's buffers are
+    (the logits of a 128k vocabulary take 0.5 KB per token), and of 1024 where the buffers that
+    grow with the chunk then stay within 512 MiB (a SmolLM2-sized model, not an 8B one); emulated
+    GPUs take 64; a chunk asked for is taken as it is (and refused later if it does not fit)."""
     result = harness.call("""
         const { choosePrefillChunk } = await import("/site/engine/webgpu/fit.mjs");
-        const hp = { nCtx: 2048, nHead: 32, nKv: 8, headDim: 128, nVocab: 128256, nFf: 14336 };
+        const hp = { nCtx: 2048, nHead: 32, nKv: 8, headDim: 128, nVocab: 128256, nFf: 14336, nEmbd: 4096 };
+        const small = { nCtx: 2048, nHead: 9, nKv: 3, headDim: 64, nVocab: 49152, nFf: 1536, nEmbd: 576 };
         const limits = (mib) => ({ maxStorageBufferBindingSize: mib * 2 ** 20, maxBufferSize: 2 ** 40 });
         return [
-          ...[2048, 400, 128, 64, 32].map((mib) => choosePrefillChunk(hp, limits(mib), "f16", false)),
+          ...[2048, 128, 64, 32].map((mib) => choosePrefillChunk(hp, limits(mib), "f16", false)),
           choosePrefillChunk(hp, limits(2048), "f16", true),
           choosePrefillChunk(hp, limits(32), "f16", false, 512),
+          choosePrefillChunk(hp, limits(2048), "f16", false, 1024),
+          choosePrefillChunk(small, limits(2048), "f16", false),
+          choosePrefillChunk(small, limits(128), "f16", false),
         ];
     """)
     assert result["ok"], result
-    assert result["value"] == [1024, 512, 256, 128, 64, 64, 512]
+    assert result["value"] == [512, 256, 128, 64, 64, 512, 1024, 1024, 512]
 
 
 def test_tensor_core_prefill_tiles_fit_the_workgroup_memory(harness):
@@ -453,7 +458,7 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
     """, {"url": f"/synthetic/{path.name}", "ids": prompt, "chunk": chunk})
     assert result["ok"], result
     emulated, gpu = result["value"]["emulated"], result["value"]["gpu"]
-    assert (emulated["chunk"], gpu["chunk"]) == (64, chunk or 1024)
+    assert (emulated["chunk"], gpu["chunk"]) == (64, chunk or 1024)  # small models: 1024
     assert gpu["fused"] == {"attention": True, "qkv": True, "gateUp": True}
     assert gpu["qkvLayers"] == gpu["gateUpLayers"] == gpu["nLayer"]
     assert (emulated["q8"], gpu["q8"]) == (False, True)

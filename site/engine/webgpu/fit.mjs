@@ -7,7 +7,7 @@
 // refused here, with the figures (sizes from graph.mjs, which allocates them).
 
 import { EngineError } from "../errors.mjs";
-import { PREFILL_CHUNKS, growingBufferBytes } from "./graph.mjs";
+import { LARGE_CHUNKS, PREFILL_CHUNKS, chunkBufferBytes, growingBufferBytes } from "./graph.mjs";
 
 const NAMES = {
   kvLayer: "the key/value cache of one layer",
@@ -24,11 +24,12 @@ const bufferLimit = (limits) => Math.min(limits.maxStorageBufferBindingSize, lim
 const fits = (hp, limits, kvType, chunk) => Object.values(growingBufferBytes(hp, kvType, chunk)).every((b) => b <= bufferLimit(limits));
 
 // The prefill chunk for this device (graph.mjs PREFILL_CHUNKS): the largest whose buffers fit
-// (a long context on a GPU with small buffers takes a smaller chunk rather than being refused),
-// or `wanted` (benchmarks).
+// (a long context on a GPU with small buffers takes a smaller chunk rather than being refused)
+// and, past LARGE_CHUNKS.above tokens, stay within its memory budget; or `wanted` (benchmarks).
 export function choosePrefillChunk(hp, limits, kvType, emulated, wanted) {
   const chunks = wanted ? [wanted] : PREFILL_CHUNKS[emulated ? "emulated" : "gpu"];
-  return chunks.find((chunk) => fits(hp, limits, kvType, chunk)) ?? chunks[chunks.length - 1];
+  const affordable = (chunk) => wanted || chunk <= LARGE_CHUNKS.above || chunkBufferBytes(hp, chunk) <= LARGE_CHUNKS.maxBytes;
+  return chunks.find((chunk) => affordable(chunk) && fits(hp, limits, kvType, chunk)) ?? chunks[chunks.length - 1];
 }
 
 export function checkBuffersFit(hp, limits, kvType, chunk) {

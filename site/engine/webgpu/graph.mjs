@@ -30,6 +30,11 @@ import { contiguousSpan } from "./weights.mjs";
 // 58.8k, 8B 5.5k, 5.3k / 6.0k, 6.0k). An emulated GPU keeps 64: its speed is per token, and small
 // chunks report progress and answer a cancel sooner.
 export const PREFILL_CHUNKS = Object.freeze({ gpu: [1024, 512, 256, 128, 64], emulated: [64] });
+// Chunks past `above` tokens only where the buffers that grow with the chunk stay within
+// `maxBytes` in all (WebGPU does not say how much memory the GPU has, and these come on top of
+// the weights): SmolLM2 needs ~0.3 GB at 1024 tokens and takes them; Llama-3-8B would need ~1 GB
+// (its logits alone 0.5 GB) and keeps 512.
+export const LARGE_CHUNKS = Object.freeze({ above: 512, maxBytes: 512 * 2 ** 20 });
 
 // Bytes of the working buffers that grow with the context, the vocabulary or the prefill chunk
 // (they cannot be split like the weights; fit.mjs checks them against the device's limits).
@@ -40,6 +45,13 @@ export function growingBufferBytes(hp, kvType, chunk) {
     logits: chunk * hp.nVocab * 4,
     ffn: chunk * hp.nFf * 4,
   };
+}
+
+// Bytes of all the buffers that grow with the prefill chunk (as Graph allocates them).
+export function chunkBufferBytes(hp, chunk) {
+  const { scores, logits, ffn } = growingBufferBytes(hp, "f32", chunk);
+  const rows = 2 * hp.nEmbd + 2 * hp.nHead * hp.headDim + 2 * hp.nKv * hp.headDim;
+  return scores + logits + 2 * ffn + chunk * (rows * 4 + 4);
 }
 
 const STORAGE = GPUBufferUsage.STORAGE;
