@@ -325,8 +325,7 @@ def test_prefill_takes_large_tiles_only_where_they_fill_the_gpu(harness):
         const { Graph } = await import("/site/engine/webgpu/graph.mjs");
         const cases = [[4096, 512], [4096, 128], [14336, 512], [14336, 128], [14336, 64], [1024, 512]];
         const picks = (blocks) => cases.map(([rows, n]) => Graph.prototype.prefillBlock.call({ blocks }, rows, n).suffix);
-        const fits = (list, kib) => tiled.firstFitting(list, kib * 1024);
-        const tiledBlocks = (kib) => ({ matmul: fits(tiled.TILED_BLOCKS, kib), matmulTall: fits(tiled.TILED_TALL_BLOCKS, kib) });
+        const tiledBlocks = (kib) => tiled.tiledBlocksFor(kib * 1024);
         return {
           tensorCores: picks(sm.subgroupMatrixBlocksFor(48 * 1024)),
           tiled: picks(tiledBlocks(48)),

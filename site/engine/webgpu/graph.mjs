@@ -9,7 +9,7 @@ import {
 } from "./kernels/matmul.mjs";
 import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "./kernels/activations-q8.mjs";
 import {
-  prefillMatmulWGSL, prefillMatmulDispatch, firstFitting, TILED_BLOCKS, TILED_TALL_BLOCKS,
+  prefillMatmulWGSL, prefillMatmulDispatch, tiledBlocksFor,
 } from "./kernels/matmul-tiled.mjs";
 import { subgroupMatrixSupport, subgroupMatrixBlocksFor } from "./kernels/matmul-subgroup-matrix.mjs";
 import { rmsnormWGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
@@ -142,8 +142,7 @@ export class Graph {
     // tensor cores through subgroup matrices where the device has them (makePipelines falls back
     // to the tiles if those kernels do not compile).
     const workgroupBytes = device.limits.maxComputeWorkgroupStorageSize;
-    const tiles = (blocks) => firstFitting(blocks, workgroupBytes);
-    this.tiledBlocks = { matmul: tiles(TILED_BLOCKS), matmulTall: tiles(TILED_TALL_BLOCKS), matmulXL: null };
+    this.tiledBlocks = tiledBlocksFor(workgroupBytes);
     const matrices = precision === "f16" && subgroupMatrixSupport(device.features, adapterInfo).ok;
     this.blocks = emulatedGPU ? EMULATED_BLOCKS : {
       ...GPU_BLOCKS, ...(matrices ? subgroupMatrixBlocksFor(workgroupBytes) : this.tiledBlocks),

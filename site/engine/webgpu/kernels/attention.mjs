@@ -150,19 +150,20 @@ var<workgroup> vtile: array<vec4<f32>, ${TILE * MIX_TILE_VEC4S}>;
 ${TILED_ENTRY}
   let d0 = wid.x * ${MIX_TILE_VEC4S}u;
   // Loads: probabilities e = li + ${TILE_INVOCATIONS} j are token e / ${TILE}, position e % ${TILE} of
-  // the step; values e = li + ${TILE_INVOCATIONS} j are position e / ${MIX_TILE_VEC4S}, vec4 e % ${MIX_TILE_VEC4S}.
+  // the step; values e = li + ${TILE_INVOCATIONS} j are position e / ${MIX_TILE_VEC4S}, vec4 e % ${MIX_TILE_VEC4S} (the
+  // same vec4 vd for every j, as ${TILE_INVOCATIONS} is a multiple of ${MIX_TILE_VEC4S}).
 ${range(sLoads).map((j) => {
     const e = `(li + ${j * TILE_INVOCATIONS}u)`;
     return `  let st${j} = min(t0 + ${e} / ${TILE}u, step.n_tokens - 1u);
   let srow${j} = row_of(st${j}, h);`;
   }).join("\n")}
-${range(vLoads).map((j) => `  let vd${j} = d0 + (li + ${j * TILE_INVOCATIONS}u) % ${MIX_TILE_VEC4S}u;`).join("\n")}
+  let vd = d0 + li % ${MIX_TILE_VEC4S}u;
 ${pairs.map(([a, b]) => `  var o${a}_${b} = vec4<f32>(0.0);`).join("\n")}
   for (var p0 = 0u; p0 <= last; p0 += ${TILE}u) {
 ${range(sLoads).map((j) => `    { let e = li + ${j * TILE_INVOCATIONS}u; let p = p0 + e % ${TILE}u;
       stile[(e / ${TILE}u) * ${S_ROW}u + e % ${TILE}u] = select(0.0, S[srow${j} + min(p, last)], p <= step.pos0 + st${j}); }`).join("\n")}
 ${range(vLoads).map((j) => `    { let e = li + ${j * TILE_INVOCATIONS}u;
-      vtile[e] = select(vec4<f32>(0.0), value4(min(p0 + e / ${MIX_TILE_VEC4S}u, last) * stride + kv + min(vd${j}, hd4 - 1u)), vd${j} < hd4); }`).join("\n")}
+      vtile[e] = select(vec4<f32>(0.0), value4(min(p0 + e / ${MIX_TILE_VEC4S}u, last) * stride + kv + min(vd, hd4 - 1u)), vd < hd4); }`).join("\n")}
     workgroupBarrier();
     for (var p = 0u; p < ${TILE}u; p++) {
 ${range(MICRO).map((a) => `      let sa${a} = stile[(ty + ${(a * TILE) / MICRO}u) * ${S_ROW}u + p];`).join("\n")}

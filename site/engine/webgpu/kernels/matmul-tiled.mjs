@@ -53,8 +53,17 @@ export function tiledWorkgroupBytes({ tile }) {
 }
 
 // The first of `blocks` whose tiles fit `limitBytes` of workgroup memory.
-export function firstFitting(blocks, limitBytes) {
+function firstFitting(blocks, limitBytes) {
   return blocks.find((b) => tiledWorkgroupBytes(b) <= limitBytes);
+}
+
+// The blocks that fit the device's workgroup memory, as graph.mjs names them (no XL tier here).
+export function tiledBlocksFor(maxComputeWorkgroupStorageSize) {
+  return {
+    matmul: firstFitting(TILED_BLOCKS, maxComputeWorkgroupStorageSize),
+    matmulTall: firstFitting(TILED_TALL_BLOCKS, maxComputeWorkgroupStorageSize),
+    matmulXL: null,
+  };
 }
 
 const range = (n) => [...Array(n).keys()];
