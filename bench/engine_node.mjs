@@ -123,14 +123,22 @@ async function main() {
   process.exit(0);
 }
 
-// GPU time of each dispatch (timestamp queries around one pass per dispatch), summed by kernel:
-// where a decode step's time goes (after a 128-token prompt), and where a prefill chunk's goes
-// (the second chunk of a prompt, so its attention reads a chunk of cache). Needs timestamp-query.
+// GPU time per kernel (timestamp queries around a pass of all its dispatches) and of the whole
+// step: where a decode step's time goes (after a 128-token prompt), and where a prefill chunk's
+// goes (the second chunk of a prompt, so its attention reads a chunk of cache). Needs
+// timestamp-query.
 async function profile(engine, info) {
   const { device } = engine;
   if (!device.features.has("timestamp-query")) { console.log(JSON.stringify({ event: "profile", error: "no timestamp-query" })); return; }
   const graph = engine.model.graph;
   const prompt = (n) => Array.from({ length: n }, (_, i) => (i * 7919) % info.nVocab);
+  // Half a second of generation first: the GPU idled while the model loaded, and an H100 raises
+  // its clocks only after ~100-300 ms of sustained work (bench/GPU_NOTES.md, session 9).
+  for (const started = performance.now(); performance.now() - started < 500;) {
+    engine.reset();
+    await engine.prefill(prompt(128));
+    await engine.generate({ maxTokens: 64 });
+  }
   engine.reset();
   await engine.prefill(prompt(128));
   graph.writeSampleParams({ temperature: 0, topK: 0, topP: 1, u: 0, row: 0 });
@@ -148,47 +156,43 @@ async function profile(engine, info) {
 async function profileSteps(graph, steps, n, pos) {
   const { device } = graph;
   const names = new Map(Object.entries(graph.pipelines).map(([k, v]) => [v, k]));
-  const nQ = steps.length * 2;
+  const groups = new Map();
+  for (const spec of steps) {
+    let name = names.get(spec.pipeline(n)) ?? "?";
+    if (spec.label) name += `:${spec.label.replace(/^blk\.\d+\./, "")}`;
+    (groups.get(name) ?? groups.set(name, []).get(name)).push(spec);
+  }
+  // One timed pass per kernel (all its dispatches back to back) and one for the whole step: a
+  // pass per dispatch would add a few microseconds of pass overhead to every dispatch.
+  const passes = [["whole step", steps], ...groups];
+  const nQ = passes.length * 2;
   const qs = device.createQuerySet({ type: "timestamp", count: nQ });
   const resolve = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   const read = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const per = steps.map(() => []);
-  const walls = [];
+  const per = passes.map(() => []);
   for (let rep = 0; rep < 7; rep++) {
     graph.writeStep(n, pos);
     const enc = device.createCommandEncoder();
-    steps.forEach((spec, i) => {
-      const timestampWrites = { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
-      const pass = enc.beginComputePass({ timestampWrites });
-      graph.run(pass, [spec], n, pos);
+    passes.forEach(([, specs], i) => {
+      const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      graph.run(pass, specs, n, pos);
       pass.end();
     });
     enc.resolveQuerySet(qs, 0, nQ, resolve, 0);
     enc.copyBufferToBuffer(resolve, 0, read, 0, nQ * 8);
-    const t0 = performance.now();
     device.queue.submit([enc.finish()]);
     await read.mapAsync(GPUMapMode.READ);
-    walls.push(performance.now() - t0);
     const t = new BigInt64Array(read.getMappedRange().slice(0));
     read.unmap();
-    steps.forEach((_, i) => per[i].push(Number(t[2 * i + 1] - t[2 * i]) / 1000));
+    passes.forEach((_, i) => per[i].push(Number(t[2 * i + 1] - t[2 * i]) / 1000));
   }
-  const byKernel = {};
-  let total = 0;
-  steps.forEach((spec, i) => {
-    let name = names.get(spec.pipeline(n)) ?? "?";
-    if (spec.label) name += `:${spec.label.replace(/^blk\.\d+\./, "")}`;
-    const us = median(per[i]);
-    total += us;
-    const k = (byKernel[name] ??= { n: 0, us: 0 });
-    k.n++;
-    k.us += us;
-  });
-  for (const k of Object.values(byKernel)) k.us = Math.round(k.us);
+  const us = per.map(median);
+  const byKernel = Object.fromEntries([...groups].map(([name, specs], i) => [name,
+    { n: specs.length, us: Math.round(us[i + 1]), usPerDispatch: +(us[i + 1] / specs.length).toFixed(1) }]));
   qs.destroy();
   resolve.destroy();
   read.destroy();
-  return { dispatches: steps.length, gpuUsSum: Math.round(total), wallMsOnePassPerDispatch: median(walls), byKernel };
+  return { dispatches: steps.length, gpuUs: Math.round(us[0]), gpuUsSumOfKernels: Math.round(us.slice(1).reduce((a, b) => a + b, 0)), byKernel };
 }
 
 async function loadServed(engine, path) {

@@ -4,11 +4,11 @@
 // 16 bytes per block, then its f16 scales; same bytes per row) read as u32 words or as vec4s.
 // Shapes of the Llama-3-8B mat-vecs; each variant cycles over enough copies of the matrix to
 // stream >= 300 MB, so the H100's 50 MB L2 cannot serve repeats. Prints one JSON line per variant:
-// microseconds per mat-vec (median of 5 passes of 48) and TB/s of weight bytes. --sweep: the
-// engine kernel at every shape of a grid (rows x warps x unroll) instead. --q8: the engine kernel
-// reading int8 activations (kernels/activations-q8.mjs) over a grid of shapes (rows x warps x
-// unroll x warps per row), also for the fused FFN gate + up, each checked against the same sum
-// on the CPU (maxRelDiff).
+// microseconds per mat-vec (median of 5 passes of 48, after 0.5 s of the same work to raise the
+// GPU's clocks) and TB/s of weight bytes. --sweep: the engine kernel at every shape of a grid
+// (rows x warps x unroll) instead. --q8: the engine kernel reading int8 activations
+// (kernels/activations-q8.mjs) over a grid of shapes (rows x warps x unroll x warps per row),
+// also for the fused FFN gate + up, each checked against the same sum on the CPU (maxRelDiff).
 //     node bench/matvec_layouts_node.mjs [--no-robustness] [--sweep | --q8]
 import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
@@ -141,6 +141,30 @@ async function timePass(pipeline, bindGroups, workgroups, reps) {
   return Number(t1 - t0) / 1000 / reps;
 }
 
+// The H100 idles at a 345 MHz SM clock and raises it only after ~100-300 ms of sustained work:
+// a 4096 x 14336 mat-vec measured 45-50 us for passes after a few seconds of idling, 15.3 after
+// 400 ms of back-to-back dispatches (bench/GPU_NOTES.md, session 9). This benchmark idles while
+// it builds each matrix on the CPU, so every variant first keeps the GPU busy for `ms`, two
+// passes always in flight.
+async function holdClocksUp(pipeline, bindGroups, workgroups, ms = 500) {
+  const started = performance.now();
+  let previous = Promise.resolve();
+  while (performance.now() - started < ms) {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    for (let i = 0; i < 64; i++) {
+      pass.setBindGroup(0, bindGroups[i % bindGroups.length]);
+      pass.dispatchWorkgroups(...workgroups);
+    }
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    await previous;
+    previous = device.queue.onSubmittedWorkDone();
+  }
+  await previous;
+}
+
 async function readFloats(b, n) {
   const r = buffer(n * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   const enc = device.createCommandEncoder();
@@ -190,12 +214,12 @@ for (const [name, [rows, k]] of Object.entries(SHAPES)) {
   const rowLocalShape = uniform([k, rows, 0, 0]);
   let reference = null;
   const expectedQ8 = values.q8 ? q8Reference(file, rows, k, xq, gated) : null;
-  const measure = async (variant, code, entriesFor, workgroups, report = true, expected = null) => {
+  const measure = async (variant, code, entriesFor, workgroups, expected = null) => {
     const module = device.createShaderModule({ code });
     const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
     const bindGroups = range(copies).map((c) => device.createBindGroup({ layout: pipeline.getBindGroupLayout(0),
       entries: Object.entries(entriesFor(c)).map(([binding, b]) => ({ binding: Number(binding), resource: { buffer: b } })) }));
-    await timePass(pipeline, bindGroups, workgroups, 8);
+    await holdClocksUp(pipeline, bindGroups, workgroups);
     const times = [];
     for (let i = 0; i < 5; i++) times.push(await timePass(pipeline, bindGroups, workgroups, 48));
     const us = times.sort((a, b) => a - b)[2];
@@ -203,20 +227,17 @@ for (const [name, [rows, k]] of Object.entries(SHAPES)) {
     reference ??= out;
     const against = expected ?? reference;
     const maxRelDiff = out.reduce((m, v, i) => Math.max(m, Math.abs(v - against[i]) / (Math.abs(against[i]) + 1e-3)), 0);
-    if (report) {
-      console.log(JSON.stringify({ matrix: name, rows, k, copies, robustness: !values["no-robustness"], variant,
-        us: +us.toFixed(1), tbPerS: +(file.length / us / 1e6).toFixed(3), maxRelDiff: +maxRelDiff.toExponential(2) }));
-    }
+    console.log(JSON.stringify({ matrix: name, rows, k, copies, robustness: !values["no-robustness"], variant,
+      us: +us.toFixed(1), tbPerS: +(file.length / us / 1e6).toFixed(3), maxRelDiff: +maxRelDiff.toExponential(2) }));
   };
-  const engine = (block, q8, report) => measure(`engine${q8 ? " q8" : ""} r${block.rows}w${block.warps}u${block.unroll}${block.split > 1 ? `s${block.split}` : ""}`,
+  const engine = (block, q8) => measure(`engine${q8 ? " q8" : ""} r${block.rows}w${block.warps}u${block.unroll}${block.split > 1 ? `s${block.split}` : ""}`,
     matvecWarpWGSL("Q4_0", { ...block, subgroups: true, gated, q8 }),
     (c) => ({ 0: fileCopies[c], 1: q8 ? xq8 : x, 2: y, 3: dummy, 4: dummy, 5: engineShape, 6: engineStep }),
-    matvecWarpDispatch(outRows, block), report, q8 ? expectedQ8 : null);
-  // The first pipeline run on fresh buffers measures slow (clocks, first touch): run it twice.
+    matvecWarpDispatch(outRows, block), q8 ? expectedQ8 : null);
   const floatBlocks = gated ? [GPU_BLOCKS.matvecGated] : ENGINE_BLOCKS;
-  for (const [i, block] of [floatBlocks[0], ...floatBlocks].entries()) await engine(block, false, i > 0);
+  for (const block of floatBlocks) await engine(block, false);
   for (const block of values.q8 ? Q8_BLOCKS : []) {
-    if (matvecWarpDispatch(outRows, block)[0] <= 65535) await engine(block, true, true);
+    if (matvecWarpDispatch(outRows, block)[0] <= 65535) await engine(block, true);
   }
   for (const vec4 of values.sweep || values.q8 ? [] : [false, true]) {
     for (const block of ROW_LOCAL_BLOCKS) {
