@@ -265,10 +265,12 @@ def test_context_overflow(harness, qwen):
 
 
 def test_prefill_chunk_follows_the_buffer_limit(harness):
-    """Real GPUs prefill in chunks of up to 512 tokens, smaller where the device's buffers are
-    (the logits of a 128k vocabulary take 0.5 KB per token), and of 1024 where the buffers that
-    grow with the chunk then stay within 512 MiB (a SmolLM2-sized model, not an 8B one); emulated
-    GPUs take 64; a chunk asked for is taken as it is (and refused later if it does not fit)."""
+    """Real GPUs prefill in chunks of up to 1024 tokens, smaller where the device's buffers are
+    (an 8B model's attention scores take 256 KB per token at a context of 2048) or where the
+    buffers that grow with the chunk would pass 512 MiB in all (the 8B at a context of 4096);
+    emulated GPUs take 64; a chunk asked for is taken as it is (and refused later if it does not
+    fit). The logits buffer does not grow past 64 rows (a SmolLM2-sized model's at 1024 tokens
+    would take 192 MiB, more than a 128 MiB buffer)."""
     result = harness.call("""
         const { choosePrefillChunk } = await import("/site/engine/webgpu/fit.mjs");
         const hp = { nCtx: 2048, nHead: 32, nKv: 8, headDim: 128, nVocab: 128256, nFf: 14336, nEmbd: 4096 };
@@ -281,10 +283,11 @@ def test_prefill_chunk_follows_the_buffer_limit(harness):
           choosePrefillChunk(hp, limits(2048), "f16", false, 1024),
           choosePrefillChunk(small, limits(2048), "f16", false),
           choosePrefillChunk(small, limits(128), "f16", false),
+          choosePrefillChunk({ ...hp, nCtx: 4096 }, limits(2048), "f16", false),
         ];
     """)
     assert result["ok"], result
-    assert result["value"] == [512, 256, 128, 64, 64, 512, 1024, 1024, 512]
+    assert result["value"] == [1024, 512, 256, 128, 64, 512, 1024, 1024, 1024, 512]
 
 
 def test_tensor_core_prefill_tiles_fit_the_workgroup_memory(harness):
@@ -417,7 +420,9 @@ LONG_PROMPT = [(i * 37 + 11) % 384 for i in range(300)]
 
 
 # The long prompt also takes the real-GPU prefill in chunks of 128 (3 chunks; the default, 1024,
-# would be one). An FFN of 8192 makes the down projection's rows wide (WIDE_K: warps share a row).
+# would be one), and its prefill that returns every position's logits passes of 64 (the logits
+# buffer's rows, ALL_LOGITS_ROWS), so that generation starts from row 43 of the last pass. An FFN of
+# 8192 makes the down projection's rows wide (WIDE_K: warps share a row).
 @pytest.mark.parametrize("prompt,head_dim,type_name,chunk,n_ff", [(PROMPT, None, "Q4_K", None, None),
                                                                  (PROMPT, None, "Q4_0", None, None),
                                                                  (LONG_PROMPT, 128, "Q4_K", 128, None),
@@ -425,7 +430,8 @@ LONG_PROMPT = [(i * 37 + 11) % 384 for i in range(300)]
                          ids=["short", "short-Q4_0", "two-splits", "wide-ffn"])
 def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prompt, head_dim, type_name, chunk, n_ff):
     """The real-GPU kernels (warp mat-vecs; decode fusions: one-dispatch attention, q/k/v as one
-    mat-vec, gate/up/SwiGLU as one mat-vec; mat-vecs reading int8 activations) give the
+    mat-vec, gate/up/SwiGLU as one mat-vec; mat-vecs reading int8 activations; prefill's q/k/v
+    as one mat-mat stored in three parts, with qwen2's biases) give the
     reference's greedy tokens, and the one-token pass's logits (prefill of one more token after
     the prompt) match the reference. Q4_0 takes the kernels' whole-block dot product (scaled once
     per block)."""
@@ -445,11 +451,15 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
           await e.load(arg.url);
           const pre = await e.prefill(arg.ids, {returnLogits: "all"});
           const gen = await e.generate({maxTokens: 8});
+          e.reset();
+          const last = await e.prefill(arg.ids, {returnLogits: "last"});
           const one = await e.prefill([...arg.ids, gen.tokens[0]], {returnLogits: "last"});
           const g = e.model.graph;
           out[emulatedGPU ? "emulated" : "gpu"] = {logits: window.harness.toBase64(pre.logits), tokens: gen.tokens,
+            last: window.harness.toBase64(last.logits),
             oneEvaluated: one.nEvaluated, one: window.harness.toBase64(one.logits), fused: g.fuse, q8: g.q8,
             qkvLayers: g.qkvSpans.filter(Boolean).length, gateUpLayers: g.gateUpSpans.filter(Boolean).length,
+            prefillQkvLayers: g.body.filter((s) => s.label === "attn_qkv").length,
             nLayer: e.model.hp.nLayer, chunk: g.prefillChunk, wide: Object.keys(g.pipelines).filter((n) => n.includes(".wide"))};
           await e.unload();
         }
@@ -459,7 +469,8 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
     emulated, gpu = result["value"]["emulated"], result["value"]["gpu"]
     assert (emulated["chunk"], gpu["chunk"]) == (64, chunk or 1024)  # small models: 1024
     assert gpu["fused"] == {"attention": True, "qkv": True, "gateUp": True}
-    assert gpu["qkvLayers"] == gpu["gateUpLayers"] == gpu["nLayer"]
+    assert gpu["qkvLayers"] == gpu["gateUpLayers"] == gpu["prefillQkvLayers"] == gpu["nLayer"]
+    assert emulated["prefillQkvLayers"] == 0
     assert (emulated["q8"], gpu["q8"]) == (False, True)
     assert (emulated["wide"], gpu["wide"]) == ([], [f"matvec.{type_name}.wide.q8"] if n_ff else [])
     model = load_model(path)
@@ -470,6 +481,7 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
         ref = forward(model, prompt + value["tokens"], q8_from=n if value["q8"] else None)
         got = from_b64(value["logits"]).reshape(n, -1)
         assert np.abs(got - ref[:n]).max() <= LOGIT_TOLERANCE * np.abs(ref).max()
+        assert_close(value["last"], ref[n - 1])
         assert value["oneEvaluated"] == 1
         one_tolerance = Q8_LOGIT_TOLERANCE if value["q8"] else LOGIT_TOLERANCE
         assert_close(value["one"], ref[n], one_tolerance)

@@ -32,9 +32,13 @@ import { contiguousSpan } from "./weights.mjs";
 export const PREFILL_CHUNKS = Object.freeze({ gpu: [1024, 512, 256, 128, 64], emulated: [64] });
 // Chunks past `above` tokens only where the buffers that grow with the chunk stay within
 // `maxBytes` in all (WebGPU does not say how much memory the GPU has, and these come on top of
-// the weights): SmolLM2 needs ~0.3 GB at 1024 tokens and takes them; Llama-3-8B would need ~1 GB
-// (its logits alone 0.5 GB) and keeps 512.
+// the weights): at a context of 2048, SmolLM2 needs ~0.1 GB at 1024 tokens, Llama-3-8B ~0.5 GB
+// (its attention scores half of it); at 4096 the 8B keeps 512.
 export const LARGE_CHUNKS = Object.freeze({ above: 512, maxBytes: 512 * 2 ** 20 });
+// Rows of the logits buffer. Only a prefill that returns every position's logits (tests, the
+// quality eval) fills more than one, and it runs in passes of at most this many tokens: sized for
+// the whole chunk, the buffer took 0.2 GB for SmolLM2 and 0.5 GB for the 8B at 1024 tokens.
+export const ALL_LOGITS_ROWS = 64;
 
 // Bytes of the working buffers that grow with the context, the vocabulary or the prefill chunk
 // (they cannot be split like the weights; fit.mjs checks them against the device's limits).
@@ -42,7 +46,7 @@ export function growingBufferBytes(hp, kvType, chunk) {
   return {
     kvLayer: hp.nCtx * hp.nKv * hp.headDim * (kvType === "f16" ? 2 : 4),
     scores: chunk * hp.nHead * hp.nCtx * 4,
-    logits: chunk * hp.nVocab * 4,
+    logits: Math.min(chunk, ALL_LOGITS_ROWS) * hp.nVocab * 4,
     ffn: chunk * hp.nFf * 4,
   };
 }
@@ -225,9 +229,6 @@ export class Graph {
       xn: this.buffer("xn", T * hp.nEmbd * f),
       xLast: this.buffer("xLast", hp.nEmbd * f, STORAGE | copy),
       xLastNorm: this.buffer("xLastNorm", hp.nEmbd * f),
-      q: this.buffer("q", T * qDim * f),
-      k: this.buffer("k", T * kvDim * f),
-      v: this.buffer("v", T * kvDim * f),
       attn: this.buffer("attn", T * qDim * f),
       scores: this.buffer("scores", growing.scores),
       gate: this.buffer("gate", growing.ffn),
@@ -247,6 +248,17 @@ export class Graph {
       // Two, so that one decode step's id can be read while the next step runs.
       idRead: [0, 1].map((i) => this.buffer(`idRead${i}`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)),
     };
+    // The prefill's q, k and v: where the decode fuses them (their rows' byte sizes meet the
+    // offset alignment) three parts of one buffer, which a layer whose q, k and v weights lie back
+    // to back fills with one mat-mat (qkvMatmul); else three buffers.
+    const qkvRows = { q: T * qDim, k: T * kvDim, v: T * kvDim };
+    if (this.fuse.qkv) {
+      this.buf.qkv = this.buffer("qkv", (qkvRows.q + qkvRows.k + qkvRows.v) * f);
+      this.prefillQkv = { q: slice(this.buf.qkv, 0, qkvRows.q), k: slice(this.buf.qkv, qkvRows.q, qkvRows.k),
+        v: slice(this.buf.qkv, qkvRows.q + qkvRows.k, qkvRows.v) };
+    } else {
+      this.prefillQkv = Object.fromEntries(Object.entries(qkvRows).map(([name, n]) => [name, whole(this.buffer(name, n * f))]));
+    }
     this.kvCache = [];
     for (let i = 0; i < hp.nLayer; i++) {
       this.kvCache.push({ k: this.buffer(`k${i}`, growing.kvLayer), v: this.buffer(`v${i}`, growing.kvLayer) });
@@ -348,16 +360,17 @@ export class Graph {
   // that fail to compile (the feature is experimental; its WGSL has changed between versions)
   // give way to the tiled ones.
   async prefillPipelines(make, layout) {
-    const matrices = [...this.weights.tensors.values()].filter((t) => t.shape.length > 1);
+    // Each weight part and fused q, k, v (qkvMatmul) as [type, rows].
+    const matrices = [
+      ...[...this.weights.tensors.values()].filter((t) => t.shape.length > 1).flatMap((t) => t.parts.map((p) => [t.type.name, p.rowCount])),
+      ...this.qkvSpans.filter(Boolean).map((span) => [span.type, span.weights.rowCount]),
+    ];
     const jobs = {};
-    for (const t of matrices) {
-      const type = t.type.name;
-      // The blocks this type's parts take in passes of 2 .. prefillChunk tokens.
-      for (const p of t.parts) {
-        for (let n = 2; n <= this.prefillChunk; n++) {
-          const { block, suffix } = this.prefillBlock(p.rowCount, n);
-          jobs[`matmul.${type}${suffix}`] ??= make(prefillMatmulWGSL(type, block), layout);
-        }
+    for (const [type, rows] of matrices) {
+      // The blocks this part takes in passes of 2 .. prefillChunk tokens.
+      for (let n = 2; n <= this.prefillChunk; n++) {
+        const { block, suffix } = this.prefillBlock(rows, n);
+        jobs[`matmul.${type}${suffix}`] ??= make(prefillMatmulWGSL(type, block), layout);
       }
     }
     try {
@@ -412,8 +425,9 @@ export class Graph {
   }
 
   // A spec: {pipeline(n), layout?, entries (resources by binding), dispatch(n, pos0)} for n tokens
-  // at positions pos0..; bindAll turns the entries into a bind group once. `q8`: a one-token
-  // spec whose input is x's int8 row in that buffer, where the type takes it.
+  // at positions pos0..; bindAll turns the entries into a bind group once. x is a buffer, y a
+  // binding resource (the prefill's q, k, v are parts of one buffer). `q8`: a one-token spec
+  // whose input is x's int8 row in that buffer, where the type takes it.
   matmul(name, x, y, yStride, { mode = MODE.STORE, bias = null, aux = null, q8 = null } = {}) {
     const t = this.tensor(name);
     const xQ8 = this.takesQ8(t.type.name) ? q8 : null;
@@ -423,7 +437,7 @@ export class Graph {
         label: name,
         pipeline: (n) => this.pipelines[n === 1 ? matvec.name : `matmul.${t.type.name}${this.prefillBlock(part.rowCount, n).suffix}`],
         layout: this.matmulLayout,
-        entries: [range(part), whole(xQ8 ?? x), whole(y), bias ? range(this.tensor(bias).parts[0]) : whole(this.buf.dummy),
+        entries: [range(part), whole(xQ8 ?? x), y, bias ? range(this.tensor(bias).parts[0]) : whole(this.buf.dummy),
           aux ? whole(aux) : whole(this.buf.dummy),
           this.uniforms.add((u) => u.set([t.rowLength, part.rowCount, t.bytesPerRow, part.rowStart, yStride, mode, bias ? 1 : 0, 0])),
           whole(this.buf.step)],
@@ -488,23 +502,24 @@ export class Graph {
     for (let i = 0; i < hp.nLayer; i++) {
       const w = layerTensorNames(hp, i);
       const cache = this.kvCache[i];
-      const span = decode ? this.qkvSpans[i] : null;
-      const qkv = span
+      const span = this.qkvSpans[i];
+      const qkv = decode && span
         ? { q: slice(buf.qkvOne, 0, qDim), k: slice(buf.qkvOne, qDim, kvDim), v: slice(buf.qkvOne, qDim + kvDim, kvDim) }
-        : { q: whole(buf.q), k: whole(buf.k), v: whole(buf.v) };
-      const projections = span ? [this.qkvMatvec(span)] : [
-        ...this.matmul(w.wq, buf.xn, buf.q, qDim, { bias: w.bq, q8: xnQ8 }),
-        ...this.matmul(w.wk, buf.xn, buf.k, kvDim, { bias: w.bk, q8: xnQ8 }),
-        ...this.matmul(w.wv, buf.xn, buf.v, kvDim, { bias: w.bv, q8: xnQ8 }),
+        : this.prefillQkv;
+      const fused = span && [decode ? this.qkvMatvec(span) : this.qkvMatmul(span)];
+      const projections = fused || [
+        ...this.matmul(w.wq, buf.xn, qkv.q, qDim, { bias: w.bq, q8: xnQ8 }),
+        ...this.matmul(w.wk, buf.xn, qkv.k, kvDim, { bias: w.bk, q8: xnQ8 }),
+        ...this.matmul(w.wv, buf.xn, qkv.v, kvDim, { bias: w.bv, q8: xnQ8 }),
       ];
       const gateUp = decode ? this.gateUpSpans[i] : null;
       const ffnIn = gateUp ? [this.gatedMatvec(gateUp)] : [
-        ...this.matmul(w.wGate, buf.xn, buf.gate, hp.nFf, { q8: xnQ8 }),
-        ...this.matmul(w.wUp, buf.xn, buf.up, hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate, q8: xnQ8 }),
+        ...this.matmul(w.wGate, buf.xn, whole(buf.gate), hp.nFf, { q8: xnQ8 }),
+        ...this.matmul(w.wUp, buf.xn, whole(buf.up), hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate, q8: xnQ8 }),
       ];
       const addInto = (name, x, q8, k, quantized = false) => (decode
-        ? this.matvecFromQ8(name, x, q8, k, buf.x, hp.nEmbd, { mode: MODE.ADD, quantized })
-        : this.matmul(name, x, buf.x, hp.nEmbd, { mode: MODE.ADD }));
+        ? this.matvecFromQ8(name, x, q8, k, whole(buf.x), hp.nEmbd, { mode: MODE.ADD, quantized })
+        : this.matmul(name, x, whole(buf.x), hp.nEmbd, { mode: MODE.ADD }));
       const fusedAttention = decode && this.fuse.attention;
       const q8Out = fusedAttention && attentionQ8 ? { 8: whole(buf.attnQ8) } : {};
       const attention = fusedAttention
@@ -551,6 +566,24 @@ export class Graph {
         whole(this.buf.dummy), this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, rows, MODE.STORE, bias ? 1 : 0, 0])),
         whole(this.buf.step)],
       dispatch: () => matvecDispatch(rows, matvec.block),
+    };
+  }
+
+  // A prefill chunk's q, k, v projection of one layer as one mat-mat into the three parts of
+  // buf.qkv (MODE.SPLIT_QKV). The 8B's k and v alone (1024 rows each) made too few tiles to fill
+  // an H100 (41 TFLOP/s against q's 109); fused, its prefill at 1024 tokens went 5,670 / 5,783 ->
+  // 6,023 / 6,025 tok/s (alternating runs, bench/GPU_NOTES.md session 9).
+  qkvMatmul({ weights, bias, type, rowLength, bytesPerRow }) {
+    const rows = weights.rowCount;
+    const qDim = this.hp.nHead * this.hp.headDim;
+    return {
+      label: "attn_qkv",
+      pipeline: (n) => this.pipelines[`matmul.${type}${this.prefillBlock(rows, n).suffix}`],
+      layout: this.matmulLayout,
+      entries: [range(weights), whole(this.buf.xn), whole(this.buf.qkv), bias ? range(bias) : whole(this.buf.dummy),
+        whole(this.buf.dummy), this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, qDim, MODE.SPLIT_QKV, bias ? 1 : 0, this.prefillChunk])),
+        whole(this.buf.step)],
+      dispatch: (n) => prefillMatmulDispatch(rows, n, this.prefillBlock(rows, n).block),
     };
   }
 
@@ -601,16 +634,16 @@ export class Graph {
     const one = this.stepOne;
     const last = [
       this.rmsnorm("output_norm.weight", buf.xLast, buf.xLastNorm, one),
-      ...this.matmul(out, buf.xLastNorm, buf.logits, hp.nVocab).map((s) => ({ ...s, entries: s.entries.with(6, one), dispatch: () => s.dispatch(1) })),
+      ...this.matmul(out, buf.xLastNorm, whole(buf.logits), hp.nVocab).map((s) => ({ ...s, entries: s.entries.with(6, one), dispatch: () => s.dispatch(1) })),
     ];
     const all = [
       this.rmsnorm("output_norm.weight", buf.x, buf.xn),
-      ...this.matmul(out, buf.xn, buf.logits, hp.nVocab),
+      ...this.matmul(out, buf.xn, whole(buf.logits), hp.nVocab),
     ];
     // The one-token pass: as `all`, with int8 activations where they serve.
     const oneToken = this.q8 ? [
       this.rmsnorm("output_norm.weight", buf.x, buf.xn, undefined, buf.xnQ8),
-      ...this.matmul(out, buf.xn, buf.logits, hp.nVocab, { q8: buf.xnQ8 }),
+      ...this.matmul(out, buf.xn, whole(buf.logits), hp.nVocab, { q8: buf.xnQ8 }),
     ] : all;
     const sample = [{
       pipeline: () => this.pipelines.sample,
@@ -650,8 +683,9 @@ export class Graph {
 
   // Encode the layers for n tokens at positions pos0.. (ids in buf.ids, step written) and the
   // output head: "last" puts the last token's logits in logits[0, :], "all" every token's in
-  // logits[t, :].
+  // logits[t, :] (at most ALL_LOGITS_ROWS tokens).
   encodeForward(encoder, n, pos0, logits) {
+    if (logits === "all" && n > ALL_LOGITS_ROWS) throw new EngineError("internal", `all logits of ${n} tokens asked in one pass`);
     let pass = encoder.beginComputePass();
     this.run(pass, n === 1 ? this.decodeBody : this.body, n, pos0);
     // One token is its own last row: the "all" head, without a copy into xLast.

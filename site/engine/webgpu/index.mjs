@@ -12,7 +12,7 @@ import { openSource, readHeader } from "./gguf.mjs";
 import { planWeights, uploadWeights, destroyWeights } from "./weights.mjs";
 import { describeModel, fusedGroups } from "./model.mjs";
 import { checkBuffersFit, choosePrefillChunk } from "./fit.mjs";
-import { Graph } from "./graph.mjs";
+import { ALL_LOGITS_ROWS, Graph } from "./graph.mjs";
 import { uniformStream } from "./random.mjs";
 
 const LOST_GRACE_MS = 100;
@@ -187,7 +187,7 @@ class WebGPUEngine {
     this.cached = tokens.slice(0, reuse);
     const started = performance.now();
     const all = returnLogits === "all" ? new Float32Array(tokens.length * hp.nVocab) : null;
-    const { prefillChunk } = graph;
+    const prefillChunk = all ? Math.min(graph.prefillChunk, ALL_LOGITS_ROWS) : graph.prefillChunk;
     for (let pos = reuse; pos < tokens.length; pos += prefillChunk) {
       if (this.cancelled) throw new EngineError("cancelled", "Stopped.");
       const chunk = tokens.slice(pos, pos + prefillChunk);

@@ -1,6 +1,8 @@
 // Y[t, row_offset + r] = epilogue(sum_k W[r, k] * X[t, k]) for the rows of one weight part.
 // Epilogue: + bias[row] if has_bias; mode 1 adds the old Y (residual); mode 2 multiplies by
-// silu(A) (SwiGLU, A holds the gate projection).
+// silu(A) (SwiGLU, A holds the gate projection); mode 3 (q, k and v as one matrix) stores rows
+// past y_stride in two equal parts after the first: Y holds three matrices of `tokens` rows,
+// [tokens, y_stride] then twice [tokens, (rows - y_stride) / 2].
 //
 // matmulWGSL: one invocation owns ROWS rows and TOKENS tokens (register blocking, unrolled by
 // the generator): each vec4 of weights is dequantized once and used for TOKENS tokens, each vec4
@@ -12,7 +14,7 @@
 
 import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, xWord, NIBBLE_X, BYTE_X, nibbleDot, byteDot } from "./quant.mjs";
 
-export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2 });
+export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2, SPLIT_QKV: 3 });
 // The kernel shapes per kind of GPU. On an emulated GPU workgroups are small: SwiftShader runs
 // one workgroup per CPU thread, so a few hundred rows must still make several workgroups; the
 // mat-vec's 8 rows per invocation share each load of x (SmolLM2 decode on SwiftShader, alternating
@@ -58,7 +60,7 @@ const GET_ROWS_WORKGROUP = 64;
 const range = (n) => [...Array(n).keys()];
 
 const SHAPE_AND_STEP = /* wgsl */ `
-struct Shape { k: u32, rows: u32, row_bytes: u32, row_offset: u32, y_stride: u32, mode: u32, has_bias: u32, pad: u32 }
+struct Shape { k: u32, rows: u32, row_bytes: u32, row_offset: u32, y_stride: u32, mode: u32, has_bias: u32, tokens: u32 }
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }`;
 
 // X: float activations, or (q8) a row of int8 activations (activations-q8.mjs) read as vec4<u32>.
@@ -77,11 +79,16 @@ fn silu(g: f32) -> f32 { return g / (1.0 + exp(-g)); }
 fn store(r: u32, t: u32, acc: f32) {
   if (r >= shape.rows || t >= step.n_tokens) { return; }
   let col = shape.row_offset + r;
-  let i = t * shape.y_stride + col;
+  var i = t * shape.y_stride + col;
   var v = acc;
   if (shape.has_bias == 1u) { v += B[col]; }
   if (shape.mode == 1u) { v += Y[i]; }
   if (shape.mode == 2u) { v *= silu(A[i]); }
+  if (shape.mode == 3u && col >= shape.y_stride) {
+    let width = (shape.rows - shape.y_stride) / 2u;
+    let part = select(0u, 1u, col - shape.y_stride >= width);
+    i = shape.tokens * (shape.y_stride + part * width) + t * width + col - shape.y_stride - part * width;
+  }
   Y[i] = v;
 }`;
 export const MATMUL_BINDINGS = matmulBindings();
