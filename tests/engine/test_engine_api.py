@@ -137,10 +137,11 @@ def test_rope_variants(harness, synthetic_dir, variant):
 # Query heads per kv head: the emulated scores and one-token mix take a whole group per
 # invocation (kernels/attention.mjs), so groups of 1 (multi-head) and of all heads (multi-query)
 # besides the synthetic models' 2; and heads of 40 (10 vec4s: the one-token mix takes 4 per
-# invocation, so each head's last invocation has 2; the tiled kernels' 8-vec4 steps end in
-# zeros). The real-GPU kernels (float activations, so the same tolerance) take a prompt of 70
-# in chunks of 40, so that their 32 x 32 tiles of tokens and positions are crossed, cut short
-# and, in the second chunk, start past position 0.
+# invocation, so each head's last invocation has 2; the one-pass prefill attention's 8-vec4
+# steps end in zeros). The real-GPU kernels (float activations, so the same tolerance) take a
+# prompt of 70 in chunks of 40, so that the prefill attention's 32 x 32 tiles of tokens and
+# positions are crossed, cut short and, in the second chunk, start past position 0 (its running
+# maximum and sum carried across three position tiles).
 @pytest.mark.parametrize("kernels", ["emulated", "gpu"])
 @pytest.mark.parametrize("n_kv,head_dim", [(4, None), (1, None), (2, 40)])
 def test_attention_head_groups(harness, synthetic_dir, n_kv, head_dim, kernels):
@@ -162,7 +163,7 @@ def test_attention_head_groups(harness, synthetic_dir, n_kv, head_dim, kernels):
     """, {"url": f"/synthetic/{name}", "ids": prompt, "options": options})
     assert result["ok"], result
     value = result["value"]
-    assert value["prefillKernels"] == ([] if kernels == "emulated" else ["scoresTiled", "mixTiled"])
+    assert value["prefillKernels"] == ([] if kernels == "emulated" else ["attentionTiled"])
     assert value["chunk"] == (64 if kernels == "emulated" else 40)
     model = load_model(path)
     generated = value["tokens"]
@@ -266,28 +267,27 @@ def test_context_overflow(harness, qwen):
 
 def test_prefill_chunk_follows_the_buffer_limit(harness):
     """Real GPUs prefill in chunks of up to 1024 tokens, smaller where the device's buffers are
-    (an 8B model's attention scores take 256 KB per token at a context of 2048) or where the
-    buffers that grow with the chunk would pass 512 MiB in all (the 8B at a context of 4096);
-    emulated GPUs take 64; a chunk asked for is taken as it is (and refused later if it does not
-    fit). The logits buffer does not grow past 64 rows (a SmolLM2-sized model's at 1024 tokens
-    would take 192 MiB, more than a 128 MiB buffer)."""
+    (an 8B model's feed-forward activations take 56 KB per token) or where the buffers that grow
+    with the chunk would pass 512 MiB in all (an FFN of 65536); emulated GPUs take 64; a chunk
+    asked for is taken as it is (and refused later if it does not fit). Neither the context
+    (real GPUs' prefill attention keeps its scores in workgroup memory) nor the vocabulary (the
+    logits buffer stops at 64 rows) bounds the chunk."""
     result = harness.call("""
         const { choosePrefillChunk } = await import("/site/engine/webgpu/fit.mjs");
         const hp = { nCtx: 2048, nHead: 32, nKv: 8, headDim: 128, nVocab: 128256, nFf: 14336, nEmbd: 4096 };
         const small = { nCtx: 2048, nHead: 9, nKv: 3, headDim: 64, nVocab: 49152, nFf: 1536, nEmbd: 576 };
         const limits = (mib) => ({ maxStorageBufferBindingSize: mib * 2 ** 20, maxBufferSize: 2 ** 40 });
         return [
-          ...[2048, 128, 64, 32].map((mib) => choosePrefillChunk(hp, limits(mib), "f16", false)),
+          ...[2048, 128, 32].map((mib) => choosePrefillChunk(hp, limits(mib), "f16", false)),
           choosePrefillChunk(hp, limits(2048), "f16", true),
-          choosePrefillChunk(hp, limits(32), "f16", false, 512),
-          choosePrefillChunk(hp, limits(2048), "f16", false, 1024),
-          choosePrefillChunk(small, limits(2048), "f16", false),
+          choosePrefillChunk(hp, limits(32), "f16", false, 1024),
           choosePrefillChunk(small, limits(128), "f16", false),
-          choosePrefillChunk({ ...hp, nCtx: 4096 }, limits(2048), "f16", false),
+          choosePrefillChunk({ ...hp, nCtx: 32768 }, limits(2048), "f16", false),
+          choosePrefillChunk({ ...hp, nFf: 65536 }, limits(2048), "f16", false),
         ];
     """)
     assert result["ok"], result
-    assert result["value"] == [1024, 512, 256, 128, 64, 512, 1024, 1024, 1024, 512]
+    assert result["value"] == [1024, 1024, 512, 64, 1024, 1024, 1024, 512]
 
 
 def test_tensor_core_prefill_tiles_fit_the_workgroup_memory(harness):

@@ -21,20 +21,20 @@ function mb(bytes) {
 }
 
 const bufferLimit = (limits) => Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-const fits = (hp, limits, kvType, chunk) => Object.values(growingBufferBytes(hp, kvType, chunk)).every((b) => b <= bufferLimit(limits));
+const fits = (hp, limits, kvType, chunk, emulated) => Object.values(growingBufferBytes(hp, kvType, chunk, emulated)).every((b) => b <= bufferLimit(limits));
 
 // The prefill chunk for this device (graph.mjs PREFILL_CHUNKS): the largest whose buffers fit
-// (a long context on a GPU with small buffers takes a smaller chunk rather than being refused)
+// (a wide FFN on a GPU with small buffers takes a smaller chunk rather than being refused)
 // and, past LARGE_CHUNKS.above tokens, stay within its memory budget; or `wanted` (benchmarks).
 export function choosePrefillChunk(hp, limits, kvType, emulated, wanted) {
   const chunks = wanted ? [wanted] : PREFILL_CHUNKS[emulated ? "emulated" : "gpu"];
   const affordable = (chunk) => wanted || chunk <= LARGE_CHUNKS.above || chunkBufferBytes(hp, chunk) <= LARGE_CHUNKS.maxBytes;
-  return chunks.find((chunk) => affordable(chunk) && fits(hp, limits, kvType, chunk)) ?? chunks[chunks.length - 1];
+  return chunks.find((chunk) => affordable(chunk) && fits(hp, limits, kvType, chunk, emulated)) ?? chunks[chunks.length - 1];
 }
 
-export function checkBuffersFit(hp, limits, kvType, chunk) {
+export function checkBuffersFit(hp, limits, kvType, chunk, emulated) {
   const limit = bufferLimit(limits);
-  for (const [key, bytes] of Object.entries(growingBufferBytes(hp, kvType, chunk))) {
+  for (const [key, bytes] of Object.entries(growingBufferBytes(hp, kvType, chunk, emulated))) {
     if (bytes > limit) {
       const what = NAMES[key];
       throw new EngineError("out-of-memory",

@@ -16,7 +16,7 @@ import { rmsnormWGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
 import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
   ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, attentionDispatch,
-  scoresWGSL, mixWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, scoresTiledWGSL, mixTiledWGSL,
+  scoresWGSL, mixWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, attentionTiledWGSL,
   attentionQ8Fits,
 } from "./kernels/attention.mjs";
 import { SAMPLE_WGSL } from "./kernels/sample.mjs";
@@ -32,8 +32,7 @@ import { contiguousSpan } from "./weights.mjs";
 export const PREFILL_CHUNKS = Object.freeze({ gpu: [1024, 512, 256, 128, 64], emulated: [64] });
 // Chunks past `above` tokens only where the buffers that grow with the chunk stay within
 // `maxBytes` in all (WebGPU does not say how much memory the GPU has, and these come on top of
-// the weights): at a context of 2048, SmolLM2 needs ~0.1 GB at 1024 tokens, Llama-3-8B ~0.5 GB
-// (its attention scores half of it); at 4096 the 8B keeps 512.
+// the weights): SmolLM2 needs ~0.1 GB at 1024 tokens, Llama-3-8B ~0.2 GB.
 export const LARGE_CHUNKS = Object.freeze({ above: 512, maxBytes: 512 * 2 ** 20 });
 // Rows of the logits buffer. Only a prefill that returns every position's logits (tests, the
 // quality eval) fills more than one, and it runs in passes of at most this many tokens: sized for
@@ -41,19 +40,21 @@ export const LARGE_CHUNKS = Object.freeze({ above: 512, maxBytes: 512 * 2 ** 20 
 export const ALL_LOGITS_ROWS = 64;
 
 // Bytes of the working buffers that grow with the context, the vocabulary or the prefill chunk
-// (they cannot be split like the weights; fit.mjs checks them against the device's limits).
-export function growingBufferBytes(hp, kvType, chunk) {
+// (they cannot be split like the weights; fit.mjs checks them against the device's limits). The
+// attention scores hold a row per token of a chunk where the GPU is emulated; real GPUs' prefill
+// attention keeps them in workgroup memory, and their decode needs one row at most.
+export function growingBufferBytes(hp, kvType, chunk, emulated) {
   return {
     kvLayer: hp.nCtx * hp.nKv * hp.headDim * (kvType === "f16" ? 2 : 4),
-    scores: chunk * hp.nHead * hp.nCtx * 4,
+    scores: (emulated ? chunk : 1) * hp.nHead * hp.nCtx * 4,
     logits: Math.min(chunk, ALL_LOGITS_ROWS) * hp.nVocab * 4,
     ffn: chunk * hp.nFf * 4,
   };
 }
 
-// Bytes of all the buffers that grow with the prefill chunk (as Graph allocates them).
+// Bytes of all the buffers that grow with the prefill chunk on a real GPU (as Graph allocates them).
 export function chunkBufferBytes(hp, chunk) {
-  const { scores, logits, ffn } = growingBufferBytes(hp, "f32", chunk);
+  const { scores, logits, ffn } = growingBufferBytes(hp, "f32", chunk, false);
   const rows = 2 * hp.nEmbd + 2 * hp.nHead * hp.headDim + 2 * hp.nKv * hp.headDim;
   return scores + logits + 2 * ffn + chunk * (rows * 4 + 4);
 }
@@ -222,7 +223,7 @@ export class Graph {
     const kvDim = hp.nKv * hp.headDim;
     this.owned = [];
     const copy = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const growing = growingBufferBytes(hp, this.kvType, T);
+    const growing = growingBufferBytes(hp, this.kvType, T, this.emulated);
     this.buf = {
       ids: this.buffer("ids", T * 4, STORAGE | copy),
       x: this.buffer("x", T * hp.nEmbd * f, STORAGE | copy),
@@ -312,10 +313,7 @@ export class Graph {
     jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
     if (!this.mixWg) jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp)));
-    if (real) {
-      jobs.scoresTiled = make(scoresTiledWGSL(kv));
-      jobs.mixTiled = make(mixTiledWGSL(kv));
-    }
+    if (real) jobs.attentionTiled = make(attentionTiledWGSL(this.hp.headDim, kv));
     if (this.fuse.attention) {
       jobs.attentionDecode = subgroupsOr((sg) => make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp), kv, { subgroups: sg })));
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
@@ -602,18 +600,24 @@ export class Graph {
     };
   }
 
-  // Scores, softmax and mix as three dispatches (prefill, and decode where not fused; the decode
-  // mix takes one token per invocation where it is not the workgroup one). Real GPUs' prefill
-  // takes the tiled scores and mix.
+  // Real GPUs' prefill: one pass (attentionTiledWGSL). Otherwise scores, softmax and mix as three
+  // dispatches (prefill on emulated GPUs, and decode where not fused; the decode mix takes one
+  // token per invocation where it is not the workgroup one).
   attentionPasses(cache, attnParams, q, decode) {
     const { hp, buf } = this;
-    const tiled = !this.emulated && !decode;
-    const mix = tiled ? "mixTiled" : decode && !this.mixWg ? "mixOne" : "mix";
+    if (!this.emulated && !decode) {
+      return [{
+        pipeline: () => this.pipelines.attentionTiled,
+        entries: { 0: q, 1: whole(cache.k), 2: whole(cache.v), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
+        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).tiled,
+      }];
+    }
+    const mix = decode && !this.mixWg ? "mixOne" : "mix";
     return [
       {
-        pipeline: () => this.pipelines[tiled ? "scoresTiled" : "scores"],
+        pipeline: () => this.pipelines.scores,
         entries: { 0: q, 1: whole(cache.k), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
-        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[tiled ? "scoresTiled" : this.emulated ? "scores" : "scoresGpu"],
+        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "scores" : "scoresGpu"],
       },
       {
         pipeline: () => this.pipelines.softmax,

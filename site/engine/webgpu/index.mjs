@@ -96,7 +96,7 @@ class WebGPUEngine {
       const plan = planWeights(header.tensors, this.device.limits, maxBindingBytes, fusedGroups(hp));
       const { precision } = this.graphOptions;
       const prefillChunk = choosePrefillChunk(hp, this.device.limits, precision, this.emulatedGPU, this.graphOptions.prefillChunk);
-      checkBuffersFit(hp, this.device.limits, precision, prefillChunk);
+      checkBuffersFit(hp, this.device.limits, precision, prefillChunk, this.emulatedGPU);
       if (size !== null) {
         const end = Math.max(0, ...header.tensors.map((t) => t.fileOffset + t.nbytes));
         if (end > size) throw new EngineError("bad-file", `the file is truncated: tensors end at byte ${end}, the file has ${size} bytes`);

@@ -7,7 +7,7 @@
 //   mix:     O[t, h, 4d..4d+3] = sum_p S[t, h, p] * v(p, h / group)[4d..4d+3]
 //            (an invocation does BLOCK tokens, loading each vec4 of v once; the one-token mix
 //            does all the heads of a group and four vec4s per invocation instead)
-// Real GPUs' prefill takes tiled scores and mix (tiles of tokens x positions in workgroup memory).
+// Real GPUs' prefill takes one tiled pass instead (attentionTiledWGSL, flash attention).
 
 import { treeReduce, subgroupReduce, maxOf, sumOf } from "./reduce.mjs";
 import { QUANTIZE_VALUES_FN, blockArguments } from "./activations-q8.mjs";
@@ -66,21 +66,18 @@ ${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) {${range(heads).map((r) => 
 }`;
 }
 
-// Prefill scores on real GPUs, tiled: a workgroup of 8 x 8 invocations takes TILE tokens x TILE
-// positions of one head, stages the tokens' q and the positions' keys in workgroup memory,
-// TILE_DIMS / 4 vec4s of the head at a time (zeros past its end), and each invocation sums 4
-// tokens x 4 positions (ty + 8a, tx + 8b) from there. Rows of the tiles are padded to
-// TILE_DIMS / 4 + 1 vec4s so that the eight rows read at once fall in different banks. Tiles
-// wholly above the causal diagonal return at once. (The one-position-per-invocation kernel above
-// re-read q and the key from global memory for every score: 63 of the 191 ms of an 8B prefill
-// chunk of 512 tokens at 512 on an H100, bench/GPU_NOTES.md session 8.)
+// The tiles of real GPUs' prefill attention (attentionTiledWGSL): TILE tokens x TILE positions,
+// staged TILE_DIMS of the head at a time in rows padded to TILE_DIMS / 4 + 1 vec4s, so that the
+// eight rows read at once fall in different banks. (The scores kernel above, one position per
+// invocation, re-read q and the key from global memory for every score: 63 of the 191 ms of an
+// 8B prefill chunk of 512 tokens at 512 on an H100, bench/GPU_NOTES.md session 8.)
 const TILE = 32;
 const TILE_DIMS = 32; // per staging step; TILE_DIMS / 4 = TILE / MICRO, so tx also indexes a step's vec4s
 const TILE_ROW = TILE_DIMS / 4 + 1;
 const MICRO = 4;
 const TILE_INVOCATIONS = (TILE / MICRO) ** 2;
-// Both tiled kernels: workgroup (x, head h, tokens t0 ..), the last position those tokens see,
-// the head's kv offset in a cache row, the invocation's column tx and row ty of the 8 x 8.
+// Workgroup (x, head h, tokens t0 ..), the last position those tokens see, the head's kv offset
+// in a cache row, the invocation's column tx and row ty of the 8 x 8.
 const TILED_ENTRY = /* wgsl */ `@compute @workgroup_size(${TILE_INVOCATIONS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let h = wid.y;
@@ -92,88 +89,90 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let tx = li % ${TILE / MICRO}u;
   let ty = li / ${TILE / MICRO}u;`;
 
-export function scoresTiledWGSL(kvType) {
+const S_ROW = TILE + 1; // probabilities' rows, padded
+
+// Prefill attention on real GPUs in one pass (flash attention): a workgroup of 8 x 8 takes TILE
+// tokens of one head and walks the positions TILE at a time, up to the last the tokens see. Per
+// position tile: the scores, 4 x 4 per invocation (tokens ty + 8a, positions tx + 8b), from q
+// and keys staged in workgroup memory TILE_DIMS at a time in rows padded by one vec4, masked past
+// each token's own position; each token's running maximum m (the tile's maxima meet in `red`);
+// probabilities exp(s - m) into `ptile`; the output, 4 tokens x one vec4 per TILE_DIMS of the
+// head per invocation (vec4 tx of each step), rescaled by exp(m_old - m) and summed against the
+// values, staged in the keys' tile. Each invocation keeps the running sum of its own positions'
+// probabilities, rescaled alike; a token's sum is met once, at the end. No scores buffer: the
+// memory that grew with chunk x context is gone (H100: as fast as the three tiled passes it
+// replaced, 43.7 against 45.4 ms for an 8B chunk of 1024 at 1024). The head size is fixed at
+// generation (the output's registers), and with it `steps` = ceil(head_dim / TILE_DIMS).
+export function attentionTiledWGSL(headDim, kvType) {
   const C = TILE_DIMS / 4;
-  const loads = TILE * C / TILE_INVOCATIONS;
-  const pairs = range(MICRO).flatMap((a) => range(MICRO).map((b) => [a, b]));
-  return /* wgsl */ `${kvCache(kvType, { keys: true })}${HEADER}
+  const steps = Math.ceil(headDim / TILE_DIMS);
+  const loads = (TILE * C) / TILE_INVOCATIONS;
+  const rows = range(MICRO);
+  const pairs = rows.flatMap((a) => range(MICRO).map((b) => [a, b]));
+  const outs = rows.flatMap((a) => range(steps).map((c) => [a, c]));
+  const rowOf = (a) => `ty + ${(a * TILE) / MICRO}u`;
+  const colOf = (b) => `tx + ${(b * TILE) / MICRO}u`;
+  return /* wgsl */ `${kvCache(kvType, { keys: true, values: true })}${HEADER}
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+@group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;
 var<workgroup> qtile: array<vec4<f32>, ${TILE * TILE_ROW}>;
-var<workgroup> ktile: array<vec4<f32>, ${TILE * TILE_ROW}>;
+// Keys of a dims step, then values of a dims step (position p, vec4 j at p * ${C} + j).
+var<workgroup> kvtile: array<vec4<f32>, ${TILE * TILE_ROW}>;
+var<workgroup> ptile: array<f32, ${TILE * S_ROW}>;
+// Row r's partial maxima (then sums) of the 8 invocations tx at r * 8 + tx.
+var<workgroup> red: array<f32, ${TILE * (TILE / MICRO)}>;
 
 ${TILED_ENTRY}
-  let p0 = wid.x * ${TILE}u;
-  if (p0 > last) { return; }
-${range(loads).map((j) => `  let q${j} = (min(t0 + ty + ${(j * TILE_INVOCATIONS) / C}u, step.n_tokens - 1u) * params.n_head + h) * hd4;
-  let k${j} = min(p0 + ty + ${(j * TILE_INVOCATIONS) / C}u, last) * stride + kv;`).join("\n")}
-${pairs.map(([a, b]) => `  var s${a}_${b} = 0.0;`).join("\n")}
-  for (var c = 0u; c < hd4; c += ${C}u) {
-    let col = c + tx;
-    let inside = col < hd4;
-    let i = min(col, hd4 - 1u);
-${range(loads).map((j) => `    qtile[(ty + ${(j * TILE_INVOCATIONS) / C}u) * ${TILE_ROW}u + tx] = select(vec4<f32>(0.0), Q[q${j} + i], inside);
-    ktile[(ty + ${(j * TILE_INVOCATIONS) / C}u) * ${TILE_ROW}u + tx] = select(vec4<f32>(0.0), key4(k${j} + i), inside);`).join("\n")}
-    workgroupBarrier();
-    for (var d = 0u; d < ${C}u; d++) {
-${range(MICRO).map((a) => `      let qa${a} = qtile[(ty + ${(a * TILE) / MICRO}u) * ${TILE_ROW}u + d];`).join("\n")}
-${range(MICRO).map((b) => `      let kb${b} = ktile[(tx + ${(b * TILE) / MICRO}u) * ${TILE_ROW}u + d];`).join("\n")}
-${pairs.map(([a, b]) => `      s${a}_${b} += dot(qa${a}, kb${b});`).join("\n")}
-    }
-    workgroupBarrier();
-  }
-${range(MICRO).map((a) => `  let tok${a} = t0 + ty + ${(a * TILE) / MICRO}u;
-  let row${a} = row_of(tok${a}, h);`).join("\n")}
-${pairs.map(([a, b]) => `  if (tok${a} < step.n_tokens && p0 + tx + ${(b * TILE) / MICRO}u <= step.pos0 + tok${a}) { S[row${a} + p0 + tx + ${(b * TILE) / MICRO}u] = s${a}_${b} * params.scale; }`).join("\n")}
-}`;
-}
-
-// Prefill mix on real GPUs, tiled: a workgroup of 8 x 8 invocations takes TILE tokens x
-// MIX_TILE_VEC4S vec4s of one head's output and walks the positions TILE at a time, staging the
-// tokens' probabilities (zero past each token's own position) and the positions' values in
-// workgroup memory; each invocation sums 4 tokens x MIX_TILE_VEC4S / 8 vec4s (ty + 8a, tx + 8b).
-// 8 vec4s rather than 16: twice the workgroups for models of few heads (H100, 512 tokens at 512:
-// SmolLM2's 9 heads of 64 1.98 -> 1.60 ms a chunk; the 8B's 32 of 128 5.52 -> 5.61).
-const MIX_TILE_VEC4S = 8;
-const S_ROW = TILE + 1;
-
-export function mixTiledWGSL(kvType) {
-  const C = TILE / MICRO;
-  const V = MIX_TILE_VEC4S / C;
-  const pairs = range(MICRO).flatMap((a) => range(V).map((b) => [a, b]));
-  const sLoads = (TILE * TILE) / TILE_INVOCATIONS;
-  const vLoads = (TILE * MIX_TILE_VEC4S) / TILE_INVOCATIONS;
-  return /* wgsl */ `${mixBindings(kvType)}
-var<workgroup> stile: array<f32, ${TILE * S_ROW}>;
-var<workgroup> vtile: array<vec4<f32>, ${TILE * MIX_TILE_VEC4S}>;
-
-${TILED_ENTRY}
-  let d0 = wid.x * ${MIX_TILE_VEC4S}u;
-  // Loads: probabilities e = li + ${TILE_INVOCATIONS} j are token e / ${TILE}, position e % ${TILE} of
-  // the step; values e = li + ${TILE_INVOCATIONS} j are position e / ${MIX_TILE_VEC4S}, vec4 e % ${MIX_TILE_VEC4S} (the
-  // same vec4 vd for every j, as ${TILE_INVOCATIONS} is a multiple of ${MIX_TILE_VEC4S}).
-${range(sLoads).map((j) => {
-    const e = `(li + ${j * TILE_INVOCATIONS}u)`;
-    return `  let st${j} = min(t0 + ${e} / ${TILE}u, step.n_tokens - 1u);
-  let srow${j} = row_of(st${j}, h);`;
-  }).join("\n")}
-  let vd = d0 + li % ${MIX_TILE_VEC4S}u;
-${pairs.map(([a, b]) => `  var o${a}_${b} = vec4<f32>(0.0);`).join("\n")}
+${range(loads).map((j) => `  let q${j} = (min(t0 + ty + ${(j * TILE_INVOCATIONS) / C}u, step.n_tokens - 1u) * params.n_head + h) * hd4;`).join("\n")}
+${rows.map((a) => `  let tok${a} = t0 + ${rowOf(a)};
+  var m${a} = -3.0e38;
+  var l${a} = 0.0;`).join("\n")}
+${outs.map(([a, c]) => `  var o${a}_${c} = vec4<f32>(0.0);`).join("\n")}
   for (var p0 = 0u; p0 <= last; p0 += ${TILE}u) {
-${range(sLoads).map((j) => `    { let e = li + ${j * TILE_INVOCATIONS}u; let p = p0 + e % ${TILE}u;
-      stile[(e / ${TILE}u) * ${S_ROW}u + e % ${TILE}u] = select(0.0, S[srow${j} + min(p, last)], p <= step.pos0 + st${j}); }`).join("\n")}
-${range(vLoads).map((j) => `    { let e = li + ${j * TILE_INVOCATIONS}u;
-      vtile[e] = select(vec4<f32>(0.0), value4(min(p0 + e / ${MIX_TILE_VEC4S}u, last) * stride + kv + min(vd, hd4 - 1u)), vd < hd4); }`).join("\n")}
-    workgroupBarrier();
-    for (var p = 0u; p < ${TILE}u; p++) {
-${range(MICRO).map((a) => `      let sa${a} = stile[(ty + ${(a * TILE) / MICRO}u) * ${S_ROW}u + p];`).join("\n")}
-${range(V).map((b) => `      let vb${b} = vtile[p * ${MIX_TILE_VEC4S}u + tx + ${b * C}u];`).join("\n")}
-${pairs.map(([a, b]) => `      o${a}_${b} += sa${a} * vb${b};`).join("\n")}
+${pairs.map(([a, b]) => `    var s${a}_${b} = 0.0;`).join("\n")}
+    for (var c = 0u; c < hd4; c += ${C}u) {
+      let col = c + tx;
+      let inside = col < hd4;
+      let i = min(col, hd4 - 1u);
+${range(loads).map((j) => `      qtile[(ty + ${(j * TILE_INVOCATIONS) / C}u) * ${TILE_ROW}u + tx] = select(vec4<f32>(0.0), Q[q${j} + i], inside);
+      kvtile[(ty + ${(j * TILE_INVOCATIONS) / C}u) * ${TILE_ROW}u + tx] = select(vec4<f32>(0.0), key4(min(p0 + ty + ${(j * TILE_INVOCATIONS) / C}u, last) * stride + kv + i), inside);`).join("\n")}
+      workgroupBarrier();
+      for (var d = 0u; d < ${C}u; d++) {
+${rows.map((a) => `        let qa${a} = qtile[(${rowOf(a)}) * ${TILE_ROW}u + d];`).join("\n")}
+${range(MICRO).map((b) => `        let kb${b} = kvtile[(${colOf(b)}) * ${TILE_ROW}u + d];`).join("\n")}
+${pairs.map(([a, b]) => `        s${a}_${b} += dot(qa${a}, kb${b});`).join("\n")}
+      }
+      workgroupBarrier();
     }
+    // Scaled, masked past each token's own position; the tile's row maxima.
+${pairs.map(([a, b]) => `    s${a}_${b} = select(-3.0e38, s${a}_${b} * params.scale, p0 + ${colOf(b)} <= step.pos0 + tok${a});`).join("\n")}
+${rows.map((a) => `    red[(${rowOf(a)}) * ${TILE / MICRO}u + tx] = max(max(s${a}_0, s${a}_1), max(s${a}_2, s${a}_3));`).join("\n")}
     workgroupBarrier();
+${rows.map((a) => `    var tm${a} = m${a};
+    for (var x = 0u; x < ${TILE / MICRO}u; x++) { tm${a} = max(tm${a}, red[(${rowOf(a)}) * ${TILE / MICRO}u + x]); }
+    let keep${a} = exp(m${a} - tm${a});
+    m${a} = tm${a};`).join("\n")}
+${pairs.map(([a, b]) => `    let e${a}_${b} = exp(s${a}_${b} - m${a});
+    ptile[(${rowOf(a)}) * ${S_ROW}u + ${colOf(b)}] = e${a}_${b};`).join("\n")}
+${rows.map((a) => `    l${a} = l${a} * keep${a} + e${a}_0 + e${a}_1 + e${a}_2 + e${a}_3;`).join("\n")}
+${outs.map(([a, c]) => `    o${a}_${c} *= keep${a};`).join("\n")}
+${range(steps).map((c) => `    {
+${range(loads).map((j) => `      { let e = li + ${j * TILE_INVOCATIONS}u; let vj = ${c * C}u + e % ${C}u;
+        kvtile[e] = select(vec4<f32>(0.0), value4(min(p0 + e / ${C}u, last) * stride + kv + min(vj, hd4 - 1u)), vj < hd4); }`).join("\n")}
+      workgroupBarrier();
+      for (var p = 0u; p < ${TILE}u; p++) {
+        let v = kvtile[p * ${C}u + tx];
+${rows.map((a) => `        o${a}_${c} += ptile[(${rowOf(a)}) * ${S_ROW}u + p] * v;`).join("\n")}
+      }
+      workgroupBarrier();
+    }`).join("\n")}
   }
-${range(MICRO).map((a) => `  let tok${a} = t0 + ty + ${(a * TILE) / MICRO}u;`).join("\n")}
-${pairs.map(([a, b]) => `  if (tok${a} < step.n_tokens && d0 + tx + ${b * C}u < hd4) { O[(tok${a} * params.n_head + h) * hd4 + d0 + tx + ${b * C}u] = o${a}_${b}; }`).join("\n")}
+  // Each row's sum over its 8 invocations' columns.
+${rows.map((a) => `  red[(${rowOf(a)}) * ${TILE / MICRO}u + tx] = l${a};`).join("\n")}
+  workgroupBarrier();
+${rows.map((a) => `  var z${a} = 0.0;
+  for (var x = 0u; x < ${TILE / MICRO}u; x++) { z${a} += red[(${rowOf(a)}) * ${TILE / MICRO}u + x]; }`).join("\n")}
+${outs.map(([a, c]) => `  if (tok${a} < step.n_tokens && ${c * C}u + tx < hd4) { O[(tok${a} * params.n_head + h) * hd4 + ${c * C}u + tx] = o${a}_${c} / z${a}; }`).join("\n")}
 }`;
 }
 
@@ -454,7 +453,6 @@ export function attentionDispatch({ nHead, nKv, headDim, nCtx }, nTokens, pos0) 
     combine: [pos0 >= split ? nHead : 0],
     mix: [Math.ceil((nHead * headDim) / 4 / ATTENTION_WORKGROUP), Math.ceil(nTokens / BLOCK)],
     mixOne: [Math.ceil((nKv * Math.ceil(headDim / 4 / MIX_ONE_VEC4S)) / MIX_ONE_WORKGROUP), 1],
-    scoresTiled: [Math.ceil((pos0 + nTokens) / TILE), nHead, Math.ceil(nTokens / TILE)],
-    mixTiled: [Math.ceil(headDim / 4 / MIX_TILE_VEC4S), nHead, Math.ceil(nTokens / TILE)],
+    tiled: [1, nHead, Math.ceil(nTokens / TILE)],
   };
 }
