@@ -1,12 +1,14 @@
 // Speed of our WebGPU engine outside the browser: Node + Dawn (npm `webgpu`), for the GPU machine.
 //
 //   node bench/engine_node.mjs MODEL.gguf [--prompts 128,1024] [--decode 128] [--runs 3]
-//        [--precision auto|f32|f16] [--compare-precision] [--prefill-chunk N]
+//        [--precision auto|f32|f16] [--compare-precision] [--prefill-chunk N] [--context N]
+//        [--real-gpu-kernels] (where the GPU is emulated, run the real GPUs' kernels anyway)
 //        [--sampling '{"temperature": 0.8, "topK": 40, "topP": 0.95, "seed": 1}'] (default greedy)
 //        [--activations q8|f32] (the decode mat-vecs' input; default q8 where it compiles)
 //        [--profile] (GPU time per kernel of one decode step and of one prefill chunk)
 //
-// Prints one JSON line per measurement and a summary line; prefill is timed from the prefill call
+// Prints one JSON line per measurement and a summary line (the "loaded" line gives the GPU memory
+// of the weights and of the working buffers); prefill is timed from the prefill call
 // to its completion (all logits of the last position computed), decode as tokens generated per
 // second after the first, time to first token as prefill + first generated token.
 // --compare-precision checks the f16 path (with the kernel overrides given, if any) against the
@@ -29,6 +31,8 @@ const { values, positionals } = parseArgs({
     profile: { type: "boolean", default: false },
     matvec: { type: "string", default: "" },
     "prefill-chunk": { type: "string", default: "" },
+    context: { type: "string", default: "2048" },
+    "real-gpu-kernels": { type: "boolean", default: false },
     sampling: { type: "string", default: "" },
     matmul: { type: "string", default: "" },
     fusions: { type: "string", default: "" },
@@ -63,7 +67,7 @@ async function openEngine(precision, overrides = true) {
   const { createWebGPUEngine } = await import("../site/engine/webgpu/index.mjs");
   const option = (name) => (overrides && values[name] ? JSON.parse(values[name]) : undefined);
   return createWebGPUEngine({
-    precision, matvecBlock: option("matvec"), matmulBlock: option("matmul"), fusions: option("fusions"),
+    emulatedGPU: values["real-gpu-kernels"] ? false : undefined, precision, matvecBlock: option("matvec"), matmulBlock: option("matmul"), fusions: option("fusions"),
     prefillChunk: option("prefill-chunk"), activations: overrides && values.activations ? values.activations : undefined,
   });
 }
@@ -78,7 +82,7 @@ async function main() {
   const info = await loadServed(engine, path);
   const loadMs = performance.now() - t0;
   const { matvec, matvecTall, matvecGated } = engine.model.graph.blocks;
-  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: { matvec, matvecTall, matvecGated }, fused: engine.model.graph.fuse, q8Activations: engine.model.graph.q8, prefillChunk: engine.model.graph.prefillChunk, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
+  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: { matvec, matvecTall, matvecGated }, fused: engine.model.graph.fuse, q8Activations: engine.model.graph.q8, prefillChunk: engine.model.graph.prefillChunk, gpuBytes: engine.stats().gpuBytes, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
 
   if (values.profile) await profile(engine, info);
   const promptLengths = values.prompts.split(",").map(Number);
@@ -198,7 +202,7 @@ async function profileSteps(graph, steps, n, pos) {
 async function loadServed(engine, path) {
   const served = await serveFile(path);
   try {
-    return await engine.load(served.url, { nCtx: 2048 });
+    return await engine.load(served.url, { nCtx: Number(values.context) });
   } finally {
     served.close();
   }

@@ -245,6 +245,34 @@ def test_stop_ids_and_cancel(harness, qwen):
     assert v["stats"]["decodeTokens"] > 0 and v["stats"]["prefillTokens"] > 0
 
 
+def test_working_memory_grows_with_the_context_by_the_kv_cache(harness, qwen):
+    """stats() tells the GPU memory of the weights and of the working buffers. With the real-GPU
+    kernels a longer context adds the key/value cache and little else (the decode's one row of
+    attention scores): prefill attention keeps its scores in workgroup memory, where a buffer of
+    chunk x context scores used to add twice the cache's growth here (256 rows of 4 heads against
+    2 layers x keys and values of 2 heads of 64). The logits buffer stays at 64 rows for a chunk of
+    256."""
+    url, _ = qwen
+    result = harness.call("""
+        const out = [];
+        for (const nCtx of [128, 512]) {
+          const e = await window.harness.createWebGPUEngine({emulatedGPU: false, prefillChunk: 256});
+          await e.load(arg.url, {nCtx});
+          const hp = e.model.hp;
+          out.push({...e.stats().gpuBytes, kvPerPosition: hp.nLayer * 2 * hp.nKv * hp.headDim * 4,
+                    logits: e.model.graph.buf.logits.size, vocab: hp.nVocab});
+          await e.unload();
+        }
+        return out;
+    """, {"url": url})
+    assert result["ok"], result
+    short, long = result["value"]
+    assert short["weights"] == long["weights"] > 0
+    growth = (long["working"] - short["working"]) / (512 - 128)
+    assert short["kvPerPosition"] <= growth < 1.25 * short["kvPerPosition"]
+    assert short["logits"] == 64 * short["vocab"] * 4
+
+
 def test_context_overflow(harness, qwen):
     url, _ = qwen
     result = harness.call("""

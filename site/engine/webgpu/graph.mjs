@@ -747,6 +747,11 @@ export class Graph {
     return out;
   }
 
+  // Bytes of GPU memory the working buffers take (all but the weights).
+  workingBytes() {
+    return this.owned.reduce((sum, b) => sum + b.size, 0) + (this.uniforms?.buffer?.size ?? 0);
+  }
+
   destroy() {
     for (const b of this.owned) b.destroy();
     this.uniforms?.buffer?.destroy();

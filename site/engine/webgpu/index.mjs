@@ -5,11 +5,11 @@
 //   await engine.load(source, {onProgress, nCtx, maxBindingBytes}) -> {arch, nCtx, nVocab, nLayer, nEmbd, engine, tensorTypes}
 //   await engine.prefill(ids, {onProgress, returnLogits: "none" | "last" | "all"}) -> {nCached, nEvaluated, logits?}
 //   await engine.generate({maxTokens, temperature, topK, topP, seed, stopIds, onToken}) -> {tokens, stopReason, stats}
-//   engine.cancel(); engine.reset(); await engine.unload(); engine.stats()
+//   engine.cancel(); engine.reset(); await engine.unload(); engine.stats() (speeds; gpuBytes: weights, working)
 
 import { EngineError, asEngineError } from "../errors.mjs";
 import { openSource, readHeader } from "./gguf.mjs";
-import { planWeights, uploadWeights, destroyWeights } from "./weights.mjs";
+import { planWeights, planBytes, uploadWeights, destroyWeights } from "./weights.mjs";
 import { describeModel, fusedGroups } from "./model.mjs";
 import { checkBuffersFit, choosePrefillChunk } from "./fit.mjs";
 import { ALL_LOGITS_ROWS, Graph } from "./graph.mjs";
@@ -303,6 +303,7 @@ class WebGPUEngine {
       decodeTokPerS: t.decodeMs ? (t.decodeTokens * 1000) / t.decodeMs : 0,
       nCached: this.cached?.length ?? 0,
       lastPrefill: this.lastPrefill ?? null,
+      gpuBytes: this.model ? { weights: planBytes(this.model.plan), working: this.model.graph.workingBytes() } : null,
     };
   }
 }

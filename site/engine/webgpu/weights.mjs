@@ -31,6 +31,11 @@ function groupedOrder(tensors, groups) {
   return order;
 }
 
+// Bytes of GPU memory the arenas of a plan take.
+export function planBytes(plan) {
+  return plan.arenas.reduce((sum, arena) => sum + arena.size, 0);
+}
+
 // Split each tensor into parts of at most `limit` bytes and pack the parts into arenas.
 // `maxBindingBytes` lowers the device's limit (tests, and simulating small GPUs); `groups` as in
 // groupedOrder.
