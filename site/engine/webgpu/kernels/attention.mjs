@@ -76,7 +76,7 @@ const TILE_DIMS = 32; // per staging step; TILE_DIMS / 4 = TILE / MICRO, so tx a
 const TILE_ROW = TILE_DIMS / 4 + 1;
 const MICRO = 4;
 const TILE_INVOCATIONS = (TILE / MICRO) ** 2;
-// Workgroup (x, head h, tokens t0 ..), the last position those tokens see, the head's kv offset
+// Workgroup (1, head h, tokens t0 ..), the last position those tokens see, the head's kv offset
 // in a cache row, the invocation's column tx and row ty of the 8 x 8.
 const TILED_ENTRY = /* wgsl */ `@compute @workgroup_size(${TILE_INVOCATIONS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
