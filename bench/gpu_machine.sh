@@ -6,6 +6,8 @@
 # Usage: bash bench/gpu_machine.sh [shape ...]   (shapes: smollm2-135m llama3-8b llama3-8b-q4_k_m)
 #        bash bench/gpu_machine.sh precision     (the f16 path against the f32 one: every
 #        synthetic test model, arch x tensor type, then the two bench shapes)
+#        bash bench/gpu_machine.sh check [--quick] [--only matmul|attention]   (the tensor-core
+#        kernels against the reference ones: bench/kernel_check_node.mjs)
 #        bash bench/gpu_machine.sh matvec        (Q4_0 mat-vec layouts: bench/matvec_layouts_node.mjs;
 #        MATVEC_ARGS=--sweep for the engine kernel's shapes)
 #        bash bench/gpu_machine.sh llamacpp [shape ...]   (native llama.cpp CUDA on the same
@@ -34,6 +36,11 @@ xz -dc .gpu/node.xz > /tmp/node/node && chmod +x /tmp/node/node
 cp .gpu/webgpu/index.js .gpu/webgpu/package.json node_modules/webgpu/
 xz -dc .gpu/webgpu/dist/linux-x64/dawn.node.xz > node_modules/webgpu/dist/linux-x64/dawn.node
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader
+if [ "${1:-}" = check ]; then
+  shift
+  /tmp/node/node bench/kernel_check_node.mjs "$@" | tee -a "$out/kernel-check.jsonl"
+  exit "${PIPESTATUS[0]}"
+fi
 if [ "${1:-}" = matvec ]; then
   # shellcheck disable=SC2086  # a list of arguments
   /tmp/node/node bench/matvec_layouts_node.mjs ${MATVEC_ARGS:-} | tee -a "$out/matvec-layouts.jsonl"

@@ -1,8 +1,9 @@
-// Correctness and speed of the tensor-core prefill matmul (kernels/matmul-subgroup-matrix.mjs)
-// against the reference-quality matmulWGSL (kernels/matmul.mjs, f32, CI-tested against numpy),
+// Correctness and speed of the tensor-core prefill kernels: the matmul (kernels/matmul-subgroup-
+// matrix.mjs) against the reference-quality matmulWGSL (kernels/matmul.mjs, f32, CI-tested
+// against numpy), the attention (kernels/attention-subgroup-matrix.mjs) against the tiled one,
 // on the GPU machine: Node + Dawn (npm `webgpu`), nothing else.
 //
-//   node bench/kernel_check_node.mjs [--quick]
+//   node bench/kernel_check_node.mjs [--quick] [--only matmul|attention] [--chunk]
 //
 // Prints JSON lines:
 //   {"event":"device", ...}    adapter, features, subgroup sizes, subgroupMatrixConfigs
@@ -14,6 +15,9 @@
 //                              after a warm-up, rounds in usRounds) and TFLOP/s
 //                              (2 rows k tokens / time), speedup over matmulWGSL and over the
 //                              tiled kernel of matmul-tiled.mjs (the current real-GPU prefill)
+//   {"event":"attention", ...} the tensor-core prefill attention (kernels/attention-subgroup-matrix.mjs)
+//                              on one model shape and chunk: relErr against attentionTiledWGSL,
+//                              both kernels' GPU times (as above) and TFLOP/s
 //   {"event":"summary", ...}   pass/fail, the fastest block per shape
 // Exit code 1 if a case is wrong (relErr > 1e-2) or a kernel fails to compile.
 // Weights are random bytes with small f16 scales (valid blocks of each type), X uniform in
@@ -32,12 +36,17 @@ const { matmulWGSL, matmulDispatch, MODE } = await import("../site/engine/webgpu
 const SM = await import("../site/engine/webgpu/kernels/matmul-subgroup-matrix.mjs");
 const { uniformStream } = await import("../site/engine/webgpu/random.mjs");
 const tiled = await import("../site/engine/webgpu/kernels/matmul-tiled.mjs");
+const ATT = await import("../site/engine/webgpu/kernels/attention.mjs");
+const ASM = await import("../site/engine/webgpu/kernels/attention-subgroup-matrix.mjs");
 
 const QUICK = process.argv.includes("--quick");
+const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : null; // "matmul" | "attention"
+// --chunk: the matmul on the 8B's FFN shapes at a prefill chunk of 1024 tokens, Q4_0 only.
+const CHUNK = process.argv.includes("--chunk");
 const TOLERANCE = 1e-2;
 const REPEATS = 20;
 const REF_BLOCK = { rows: 4, tokens: 8, workgroup: 64 };
-const TYPES = ["Q4_0", "Q8_0", "Q4_K", "Q6_K"];
+const TYPES = CHUNK ? ["Q4_0"] : ["Q4_0", "Q8_0", "Q4_K", "Q6_K"];
 // Block size (weights) and bytes of each type; where the f16 scales lie in a block and the
 // range they are drawn from (small, so that sums stay well inside f16 and f32).
 const LAYOUT = {
@@ -46,7 +55,11 @@ const LAYOUT = {
   Q4_K: { size: 256, bytes: 144, f16: [[0, 1e-4, 3e-4], [2, 7.5e-4, 2.25e-3]] },
   Q6_K: { size: 256, bytes: 210, f16: [[208, 1e-4, 2e-4]], int8: [192, 16, 40] }, // 16 int8 scales in -40..40
 };
-const SHAPES = [
+const CHUNK_SHAPES = [
+  { rows: 14336, k: 4096, tokens: 1024, epilogue: "store" },
+  { rows: 4096, k: 14336, tokens: 1024, epilogue: "store" },
+];
+const SHAPES = CHUNK ? CHUNK_SHAPES : [
   { rows: 4096, k: 4096, tokens: 64, epilogue: "store" },
   { rows: 70, k: 512, tokens: 37, epilogue: "store" },
   // The epilogue and the output indexing: bias, residual add / SwiGLU, a row offset and a Y
@@ -67,6 +80,10 @@ const VARIANTS = [
   { name: "32x64 sg1x2 4 blocks/step (32x32 each)", block: { tile: { rows: 32, tokens: 64, blocks: 4 }, subgroups: { rows: 1, tokens: 2 } } },
   { name: "large (parts of 4096+ rows where XL does not fit): 64x64 sg2x2 2 blocks/step (32x32 each)", block: SM.SUBGROUP_MATRIX_BLOCK_LARGE },
   { name: "XL (parts of 4096+ rows): 128x128 sg2x4 2 blocks/step (64x32 each)", block: SM.SUBGROUP_MATRIX_BLOCK_XL },
+  // Taller tiles read X (f32, 4x the bytes of a Q4_0 weight) fewer times per chunk; at one
+  // block per step (two do not fit 48 KiB). H100, --chunk: FFN down 1,082 -> 959 us, gate
+  // 1,213 -> 1,302 (bench/GPU_NOTES.md, session 10).
+  { name: "256x128 sg4x2 1 block/step (64x64 each)", block: { tile: { rows: 256, tokens: 128, blocks: 1 }, subgroups: { rows: 4, tokens: 2 } } },
 ];
 
 const print = (obj) => console.log(JSON.stringify(obj));
@@ -114,7 +131,7 @@ const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [bindGrou
 // A pipeline, or null after printing the compiler's messages (warnings are printed too, once
 // per distinct text, so a deprecation shows up).
 const seenWarnings = new Set();
-async function pipelineFor(label, code) {
+async function pipelineFor(label, code, layout = pipelineLayout) {
   device.pushErrorScope("validation");
   device.pushErrorScope("internal");
   const module = device.createShaderModule({ code, label });
@@ -122,7 +139,7 @@ async function pipelineFor(label, code) {
   let pipeline = null;
   let thrown = null;
   try {
-    pipeline = await device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint: "main" }, label });
+    pipeline = await device.createComputePipelineAsync({ layout, compute: { module, entryPoint: "main" }, label });
   } catch (err) {
     thrown = err;
   }
@@ -336,7 +353,7 @@ if (!spelling) {
 // ---- the cases ----
 const variants = (QUICK ? VARIANTS.slice(0, 1) : VARIANTS).map((v) => ({ ...v, block: { ...v.block, spelling } }));
 const pipelines = new Map();
-async function cachedPipeline(label, make) {
+async function cachedPipeline(label, make, layout = pipelineLayout) {
   if (!pipelines.has(label)) {
     let code = null;
     try {
@@ -344,7 +361,7 @@ async function cachedPipeline(label, make) {
     } catch (err) {
       print({ event: "compile", kernel: label, ok: false, error: `generator threw: ${err.message}` });
     }
-    pipelines.set(label, code && await pipelineFor(label, code));
+    pipelines.set(label, code && await pipelineFor(label, code, layout));
   }
   return pipelines.get(label);
 }
@@ -352,7 +369,7 @@ async function cachedPipeline(label, make) {
 const best = {};
 let seed = 1;
 const clock = timestamps ? "gpu-timestamps" : "wall-submit-to-done";
-for (const type of TYPES) {
+for (const type of ONLY === "attention" ? [] : TYPES) {
   for (const shape of SHAPES) {
     const c = makeCase(type, shape, seed++);
     const shapeText = `${c.rows} rows x ${c.k} k x ${c.tokens} tokens, ${c.epilogue}${c.rowOffset ? `, row_offset ${c.rowOffset}` : ""}${c.yStride !== c.rows ? `, y_stride ${c.yStride}` : ""}`;
@@ -414,8 +431,71 @@ for (const type of TYPES) {
   }
 }
 
+// ---- prefill attention: the tensor-core kernel against the tiled one (f32 q and
+// probabilities, CI-tested against numpy), f16 KV cache as on the f16 path ----
+const attentionLayout = device.createBindGroupLayout({
+  entries: [[0, "read-only-storage"], [1, "read-only-storage"], [2, "read-only-storage"], [4, "uniform"], [5, "uniform"], [6, "storage"]]
+    .map(([binding, type]) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } })),
+});
+const attentionPipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [attentionLayout] });
+// Model shapes (heads, kv heads, head size) x (tokens, first position): a whole first chunk, a
+// chunk after earlier ones, and a ragged one that crosses the 64-token and 32-position tiles.
+const ATTENTION_SHAPES = [
+  { model: "llama3-8b", nHead: 32, nKv: 8, headDim: 128 },
+  { model: "smollm2-135m", nHead: 9, nKv: 3, headDim: 64 },
+  { model: "qwen2.5-0.5b", nHead: 14, nKv: 2, headDim: 64 },
+];
+const ATTENTION_STEPS = [{ tokens: 1024, pos0: 0 }, { tokens: 1024, pos0: 1024 }, { tokens: 77, pos0: 45 }];
+const attentionBest = {};
+for (const shape of ONLY === "matmul" ? [] : ATTENTION_SHAPES) {
+  const tiledAttention = await cachedPipeline(`attention tiled ${shape.headDim}`,
+    () => ATT.attentionTiledWGSL(shape.headDim, "f16"), attentionPipelineLayout);
+  const matrixAttention = await cachedPipeline(`attention subgroup-matrix ${shape.headDim}`,
+    () => ASM.attentionSubgroupMatrixWGSL(shape.headDim, "f16", spelling), attentionPipelineLayout);
+  if (!tiledAttention || !matrixAttention) { failures++; continue; }
+  for (const { tokens, pos0 } of ATTENTION_STEPS) {
+    const rand = uniformStream(seed++);
+    const nCtx = pos0 + tokens;
+    const width = shape.nHead * shape.headDim;
+    const kvWidth = shape.nKv * shape.headDim;
+    // q in [-3, 3], so that the softmax is peaked as well as flat somewhere.
+    const q = Float32Array.from({ length: tokens * width }, () => 6 * rand() - 3);
+    const cache = () => Uint16Array.from({ length: nCtx * kvWidth }, () => f16Bits(2 * rand() - 1));
+    const scale = new Float32Array([1 / Math.sqrt(shape.headDim)]);
+    const params = new Uint32Array([shape.nHead, shape.nKv, shape.headDim, nCtx, new Uint32Array(scale.buffer)[0], 0, 0, 0]);
+    const yInit = new Float32Array(tokens * width);
+    const y = buffer(yInit, GPUBufferUsage.STORAGE);
+    const bufs = [buffer(q, GPUBufferUsage.STORAGE), buffer(cache(), GPUBufferUsage.STORAGE), buffer(cache(), GPUBufferUsage.STORAGE),
+      uniform(params), uniform([tokens, pos0, 0, 0]), y];
+    const bindGroup = device.createBindGroup({
+      layout: attentionLayout, entries: [0, 1, 2, 4, 5, 6].map((binding, i) => ({ binding, resource: { buffer: bufs[i] } })),
+    });
+    const read = device.createBuffer({ size: y.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const c = { y, yInit, read, bindGroup };
+    const hp = { nHead: shape.nHead, nKv: shape.nKv, headDim: shape.headDim, nCtx };
+    const ref = { pipeline: tiledAttention, size: ATT.attentionDispatch(hp, tokens, pos0).tiled };
+    const mine = { pipeline: matrixAttention, size: ASM.attentionSubgroupMatrixDispatch(hp, tokens) };
+    const refO = await runOnce(c, ref.pipeline, ref.size);
+    const e = relErr(refO, await runOnce(c, mine.pipeline, mine.size));
+    const ok = e.relErr <= TOLERANCE;
+    if (!ok) failures++;
+    await timeAll(c, [ref, mine]);
+    // Multiply-adds of q k^T and p v over the positions each token sees (causal).
+    const flop = 4 * shape.nHead * shape.headDim * (tokens * pos0 + (tokens * (tokens + 1)) / 2);
+    const line = {
+      event: "attention", model: shape.model, tokens, pos0, relErr: e.relErr, maxAbsDiff: e.maxAbsDiff, maxAbsRef: e.maxAbsRef,
+      nanCount: e.nanCount || undefined, ok, workgroupBytes: ASM.attentionSubgroupMatrixBytes(shape.headDim),
+      tiledUs: +ref.us.toFixed(1), subgroupMatrixUs: +mine.us.toFixed(1), speedup: +(ref.us / mine.us).toFixed(2),
+      tflopsTiled: +(flop / ref.us / 1e6).toFixed(2), tflopsSubgroupMatrix: +(flop / mine.us / 1e6).toFixed(2), clock,
+    };
+    print(line);
+    attentionBest[`${shape.model} ${tokens}@${pos0}`] = { speedup: line.speedup, ok };
+    for (const b of [...bufs, read]) b.destroy();
+  }
+}
+
 print({
-  event: "summary", ok: failures === 0, failures, tolerance: TOLERANCE, spelling,
+  event: "summary", ok: failures === 0, failures, tolerance: TOLERANCE, spelling, attention: attentionBest,
   fastestCorrectVariantPerShape: best,
   meaning: failures === 0
     ? "every subgroup-matrix kernel compiled and matched matmulWGSL within tolerance"

@@ -159,11 +159,11 @@ def test_attention_head_groups(harness, synthetic_dir, n_kv, head_dim, kernels):
         const one = await e.prefill([...arg.ids, gen.tokens[0]], {returnLogits: "last"});
         return {logits: window.harness.toBase64(r.logits), tokens: gen.tokens, one: window.harness.toBase64(one.logits),
                 oneEvaluated: one.nEvaluated, chunk: e.model.graph.prefillChunk,
-                prefillKernels: Object.keys(e.model.graph.pipelines).filter((k) => k.endsWith("Tiled"))};
+                prefillAttention: e.model.graph.attentionKernel};
     """, {"url": f"/synthetic/{name}", "ids": prompt, "options": options})
     assert result["ok"], result
     value = result["value"]
-    assert value["prefillKernels"] == ([] if kernels == "emulated" else ["attentionTiled"])
+    assert value["prefillAttention"] == ("passes" if kernels == "emulated" else "tiled")
     assert value["chunk"] == (64 if kernels == "emulated" else 40)
     model = load_model(path)
     generated = value["tokens"]
@@ -342,6 +342,31 @@ def test_tensor_core_prefill_tiles_fit_the_workgroup_memory(harness):
     assert chosen[16]["matmul"] == {"rows": 32, "tokens": 64, "blocks": 1}
     for c in chosen.values():
         assert c["bytes"] <= c["kib"] * 1024
+
+
+def test_tensor_core_attention_fits_chrome_and_keeps_to_its_head_sizes(harness):
+    """The tensor-core prefill attention (kernels/attention-subgroup-matrix.mjs) runs within
+    Chrome's 32 KiB of workgroup memory for heads of 64 (SmolLM2, Qwen2.5) and 128 (Llama 3);
+    heads that are no multiple of 32 are refused by the generator, and the engine takes the
+    tiled kernel for them. (The kernel itself needs a GPU with subgroup matrices:
+    bench/kernel_check_node.mjs --only attention.)"""
+    result = harness.call("""
+        const asm = await import("/site/engine/webgpu/kernels/attention-subgroup-matrix.mjs");
+        return [64, 128, 80, 40].map((headDim) => {
+          let generated;
+          try { generated = asm.attentionSubgroupMatrixWGSL(headDim, "f16").includes("subgroupMatrixMultiplyAccumulate"); }
+          catch (err) { generated = err.message; }
+          return { headDim, fits: asm.attentionSubgroupMatrixFits(headDim), bytes: asm.attentionSubgroupMatrixBytes(headDim), generated };
+        });
+    """)
+    assert result["ok"], result
+    by_head = {c["headDim"]: c for c in result["value"]}
+    for head in (64, 128):
+        assert by_head[head]["fits"] and by_head[head]["generated"] is True
+        assert by_head[head]["bytes"] <= 32 * 1024
+    for head in (80, 40):
+        assert not by_head[head]["fits"]
+        assert "no multiple of 32" in by_head[head]["generated"]
 
 
 def test_prefill_takes_large_tiles_only_where_they_fill_the_gpu(harness):

@@ -12,6 +12,9 @@ import {
   prefillMatmulWGSL, prefillMatmulDispatch, tiledBlocksFor,
 } from "./kernels/matmul-tiled.mjs";
 import { subgroupMatrixSupport, subgroupMatrixBlocksFor } from "./kernels/matmul-subgroup-matrix.mjs";
+import {
+  attentionSubgroupMatrixWGSL, attentionSubgroupMatrixFits, attentionSubgroupMatrixBytes, attentionSubgroupMatrixDispatch,
+} from "./kernels/attention-subgroup-matrix.mjs";
 import { rmsnormWGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
 import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
@@ -153,6 +156,11 @@ export class Graph {
     this.blocks = emulatedGPU ? EMULATED_BLOCKS : {
       ...GPU_BLOCKS, ...(matrices ? subgroupMatrixBlocksFor(workgroupBytes) : this.tiledBlocks),
     };
+    // Prefill attention: three passes where emulated, else one (tensor cores where they apply;
+    // makePipelines falls back to the tiled kernel if that one does not compile).
+    this.attentionKernel = emulatedGPU ? "passes"
+      : matrices && attentionSubgroupMatrixFits(hp.headDim) && attentionSubgroupMatrixBytes(hp.headDim) <= workgroupBytes
+        ? "subgroup-matrix" : "tiled";
     // Subgroup reductions where the device has them and a subgroup fits in a warp of 32 lanes.
     const subgroups = device.features.has("subgroups") && (device.adapterInfo?.subgroupMaxSize ?? 32) <= 32;
     const withSubgroups = (b) => (b?.warps ? { ...b, subgroups } : b);
@@ -314,7 +322,12 @@ export class Graph {
     jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
     if (!this.mixWg) jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp)));
-    if (real) jobs.attentionTiled = make(attentionTiledWGSL(this.hp.headDim, kv));
+    const tiledAttention = () => {
+      this.attentionKernel = "tiled";
+      return make(attentionTiledWGSL(this.hp.headDim, kv));
+    };
+    if (this.attentionKernel === "subgroup-matrix") jobs.attentionPrefill = make(attentionSubgroupMatrixWGSL(this.hp.headDim, kv)).catch(tiledAttention);
+    else if (real) jobs.attentionPrefill = tiledAttention();
     if (this.fuse.attention) {
       jobs.attentionDecode = subgroupsOr((sg) => make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp), kv, { subgroups: sg })));
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
@@ -601,16 +614,16 @@ export class Graph {
     };
   }
 
-  // Real GPUs' prefill: one pass (attentionTiledWGSL). Otherwise scores, softmax and mix as three
-  // dispatches (prefill on emulated GPUs, and decode where not fused; the decode mix takes one
-  // token per invocation where it is not the workgroup one).
+  // Real GPUs' prefill: one pass (attentionSubgroupMatrixWGSL or attentionTiledWGSL). Otherwise
+  // scores, softmax and mix as three dispatches (prefill on emulated GPUs, and decode where not
+  // fused; the decode mix takes one token per invocation where it is not the workgroup one).
   attentionPasses(cache, attnParams, q, decode) {
     const { hp, buf } = this;
     if (!this.emulated && !decode) {
       return [{
-        pipeline: () => this.pipelines.attentionTiled,
+        pipeline: () => this.pipelines.attentionPrefill,
         entries: { 0: q, 1: whole(cache.k), 2: whole(cache.v), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
-        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0).tiled,
+        dispatch: (n, pos0) => (this.attentionKernel === "tiled" ? attentionDispatch(hp, n, pos0).tiled : attentionSubgroupMatrixDispatch(hp, n)),
       }];
     }
     const mix = decode && !this.mixWg ? "mixOne" : "mix";

@@ -17,7 +17,7 @@ const BLOCK = 8;
 export const SCORES_BLOCK_GPU = 1;
 const range = (n) => [...Array(n).keys()];
 
-const HEADER = /* wgsl */ `
+export const HEADER = /* wgsl */ `
 struct Params { n_head: u32, n_kv: u32, head_dim: u32, n_ctx: u32, scale: f32, pad0: u32, pad1: u32, pad2: u32 }
 struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
 @group(0) @binding(4) var<uniform> params: Params;
@@ -26,7 +26,7 @@ fn row_of(t: u32, h: u32) -> u32 { return (t * params.n_head + h) * params.n_ctx
 
 // The KV cache holds f32, or f16 where the device has shader-f16 (`kvType`; half the memory and
 // the bytes read per token). Kernels read it as vec4<f32> through key4 / value4.
-const kvCache = (kvType, { keys = false, values = false }) => /* wgsl */ `${kvType === "f16" ? "enable f16;\n" : ""}
+export const kvCache = (kvType, { keys = false, values = false }) => /* wgsl */ `${kvType === "f16" ? "enable f16;\n" : ""}
 ${keys ? `@group(0) @binding(1) var<storage, read> Kc: array<vec4<${kvType}>>;
 fn key4(i: u32) -> vec4<f32> { return vec4<f32>(Kc[i]); }` : ""}
 ${values ? `@group(0) @binding(2) var<storage, read> Vc: array<vec4<${kvType}>>;
@@ -76,18 +76,17 @@ const TILE_DIMS = 32; // per staging step; TILE_DIMS / 4 = TILE / MICRO, so tx a
 const TILE_ROW = TILE_DIMS / 4 + 1;
 const MICRO = 4;
 const TILE_INVOCATIONS = (TILE / MICRO) ** 2;
-// Workgroup (1, head h, tokens t0 ..), the last position those tokens see, the head's kv offset
-// in a cache row, the invocation's column tx and row ty of the 8 x 8.
-const TILED_ENTRY = /* wgsl */ `@compute @workgroup_size(${TILE_INVOCATIONS})
+// The entry of a one-pass prefill attention (this tiled one and attention-subgroup-matrix.mjs):
+// workgroup (1, head h, `tokens` tokens from t0), the last position those tokens see, the head's
+// kv offset in a cache row.
+export const prefillAttentionEntry = (invocations, tokens) => /* wgsl */ `@compute @workgroup_size(${invocations})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let h = wid.y;
-  let t0 = wid.z * ${TILE}u;
-  let last = step.pos0 + min(t0 + ${TILE}u, step.n_tokens) - 1u;
+  let t0 = wid.z * ${tokens}u;
+  let last = step.pos0 + min(t0 + ${tokens}u, step.n_tokens) - 1u;
   let hd4 = params.head_dim / 4u;
   let stride = params.n_kv * hd4;
-  let kv = (h / (params.n_head / params.n_kv)) * hd4;
-  let tx = li % ${TILE / MICRO}u;
-  let ty = li / ${TILE / MICRO}u;`;
+  let kv = (h / (params.n_head / params.n_kv)) * hd4;`;
 
 const S_ROW = TILE + 1; // probabilities' rows, padded
 
@@ -122,7 +121,10 @@ var<workgroup> ptile: array<f32, ${TILE * S_ROW}>;
 // Row r's partial maxima (then sums) of the 8 invocations tx at r * 8 + tx.
 var<workgroup> red: array<f32, ${TILE * (TILE / MICRO)}>;
 
-${TILED_ENTRY}
+${prefillAttentionEntry(TILE_INVOCATIONS, TILE)}
+  // The invocation's column tx and row ty of the 8 x 8.
+  let tx = li % ${TILE / MICRO}u;
+  let ty = li / ${TILE / MICRO}u;
 ${range(loads).map((j) => `  let q${j} = (min(t0 + ty + ${(j * TILE_INVOCATIONS) / C}u, step.n_tokens - 1u) * params.n_head + h) * hd4;`).join("\n")}
 ${rows.map((a) => `  let tok${a} = t0 + ${rowOf(a)};
   var m${a} = -3.0e38;

@@ -104,8 +104,8 @@ export function subgroupMatrixBlocksFor(maxComputeWorkgroupStorageSize) {
   };
 }
 
-const SUBGROUP = 32; // invocations per subgroup (see subgroupMatrixSupport)
-const FRAG = 16; // M = N = K of the matrix configuration
+export const SUBGROUP = 32; // invocations per subgroup (see subgroupMatrixSupport)
+export const FRAG = 16; // M = N = K of the matrix configuration
 const CHUNKS_PER_BLOCK = 8; // vec4s of a 32-weight quant block
 const range = (n) => [...Array(n).keys()];
 const indent = (text, spaces) => text.trim().split("\n").map((line) => " ".repeat(spaces) + line).join("\n");
@@ -213,8 +213,8 @@ function tokenTileLoad(L) {
   return { setup, fetch, store };
 }
 
-// The matrix builtins in either spelling.
-function matrixOps(spelling) {
+// The matrix builtins in either spelling (kernels/attention-subgroup-matrix.mjs uses them too).
+export function matrixOps(spelling) {
   const legacy = spelling === "legacy";
   if (!legacy && spelling !== "template") throw new Error(`matmulSubgroupMatrixWGSL: unknown spelling ${spelling}`);
   const load = (type, array, offset, stride) => (legacy
@@ -226,9 +226,9 @@ function matrixOps(spelling) {
   return { load, store };
 }
 
-const LEFT = `subgroup_matrix_left<f16, ${FRAG}, ${FRAG}>`;
-const RIGHT = `subgroup_matrix_right<f16, ${FRAG}, ${FRAG}>`;
-const RESULT = `subgroup_matrix_result<f32, ${FRAG}, ${FRAG}>`;
+export const LEFT = `subgroup_matrix_left<f16, ${FRAG}, ${FRAG}>`;
+export const RIGHT = `subgroup_matrix_right<f16, ${FRAG}, ${FRAG}>`;
+export const RESULT = `subgroup_matrix_result<f32, ${FRAG}, ${FRAG}>`;
 
 // One K step's products from workgroup memory: per 16 k, FR left and FT right fragments
 // (each loaded once), FR x FT multiply-accumulates into c{a}_{b}.
