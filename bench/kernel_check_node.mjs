@@ -3,7 +3,7 @@
 // against numpy), the attention (kernels/attention-subgroup-matrix.mjs) against the tiled one,
 // on the GPU machine: Node + Dawn (npm `webgpu`), nothing else.
 //
-//   node bench/kernel_check_node.mjs [--quick] [--only matmul|attention] [--chunk]
+//   node bench/kernel_check_node.mjs [--quick] [--only matmul|attention] [--chunk [N]] [--types A,B]
 //
 // Prints JSON lines:
 //   {"event":"device", ...}    adapter, features, subgroup sizes, subgroupMatrixConfigs
@@ -41,12 +41,17 @@ const ASM = await import("../site/engine/webgpu/kernels/attention-subgroup-matri
 
 const QUICK = process.argv.includes("--quick");
 const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : null; // "matmul" | "attention"
-// --chunk: the matmul on the 8B's FFN shapes at a prefill chunk of 1024 tokens, Q4_0 only.
+// --chunk [N]: the matmul on the 8B's shapes (FFN gate, FFN down, attn_q) at a prefill chunk
+// of N tokens (default 1024), Q4_0 only.
 const CHUNK = process.argv.includes("--chunk");
+const CHUNK_TOKENS = Number(process.argv[process.argv.indexOf("--chunk") + 1]) || 1024;
 const TOLERANCE = 1e-2;
 const REPEATS = 20;
 const REF_BLOCK = { rows: 4, tokens: 8, workgroup: 64 };
-const TYPES = CHUNK ? ["Q4_0"] : ["Q4_0", "Q8_0", "Q4_K", "Q6_K"];
+const ALL_TYPES = ["Q4_0", "Q8_0", "Q4_K", "Q6_K"];
+// --types A,B: only these (default: all; Q4_0 with --chunk).
+const TYPES = process.argv.includes("--types") ? process.argv[process.argv.indexOf("--types") + 1].split(",")
+  : CHUNK ? ["Q4_0"] : ALL_TYPES;
 // Block size (weights) and bytes of each type; where the f16 scales lie in a block and the
 // range they are drawn from (small, so that sums stay well inside f16 and f32).
 const LAYOUT = {
@@ -56,8 +61,9 @@ const LAYOUT = {
   Q6_K: { size: 256, bytes: 210, f16: [[208, 1e-4, 2e-4]], int8: [192, 16, 40] }, // 16 int8 scales in -40..40
 };
 const CHUNK_SHAPES = [
-  { rows: 14336, k: 4096, tokens: 1024, epilogue: "store" },
-  { rows: 4096, k: 14336, tokens: 1024, epilogue: "store" },
+  { rows: 14336, k: 4096, tokens: CHUNK_TOKENS, epilogue: "store" },
+  { rows: 4096, k: 14336, tokens: CHUNK_TOKENS, epilogue: "store" },
+  { rows: 4096, k: 4096, tokens: CHUNK_TOKENS, epilogue: "store" },
 ];
 const SHAPES = CHUNK ? CHUNK_SHAPES : [
   { rows: 4096, k: 4096, tokens: 64, epilogue: "store" },

@@ -430,7 +430,7 @@ export class Graph {
   // tiles do less work per product but leave a GPU idle when they are few).
   prefillBlock(rows, n) {
     const { matmul, matmulTall: tall, matmulXL: xl } = this.blocks;
-    const fills = (b) => Boolean(b) && rows >= (b.minRows ?? TALL_ROWS)
+    const fills = (b) => Boolean(b) && rows >= (b.minRows ?? TALL_ROWS) && n >= (b.minTokens ?? 0)
       && prefillMatmulDispatch(rows, n, b).reduce((x, y) => x * y) >= (b.minWorkgroups ?? 0);
     if (fills(xl)) return { block: xl, suffix: ".xl" };
     return fills(tall) ? { block: tall, suffix: ".tall" } : { block: matmul, suffix: "" };

@@ -14,10 +14,11 @@
 // the scalar epilogue store(r, t, acc) of matmul.mjs, which skips rows and tokens past the end.
 //
 // Layout of workgroup memory (all strides in elements, as subgroupMatrixLoad counts them):
-//   wtile  W tile, K-major: weight (r, k) at k * WS + r, WS = tile.rows + pad. Dequantizing
-//          invocations take neighbouring rows, so their 2-byte stores hit neighbouring halves.
-//          A left matrix (16 rows x 16 k) is loaded column-major (column = one k) at
-//          k0 * WS + r0 with stride WS.
+//   wtile  W tile, row-major: weight (r, k) at r * WS + k, WS = 32 * tile.blocks + pad. A
+//          dequantizing invocation writes its runs of 4 weights side by side. A left matrix
+//          (16 rows x 16 k) is loaded row-major at r0 * WS + k0 with stride WS, so each lane's
+//          pairs of k lie together (H100, the 8B's FFN mat-mats at 1024 tokens: 9-12% faster
+//          than the K-major tile this replaced; bench/GPU_NOTES.md, session 10).
 //   xtile  X tile, token-major: x (t, k) at t * XS + k, XS = 32 * tile.blocks + pad. Loading
 //          invocations take neighbouring vec4s of a token (coalesced reads of X). A right matrix
 //          (16 k x 16 tokens) is loaded column-major (column = one token) at t0 * XS + k0.
@@ -49,7 +50,7 @@ import { dequantEmitter } from "./quant.mjs";
 // loads per step were worth more than bigger tiles (64 x 64 and 128 x 64 tiles were slower).
 //
 // The default: a 32 x 64 tile, 2 x 2 subgroups of 16 rows x 32 tokens, 4 blocks (128 k) per
-// step: 10 KiB (W) + 17 KiB (X) + 4 KiB (staging) = 31 KiB of workgroup memory, more than the
+// step: 8.5 KiB (W) + 17 KiB (X) + 4 KiB (staging) = 29.5 KiB of workgroup memory, more than the
 // 16 KiB every WebGPU device has: the device must be created with maxComputeWorkgroupStorageSize
 // raised (index.mjs asks for the adapter's; Chrome gives 32 KiB on desktop GPUs, the H100 under
 // Dawn 48 KiB). SUBGROUP_MATRIX_BLOCK_16K (1 block per step, 11.5 KiB) fits any device.
@@ -68,13 +69,15 @@ export const SUBGROUP_MATRIX_BLOCK_16K = Object.freeze({
 // For parts of at least minRows rows (graph.mjs prefillBlock):
 // - XL, where the device's workgroup memory holds it and its tiles make at least minWorkgroups
 //   in the pass: 128 x 128 tiles, 2 x 4 subgroups of 64 x 32 (16 x 16 fragments: 4 x 2 each, 8
-//   products per 6 fragment loads), 2 blocks per step, 43 KiB. H100, 8B prefill chunk of 512
+//   products per 6 fragment loads), 2 blocks per step, 44 KiB. H100, 8B prefill chunk of 512
 //   tokens at 512 (engine_node.mjs --profile, same call): the mat-mats 124 -> 102 ms, Q4_0
 //   prefill at 1024 tokens 4,322 -> 5,316 tok/s; Q4_K_M 160 -> 122 ms, 3,311 -> 4,304 tok/s.
 //   (1 block per step, or 4 x 2 subgroups at 1 block, or 128 x 64 tiles: slower; 128 x 128 at 1
 //   block with 2 x 2 subgroups was best for the FFN gate / up but lost on down and o.) At 128
 //   tokens its 32 workgroups for a 4096-row matrix left the GPU idle: 8B prefill 2,967 -> 2,563
-//   tok/s, hence minWorkgroups (about one per streaming multiprocessor of an H100).
+//   tok/s, hence minWorkgroups; the FFN's 14336 rows make 112, and there XL beat LARGE at 128
+//   tokens (gate 185 against 249 us; 8B prefill at 128 tokens +10%, session 10) but lost at 64
+//   (168 against 126 us: half of each tile idle), hence minTokens.
 // - LARGE otherwise (where it fits): 64 x 64 tiles, 2 x 2 subgroups of 32 x 32, 2 blocks per
 //   step (22 KiB; Chrome gives desktop GPUs 32 KiB). Slower in the kernel benchmark at 64
 //   tokens, but with prefill chunks of 512 tokens the 8B's prefill went 2,307 -> 2,783 tok/s at
@@ -85,7 +88,8 @@ export const SUBGROUP_MATRIX_BLOCK_XL = Object.freeze({
   tile: Object.freeze({ rows: 128, tokens: 128, blocks: 2 }),
   subgroups: Object.freeze({ rows: 2, tokens: 4 }),
   minRows: 4096,
-  minWorkgroups: 128,
+  minWorkgroups: 100,
+  minTokens: 128,
 });
 export const SUBGROUP_MATRIX_BLOCK_LARGE = Object.freeze({
   ...SUBGROUP_MATRIX_BLOCK,
@@ -138,14 +142,14 @@ function layoutOf({ tile, subgroups, pad = 8 }) {
   L.nSub = L.SR * L.ST;
   L.invocations = L.nSub * SUBGROUP;
   L.TK = 32 * L.blocks; // k per step (K need not be a multiple: the tail reads zero X)
-  L.WS = tile.rows + pad;
+  L.WS = L.TK + pad;
   L.XS = L.TK + pad;
   L.items = tile.rows * L.blocks; // (row, block) pairs of a W tile
   L.parts = Math.max(1, L.invocations / L.items); // invocations per item
   L.passes = Math.max(1, L.items / L.invocations); // items per invocation
   L.xVec4s = (tile.tokens * L.TK) / 4;
   L.xPasses = L.xVec4s / L.invocations;
-  L.bytes = 2 * L.TK * L.WS + 2 * tile.tokens * L.XS + 4 * L.nSub * FRAG * FRAG;
+  L.bytes = 2 * tile.rows * L.WS + 2 * tile.tokens * L.XS + 4 * L.nSub * FRAG * FRAG;
   const ok = [L.FR, L.FT, L.passes, L.xPasses].every((v) => Number.isInteger(v) && v >= 1)
     && Number.isInteger(L.parts) && CHUNKS_PER_BLOCK % L.parts === 0 && pad % 8 === 0 && L.blocks >= 1;
   if (!ok) throw new Error(`matmulSubgroupMatrixWGSL: no layout for ${JSON.stringify({ tile, subgroups, pad })}`);
@@ -157,9 +161,9 @@ export function subgroupMatrixWorkgroupBytes(block) {
   return layoutOf(block).bytes;
 }
 
-// Store the vec4<f16> `value` of weights k .. k + 3 of tile row `row` into the K-major W tile.
-const storeW = (L, k, row, value) => `{ let o = (${k}) * ${L.WS}u + ${row};
-  wtile[o] = ${value}.x; wtile[o + ${L.WS}u] = ${value}.y; wtile[o + ${2 * L.WS}u] = ${value}.z; wtile[o + ${3 * L.WS}u] = ${value}.w; }`;
+// Store the vec4<f16> `value` of weights k .. k + 3 of tile row `row` into the W tile.
+const storeW = (L, k, row, value) => `{ let o = ${row} * ${L.WS}u + ${k};
+  wtile[o] = ${value}.x; wtile[o + 1u] = ${value}.y; wtile[o + 2u] = ${value}.z; wtile[o + 3u] = ${value}.w; }`;
 
 // Invocation li's share of the W tile: item i = (row i % tile.rows, block i / tile.rows), 8
 // chunks each. With more invocations than items, `parts` invocations split an item's chunks
@@ -217,9 +221,9 @@ function tokenTileLoad(L) {
 export function matrixOps(spelling) {
   const legacy = spelling === "legacy";
   if (!legacy && spelling !== "template") throw new Error(`matmulSubgroupMatrixWGSL: unknown spelling ${spelling}`);
-  const load = (type, array, offset, stride) => (legacy
-    ? `subgroupMatrixLoad<${type}>(&${array}, ${offset}, true, ${stride})`
-    : `subgroupMatrixLoad<${type}, col_major>(&${array}, ${offset}, ${stride})`);
+  const load = (type, array, offset, stride, major = "col_major") => (legacy
+    ? `subgroupMatrixLoad<${type}>(&${array}, ${offset}, ${major === "col_major"}, ${stride})`
+    : `subgroupMatrixLoad<${type}, ${major}>(&${array}, ${offset}, ${stride})`);
   const store = (array, offset, value, stride) => (legacy
     ? `subgroupMatrixStore(&${array}, ${offset}, ${value}, true, ${stride});`
     : `subgroupMatrixStore<col_major>(&${array}, ${offset}, ${value}, ${stride});`);
@@ -234,7 +238,7 @@ export const RESULT = `subgroup_matrix_result<f32, ${FRAG}, ${FRAG}>`;
 // (each loaded once), FR x FT multiply-accumulates into c{a}_{b}.
 function tileProducts(L, ops) {
   return range(L.TK / FRAG).map((s) => `    {
-${range(L.FR).map((a) => `      let l${a} = ${ops.load(LEFT, "wtile", `${s * FRAG * L.WS + a * FRAG}u + wr0`, `${L.WS}u`)};`).join("\n")}
+${range(L.FR).map((a) => `      let l${a} = ${ops.load(LEFT, "wtile", `${a * FRAG * L.WS + s * FRAG}u + wr0 * ${L.WS}u`, `${L.WS}u`, "row_major")};`).join("\n")}
 ${range(L.FT).map((b) => `      let x${b} = ${ops.load(RIGHT, "xtile", `${b * FRAG * L.XS + s * FRAG}u + xt0`, `${L.XS}u`)};`).join("\n")}
 ${range(L.FR).flatMap((a) => range(L.FT).map((b) => `      c${a}_${b} = subgroupMatrixMultiplyAccumulate(l${a}, x${b}, c${a}_${b});`)).join("\n")}
     }`).join("\n");
@@ -263,7 +267,7 @@ diagnostic(off, chromium.subgroup_matrix_uniformity);
 ${MATMUL_BINDINGS}
 
 // ${L.bytes} bytes of workgroup memory.
-var<workgroup> wtile: array<f16, ${L.TK * L.WS}>;
+var<workgroup> wtile: array<f16, ${L.tileRows * L.WS}>;
 var<workgroup> xtile: array<f16, ${L.tileTokens * L.XS}>;
 var<workgroup> results: array<f32, ${L.nSub * FRAG * FRAG}>;
 
