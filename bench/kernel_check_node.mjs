@@ -450,6 +450,7 @@ const ATTENTION_SHAPES = [
   { model: "llama3-8b", nHead: 32, nKv: 8, headDim: 128 },
   { model: "smollm2-135m", nHead: 9, nKv: 3, headDim: 64 },
   { model: "qwen2.5-0.5b", nHead: 14, nKv: 2, headDim: 64 },
+  { model: "heads of 32 (the smallest the kernel takes)", nHead: 8, nKv: 4, headDim: 32 },
 ];
 const ATTENTION_STEPS = [{ tokens: 1024, pos0: 0 }, { tokens: 1024, pos0: 1024 }, { tokens: 77, pos0: 45 }];
 const attentionBest = {};

@@ -2,7 +2,7 @@
 // extension of kernels/matmul-subgroup-matrix.mjs, with the same assumptions: subgroups of 32,
 // 16 x 16 x 16 f16 -> f32 fragments). Same bindings, uniforms and result as attentionTiledWGSL
 // (kernels/attention.mjs), which runs where this one cannot (no feature, the f32 path, a head
-// size that is no multiple of 32, too little workgroup memory, or a compiler that refuses it).
+// size other than 32, 64, 128, 256 or 512, too little workgroup memory, or a compiler that refuses it).
 //
 // A workgroup of 4 subgroups takes QUERIES (64) tokens of one head, 16 per subgroup, and walks
 // the positions KEYS (32) at a time, up to the last one its tokens see, twice:
@@ -50,8 +50,10 @@ const layoutOf = (headDim) => {
   return { kStride, kvq: Math.max(headDim * Q_STRIDE, kvFloats), vBase: KEYS * kStride };
 };
 
-// Whether the kernel applies to a head size, and its workgroup memory in bytes.
-export const attentionSubgroupMatrixFits = (headDim) => headDim % (2 * FRAG) === 0;
+// Whether the kernel applies to a head size (the output goes out 32 dimensions at a time, and the
+// invocations split a head's vec4s evenly: 32, 64, 128, 256 or 512), and its workgroup memory
+// in bytes.
+export const attentionSubgroupMatrixFits = (headDim) => headDim % (2 * FRAG) === 0 && (4 * INVOCATIONS) % headDim === 0;
 export function attentionSubgroupMatrixBytes(headDim) {
   return 2 * layoutOf(headDim).kvq + 4 * SUBGROUPS * STAGE + 2 * SUBGROUPS * STAGE;
 }
@@ -59,7 +61,7 @@ export function attentionSubgroupMatrixBytes(headDim) {
 export const attentionSubgroupMatrixDispatch = ({ nHead }, nTokens) => [1, nHead, Math.ceil(nTokens / QUERIES)];
 
 export function attentionSubgroupMatrixWGSL(headDim, kvType, spelling = "template") {
-  if (!attentionSubgroupMatrixFits(headDim)) throw new Error(`attentionSubgroupMatrixWGSL: head size ${headDim} is no multiple of ${2 * FRAG}`);
+  if (!attentionSubgroupMatrixFits(headDim)) throw new Error(`attentionSubgroupMatrixWGSL: no layout for a head size of ${headDim}`);
   const ops = matrixOps(spelling);
   const L = layoutOf(headDim);
   const F = headDim / FRAG; // fragments along the head
