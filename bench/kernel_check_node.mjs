@@ -39,19 +39,20 @@ const tiled = await import("../site/engine/webgpu/kernels/matmul-tiled.mjs");
 const ATT = await import("../site/engine/webgpu/kernels/attention.mjs");
 const ASM = await import("../site/engine/webgpu/kernels/attention-subgroup-matrix.mjs");
 
+// The argument after `flag`, or undefined where the flag is absent.
+const flagValue = (flag) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
 const QUICK = process.argv.includes("--quick");
-const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : null; // "matmul" | "attention"
+const ONLY = flagValue("--only"); // "matmul" | "attention"
 // --chunk [N]: the matmul on the 8B's shapes (FFN gate, FFN down, attn_q) at a prefill chunk
 // of N tokens (default 1024), Q4_0 only.
 const CHUNK = process.argv.includes("--chunk");
-const CHUNK_TOKENS = Number(process.argv[process.argv.indexOf("--chunk") + 1]) || 1024;
+const CHUNK_TOKENS = Number(flagValue("--chunk")) || 1024;
 const TOLERANCE = 1e-2;
 const REPEATS = 20;
 const REF_BLOCK = { rows: 4, tokens: 8, workgroup: 64 };
 const ALL_TYPES = ["Q4_0", "Q8_0", "Q4_K", "Q6_K"];
 // --types A,B: only these (default: all; Q4_0 with --chunk).
-const TYPES = process.argv.includes("--types") ? process.argv[process.argv.indexOf("--types") + 1].split(",")
-  : CHUNK ? ["Q4_0"] : ALL_TYPES;
+const TYPES = flagValue("--types")?.split(",") ?? (CHUNK ? ["Q4_0"] : ALL_TYPES);
 // Block size (weights) and bytes of each type; where the f16 scales lie in a block and the
 // range they are drawn from (small, so that sums stay well inside f16 and f32).
 const LAYOUT = {
@@ -453,7 +454,7 @@ const ATTENTION_SHAPES = [
   { model: "heads of 32 (the smallest the kernel takes)", nHead: 8, nKv: 4, headDim: 32 },
 ];
 const ATTENTION_STEPS = [{ tokens: 1024, pos0: 0 }, { tokens: 1024, pos0: 1024 }, { tokens: 77, pos0: 45 }];
-const attentionBest = {};
+const attentionCases = {};
 for (const shape of ONLY === "matmul" ? [] : ATTENTION_SHAPES) {
   const tiledAttention = await cachedPipeline(`attention tiled ${shape.headDim}`,
     () => ATT.attentionTiledWGSL(shape.headDim, "f16"), attentionPipelineLayout);
@@ -496,13 +497,13 @@ for (const shape of ONLY === "matmul" ? [] : ATTENTION_SHAPES) {
       tflopsTiled: +(flop / ref.us / 1e6).toFixed(2), tflopsSubgroupMatrix: +(flop / mine.us / 1e6).toFixed(2), clock,
     };
     print(line);
-    attentionBest[`${shape.model} ${tokens}@${pos0}`] = { speedup: line.speedup, ok };
+    attentionCases[`${shape.model} ${tokens}@${pos0}`] = { speedup: line.speedup, ok };
     for (const b of [...bufs, read]) b.destroy();
   }
 }
 
 print({
-  event: "summary", ok: failures === 0, failures, tolerance: TOLERANCE, spelling, attention: attentionBest,
+  event: "summary", ok: failures === 0, failures, tolerance: TOLERANCE, spelling, attention: attentionCases,
   fastestCorrectVariantPerShape: best,
   meaning: failures === 0
     ? "every subgroup-matrix kernel compiled and matched matmulWGSL within tolerance"
