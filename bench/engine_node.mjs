@@ -6,6 +6,10 @@
 //        [--sampling '{"temperature": 0.8, "topK": 40, "topP": 0.95, "seed": 1}'] (default greedy)
 //        [--activations q8|f32] (the decode mat-vecs' input; default q8 where it compiles)
 //        [--profile] (GPU time per kernel of one decode step and of one prefill chunk)
+//        [--tasks PROMPTS.json [--drafts 0,auto]] (decoding the app's real task prompts, made by
+//        bench/task_prompts.py, with each cap on prompt lookup's drafts: tok/s, passes, drafted
+//        and kept tokens, and whether every setting gave the same tokens; then the time of one
+//        pass of 1, 2, 4, 8 and 16 tokens after the first prompt)
 //
 // Prints one JSON line per measurement and a summary line (the "loaded" line gives the GPU memory
 // of the weights and of the working buffers); prefill is timed from the prefill call
@@ -16,7 +20,7 @@
 // prompt and 32 greedy tokens (the f32 path is the one the CI tests check against the numpy
 // reference; no CI machine has shader-f16).
 
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
@@ -39,6 +43,8 @@ const { values, positionals } = parseArgs({
     precision: { type: "string", default: "auto" },
     activations: { type: "string", default: "" },
     "compare-precision": { type: "boolean", default: false },
+    tasks: { type: "string", default: "" },
+    drafts: { type: "string", default: "0,auto" },
   },
 });
 
@@ -85,6 +91,7 @@ async function main() {
   console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: { matvec, matvecTall, matvecGated }, fused: engine.model.graph.fuse, q8Activations: engine.model.graph.q8, prefillAttention: engine.model.graph.attentionKernel, prefillChunk: engine.model.graph.prefillChunk, gpuBytes: engine.stats().gpuBytes, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
 
   if (values.profile) await profile(engine, info);
+  if (values.tasks) return taskDecoding(engine, info);
   const promptLengths = values.prompts.split(",").map(Number);
   const nDecode = Number(values.decode);
   const runs = Number(values.runs);
@@ -127,6 +134,58 @@ async function main() {
   process.exit(0);
 }
 
+// Each task prompt decoded (greedy, to its end or --decode tokens) once per draft cap ("auto":
+// the engine's own), after one unmeasured run of the first; then passes of n tokens timed as
+// prefills that extend the first prompt (the draft pass also writes every row's logits and
+// samples them, a little more).
+async function taskDecoding(engine, info) {
+  const prompts = JSON.parse(readFileSync(values.tasks, "utf8"));
+  const drafts = values.drafts.split(",").map((d) => (d === "auto" ? undefined : Number(d)));
+  const nDecode = Number(values.decode);
+  const decodeOnce = async (prompt, draft) => {
+    engine.reset();
+    await engine.prefill(prompt.ids);
+    let firstAt = null;
+    const out = await engine.generate({ maxTokens: nDecode, stopIds: prompt.stopIds, draft, onToken: () => { firstAt ??= performance.now(); } });
+    const seconds = (performance.now() - firstAt) / 1000;
+    return { tokens: out.tokens, decodeTokPerS: (out.stats.decodeTokens - 1) / seconds, ...out.stats };
+  };
+  await decodeOnce(prompts[0], drafts[drafts.length - 1]);
+  const totals = drafts.map(() => ({ tokens: 0, seconds: 0, passes: 0, drafted: 0, accepted: 0 }));
+  for (const prompt of prompts) {
+    const runs = [];
+    for (const draft of drafts) runs.push(await decodeOnce(prompt, draft));
+    const sameTokens = runs.every((r) => r.tokens.join() === runs[0].tokens.join());
+    runs.forEach((r, i) => {
+      const t = totals[i];
+      t.tokens += r.decodeTokens - 1;
+      t.seconds += (r.decodeTokens - 1) / r.decodeTokPerS;
+      t.passes += r.passes;
+      t.drafted += r.draftedTokens;
+      t.accepted += r.acceptedTokens;
+    });
+    console.log(JSON.stringify({ event: "task", document: prompt.document, task: prompt.task, promptTokens: prompt.ids.length, sameTokens,
+      runs: runs.map((r, i) => ({ draft: drafts[i] ?? "auto", tokens: r.decodeTokens, decodeTokPerS: r.decodeTokPerS, passes: r.passes,
+        drafted: r.draftedTokens, kept: r.acceptedTokens })) }));
+  }
+  const passMs = {};
+  const base = prompts[0].ids;
+  for (const n of [1, 2, 4, 8, 16]) {
+    const times = [];
+    for (let r = 0; r < 5; r++) {
+      await engine.prefill(base);
+      const t0 = performance.now();
+      await engine.prefill([...base, ...Array.from({ length: n }, (_, i) => (i * 7919 + r) % info.nVocab)]);
+      times.push(performance.now() - t0);
+    }
+    passMs[n] = median(times);
+  }
+  await engine.unload();
+  console.log(JSON.stringify({ event: "summary", model: info, decode: totals.map((t, i) => ({ draft: drafts[i] ?? "auto",
+    decodeTokPerS: t.tokens / t.seconds, tokensPerPass: (t.tokens + prompts.length) / t.passes, drafted: t.drafted, kept: t.accepted })), passMs }));
+  process.exit(0);
+}
+
 // GPU time per kernel (timestamp queries around a pass of all its dispatches) and of the whole
 // step: where a decode step's time goes (after a 128-token prompt), and where a prefill chunk's
 // goes (the second chunk of a prompt, so its attention reads a chunk of cache). Needs
@@ -145,7 +204,7 @@ async function profile(engine, info) {
   }
   engine.reset();
   await engine.prefill(prompt(128));
-  graph.writeSampleParams({ temperature: 0, topK: 0, topP: 1, u: 0, row: 0 });
+  graph.writeSampleParams({ temperature: 0, topK: 0, topP: 1, us: [0], row: 0 });
   const decode = await profileSteps(graph, [...graph.head.sample, ...graph.decodeBody, ...graph.head.one], 1, 128);
   console.log(JSON.stringify({ event: "profile", pass: "decode", ...decode }));
   const chunk = graph.prefillChunk;

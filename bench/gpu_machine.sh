@@ -8,6 +8,8 @@
 #        synthetic test model, arch x tensor type, then the two bench shapes)
 #        bash bench/gpu_machine.sh check [--quick] [--only matmul|attention]   (the tensor-core
 #        kernels against the reference ones: bench/kernel_check_node.mjs)
+#        bash bench/gpu_machine.sh tasks PROMPTS.json MODEL.gguf ...   (decoding the app's task
+#        prompts with and without prompt lookup's drafts: engine_node.mjs --tasks)
 #        bash bench/gpu_machine.sh matvec        (Q4_0 mat-vec layouts: bench/matvec_layouts_node.mjs;
 #        MATVEC_ARGS=--sweep for the engine kernel's shapes)
 #        bash bench/gpu_machine.sh llamacpp [shape ...]   (native llama.cpp CUDA on the same
@@ -44,6 +46,18 @@ fi
 if [ "${1:-}" = matvec ]; then
   # shellcheck disable=SC2086  # a list of arguments
   /tmp/node/node bench/matvec_layouts_node.mjs ${MATVEC_ARGS:-} | tee -a "$out/matvec-layouts.jsonl"
+  exit 0
+fi
+if [ "${1:-}" = tasks ]; then
+  # tasks PROMPTS.json MODEL.gguf ...: the app's task prompts (bench/task_prompts.py) decoded
+  # with each cap on prompt lookup's drafts (engine_node.mjs --tasks; ENGINE_BENCH_ARGS adds
+  # arguments, e.g. --drafts 0,3,7,auto).
+  prompts=$2
+  shift 2
+  for m in "$@"; do
+    # shellcheck disable=SC2086  # a list of arguments
+    /tmp/node/node bench/engine_node.mjs "$m" --tasks "$prompts" ${ENGINE_BENCH_ARGS:-} | tee -a "$out/tasks.jsonl"
+  done
   exit 0
 fi
 if [ "${1:-}" = precision ]; then

@@ -220,6 +220,52 @@ def test_sampling(harness, qwen):
         assert token in nucleus
 
 
+DRAFTS = """
+const e = await window.harness.createWebGPUEngine(arg.options);
+await e.load(arg.url);
+const prefill = await e.prefill(arg.ids, {returnLogits: "all"});
+const out = [window.harness.toBase64(prefill.logits)];
+for (const sampling of arg.runs) {
+  const byDraft = {};
+  for (const draft of [0, 3]) {
+    await e.prefill(arg.ids);
+    const g = await e.generate({maxTokens: 24, draft, ...sampling});
+    byDraft[draft] = {tokens: g.tokens, passes: g.stats.passes, kept: g.stats.acceptedTokens};
+  }
+  out.push(byDraft);
+}
+return out;
+"""
+
+
+@pytest.mark.parametrize("kernels", ["emulated", "real-gpu"])
+def test_drafted_decoding_gives_the_tokens_of_plain_decoding(harness, qwen, kernels):
+    """Prompt lookup's drafts, checked several tokens a pass, change the passes and not the
+    tokens: greedy and seeded sampling give what plain decoding gives. The synthetic model falls
+    into a loop, which the lookup continues, so greedy decoding keeps drafted tokens (with the
+    emulated kernels; the real GPUs' run here on SwiftShader, where their draft passes cost so
+    much that DraftGate stops drafting after the first, whose guess is wrong). The real
+    GPUs' kernels run with int8 activations at any width, so that their passes of a few tokens
+    (this prompt's prefill and every draft pass) read int8 rows, as the one-token pass does:
+    their logits are the reference's with its inputs so rounded."""
+    url, model = qwen
+    runs = [{}, {"temperature": 1.0, "seed": 5}, {"temperature": 0.7, "topK": 3, "seed": 7}]
+    options = {} if kernels == "emulated" else {"emulatedGPU": False, "activations": "q8"}
+    result = harness.call(DRAFTS, {"url": url, "ids": PROMPT, "runs": runs, "options": options})
+    assert result["ok"], result
+    prefill, *by_draft = result["value"]
+    ref = forward(model, PROMPT, q8_from=None if kernels == "emulated" else 0)
+    tolerance = LOGIT_TOLERANCE if kernels == "emulated" else Q8_LOGIT_TOLERANCE
+    got = from_b64(prefill).reshape(len(PROMPT), -1)
+    assert np.abs(got - ref).max() <= tolerance * np.abs(ref).max()
+    for plain, drafted in ((r["0"], r["3"]) for r in by_draft):
+        assert drafted["tokens"] == plain["tokens"]
+        assert plain["passes"] == len(plain["tokens"]) and plain["kept"] == 0
+    if kernels == "emulated":
+        greedy = by_draft[0]["3"]
+        assert greedy["kept"] > 0 and greedy["passes"] < len(greedy["tokens"])
+
+
 def test_stop_ids_and_cancel(harness, qwen):
     url, _ = qwen
     result = harness.call("""

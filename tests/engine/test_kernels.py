@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 ROWS, K = 70, 512  # 70 rows: not a multiple of the workgroup or the row block: bounds checks run
 # The shapes in site/engine/webgpu/kernels/matmul.mjs (EMULATED_BLOCKS, GPU_BLOCKS, the former
-# real-GPU prefill shape rows 4 tokens 8 workgroup 64) and one odd one.
+# real-GPU prefill shape rows 4 tokens 8 workgroup 64) and odd ones.
 BLOCKS = [
     (1, {"rows": 8, "tokens": 1, "workgroup": 16}),
     (11, {"rows": 8, "tokens": 8, "workgroup": 16}),
@@ -34,6 +34,12 @@ BLOCKS = [
     (1, {"rows": 1, "warps": 2, "subgroups": False, "unroll": 3}),
     (11, {"rows": 4, "tokens": 8, "workgroup": 64}),
     (3, {"rows": 3, "tokens": 2, "workgroup": 64}),
+    # The few-token shapes (matmulFew), one short of their tokens; the warp one at full width.
+    (1, {"rows": 8, "tokens": 2, "workgroup": 16}),
+    (3, {"rows": 8, "tokens": 4, "workgroup": 16}),
+    (3, {"rows": 1, "warps": 4, "subgroups": True, "tokens": 4}),
+    (16, {"rows": 2, "warps": 4, "subgroups": False, "tokens": 16}),
+    (7, {"rows": 3, "warps": 2, "subgroups": True, "unroll": 2, "tokens": 8}),
 ]
 # The tiled prefill kernel (kernels/matmul-tiled.mjs TILED_BLOCK: eight invocations share each
 # weight item) at token counts that leave partial tiles, and odd shapes: four and two invocations

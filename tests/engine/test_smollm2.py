@@ -97,3 +97,30 @@ def test_long_prompts_match_reference(harness, smollm2_path, smollm2):
     tokenizer, _ = smollm2
     assert all(len(tokenizer.encode(p, parse_special=True)) >= 200 for p in LONG_PROMPTS)
     check_prompts(harness, smollm2_path, smollm2, LONG_PROMPTS)
+
+
+DRAFTED = """
+const e = await window.harness.createWebGPUEngine();
+await e.load(arg.url);
+const out = {};
+for (const draft of [0, undefined]) {
+  await e.prefill(arg.ids);
+  const g = await e.generate({maxTokens: arg.n, draft});
+  out[draft === 0 ? "plain" : "drafted"] = {tokens: g.tokens, passes: g.stats.passes, kept: g.stats.acceptedTokens};
+}
+await e.unload();
+return out;
+"""
+
+
+def test_a_summary_keeps_drafts_from_its_document(harness, smollm2_path, smollm2):
+    """A summary repeats its document's words, so prompt lookup's drafts are kept: the same
+    greedy tokens as plain decoding, in fewer passes."""
+    tokenizer, _ = smollm2
+    ids = tokenizer.encode(LONG_PROMPTS[0], parse_special=True)
+    url = "/" + str(smollm2_path.relative_to(ROOT))
+    result = harness.call(DRAFTED, {"url": url, "ids": ids, "n": 32})
+    assert result["ok"], result
+    plain, drafted = result["value"]["plain"], result["value"]["drafted"]
+    assert drafted["tokens"] == plain["tokens"], tokenizer.decode(drafted["tokens"])
+    assert drafted["kept"] > 0 and drafted["passes"] < plain["passes"] == len(plain["tokens"])

@@ -4,7 +4,7 @@
 
 import { EngineError } from "../errors.mjs";
 import {
-  matvecWGSL, getRowsWGSL, matvecDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, GPU_BLOCKS_Q8, MODE, TALL_ROWS,
+  matvecWGSL, getRowsWGSL, matvecDispatch, matvecWarpDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, GPU_BLOCKS_Q8, MODE, TALL_ROWS,
   WIDE_K, Q8_ACTIVATION_TYPES,
 } from "./kernels/matmul.mjs";
 import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "./kernels/activations-q8.mjs";
@@ -22,7 +22,7 @@ import {
   scoresWGSL, mixWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, attentionTiledWGSL,
   attentionQ8Fits,
 } from "./kernels/attention.mjs";
-import { SAMPLE_WGSL } from "./kernels/sample.mjs";
+import { SAMPLE_ROWS, SAMPLE_WGSL } from "./kernels/sample.mjs";
 import { layerTensorNames } from "./model.mjs";
 import { contiguousSpan } from "./weights.mjs";
 
@@ -42,6 +42,11 @@ export const LARGE_CHUNKS = Object.freeze({ above: 512, maxBytes: 512 * 2 ** 20 
 // quality eval) fills more than one, and it runs in passes of at most this many tokens: sized for
 // the whole chunk, the buffer took 0.2 GB for SmolLM2 and 0.5 GB for the 8B at 1024 tokens.
 export const ALL_LOGITS_ROWS = 64;
+// The narrowest model (nEmbd) whose passes of a few tokens take int8 activations (Graph.fewQ8).
+const FEW_Q8_MIN_WIDTH = 2048;
+// The sampler's parameters: 8 words, then a uniform number per row (kernels/sample.mjs).
+const SAMPLE_PARAMS_BYTES = 32 + SAMPLE_ROWS * 4;
+const ID_READ_BYTES = 2 * SAMPLE_ROWS * 4;
 
 // Bytes of the working buffers that grow with the context, the vocabulary or the prefill chunk
 // (they cannot be split like the weights; fit.mjs checks them against the device's limits). The
@@ -129,7 +134,8 @@ const NO_FUSIONS = Object.freeze({ attention: false, qkv: false, gateUp: false }
 // precision "f16" (the device has shader-f16) stores the KV cache as f16 and runs prefill on
 // f16 subgroup matrices where the device has them. activations "q8" (the default; real GPUs
 // whose WGSL has dot4I8Packed) gives the one-token pass's mat-vecs of Q8_ACTIVATION_TYPES their
-// input as int8 (kernels/activations-q8.mjs); "f32" keeps it float.
+// input as int8 (kernels/activations-q8.mjs), and those of few-token passes on wide models;
+// "f32" keeps it float.
 export class Graph {
   static async create(device, hp, weights, emulatedGPU, options = {}) {
     const graph = new Graph(device, hp, weights, emulatedGPU, { precision: "f32", ...options });
@@ -165,11 +171,16 @@ export class Graph {
     const subgroups = device.features.has("subgroups") && (device.adapterInfo?.subgroupMaxSize ?? 32) <= 32;
     const withSubgroups = (b) => (b?.warps ? { ...b, subgroups } : b);
     this.blocks = { ...this.blocks, matvec: withSubgroups(this.blocks.matvec), matvecTall: withSubgroups(this.blocks.matvecTall),
-      matvecGated: withSubgroups(this.blocks.matvecGated) };
+      matvecGated: withSubgroups(this.blocks.matvecGated), matmulFew: this.blocks.matmulFew?.map(withSubgroups) };
     const matrixTypes = new Set([...weights.tensors.values()].filter((t) => t.shape.length > 1).map((t) => t.type.name));
     // Settled in makePipelines: false where the kernels do not compile (no dot4I8Packed).
     this.q8 = activations !== "f32" && (activations === "q8" || !emulatedGPU) && (!matvecBlock || Boolean(matvecBlock.q8))
       && Q8_ACTIVATION_TYPES.some((t) => matrixTypes.has(t));
+    // Passes of a few tokens read int8 rows too where the model is wide enough to gain: on an
+    // H100 the 8B's (4096) pass of 2 tokens 19.8 -> 7.4 ms, of 16 77 -> 18 ms, but SmolLM2's
+    // (576) 3.4 -> 6.1 ms, its quantizing passes costing more than its small mat-mats save.
+    // activations "q8" takes them at any width.
+    this.fewQ8 = activations === "q8" || hp.nEmbd >= FEW_Q8_MIN_WIDTH;
     // A matvecBlock's own `tall`, `wide` and `gated` blocks, if any, serve the tall parts, the
     // wide ones and the gated FFN; one with `q8` replaces the int8-activation shapes (a float one
     // turns int8 activations off).
@@ -227,6 +238,8 @@ export class Graph {
   async build() {
     const { device, hp } = this;
     const T = this.prefillChunk;
+    // The int8 activation rows: one for the one-token pass, one per token of a few-token pass.
+    const q8Rows = Math.max(1, ...this.fewQ8Blocks().map((b) => b.tokens));
     const f = 4;
     const qDim = hp.nHead * hp.headDim;
     const kvDim = hp.nKv * hp.headDim;
@@ -234,7 +247,9 @@ export class Graph {
     const copy = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const growing = growingBufferBytes(hp, this.kvType, T, this.emulated);
     this.buf = {
-      ids: this.buffer("ids", T * 4, STORAGE | copy),
+      // The pass's input ids; the ids sampled from every row of a pass that checks drafted
+      // tokens go after SAMPLE_ROWS of them.
+      ids: this.buffer("ids", Math.max(T, 2 * SAMPLE_ROWS) * 4, STORAGE | copy),
       x: this.buffer("x", T * hp.nEmbd * f, STORAGE | copy),
       xn: this.buffer("xn", T * hp.nEmbd * f),
       xLast: this.buffer("xLast", hp.nEmbd * f, STORAGE | copy),
@@ -246,17 +261,19 @@ export class Graph {
       qkvOne: this.buffer("qkvOne", (qDim + 2 * kvDim) * f),
       // The one-token pass's mat-vec inputs as int8 (activations-q8.mjs): normed x, attention
       // output, SwiGLU output.
-      xnQ8: this.buffer("xnQ8", q8RowBytes(hp.nEmbd)),
-      attnQ8: this.buffer("attnQ8", q8RowBytes(qDim)),
-      ffnQ8: this.buffer("ffnQ8", q8RowBytes(hp.nFf)),
+      xnQ8: this.buffer("xnQ8", q8Rows * q8RowBytes(hp.nEmbd)),
+      attnQ8: this.buffer("attnQ8", q8Rows * q8RowBytes(qDim)),
+      ffnQ8: this.buffer("ffnQ8", q8Rows * q8RowBytes(hp.nFf)),
       // Per head and split of the decode attention: max, sum and the unnormalized output.
       partials: this.buffer("partials", hp.nHead * Math.ceil(hp.nCtx / decodeSplit(hp)) * (hp.headDim / 4 + 1) * 16),
       logits: this.buffer("logits", growing.logits, STORAGE | copy),
       dummy: this.buffer("dummy", 16),
       step: this.buffer("step", 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
-      sample: this.buffer("sample", 32, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+      // The sampling parameters of the next token, and of every row of a pass that checks drafts.
+      sample: this.buffer("sample", SAMPLE_PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
+      sampleRows: this.buffer("sampleRows", SAMPLE_PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
       // Two, so that one decode step's id can be read while the next step runs.
-      idRead: [0, 1].map((i) => this.buffer(`idRead${i}`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)),
+      idRead: [0, 1].map((i) => this.buffer(`idRead${i}`, ID_READ_BYTES, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)),
     };
     // The prefill's q, k and v: where the decode fuses them (their rows' byte sizes meet the
     // offset alignment) three parts of one buffer, which a layer whose q, k and v weights lie back
@@ -343,9 +360,9 @@ export class Graph {
     }
   }
 
-  // The int8-activation pipelines ("matvec.TYPE[.tall|.wide|.gated].q8", "rmsnormQ8", "quantizeQ8",
-  // "attentionDecodeQ8", "attentionCombineQ8"), or none, with this.q8 turned off, where they do
-  // not compile (WGSL without dot4I8Packed).
+  // The int8-activation pipelines ("matvec.TYPE[.tall|.wide|.gated].q8", "matmul.TYPE.fewT.q8",
+  // "rmsnormQ8", "quantizeQ8", "attentionDecodeQ8", "attentionCombineQ8"), or none, with this.q8
+  // turned off, where they do not compile (WGSL without dot4I8Packed).
   async q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr }, { types, tallTypes, wideTypes, gatedTypes }) {
     const jobs = { rmsnormQ8: makeNorm(true), quantizeQ8: make(QUANTIZE_Q8_WGSL) };
     if (this.fuse.attention && attentionQ8Fits(this.hp.headDim)) {
@@ -358,6 +375,7 @@ export class Graph {
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall.q8`] = makeMatvec(type, this.q8Blocks.matvecTall);
       if (wideTypes.has(type) && this.q8Blocks.matvecWide) jobs[`matvec.${type}.wide.q8`] = makeMatvec(type, this.q8Blocks.matvecWide);
       if (gatedTypes.has(type)) jobs[this.gatedKernelName(type, true)] = makeMatvec(type, { ...this.gatedBlock(true), gated: true });
+      for (const block of this.fewQ8Blocks()) jobs[`matmul.${type}.few${block.tokens}.q8`] = makeMatvec(type, { ...block, q8: true });
     }
     try {
       const made = await Promise.all(Object.values(jobs));
@@ -395,6 +413,46 @@ export class Graph {
     }
   }
 
+  // The few-token blocks that may take int8 activations (where this.fewQ8): the warp ones (real
+  // GPUs), where every row an activation row feeds is a whole number of pairs of blocks (its
+  // rows then lie whole vec4s apart).
+  fewQ8Blocks() {
+    const { nEmbd, nHead, headDim, nFf } = this.hp;
+    const even = [nEmbd, nHead * headDim, nFf].every((k) => k % 64 === 0);
+    return this.fewQ8 && even ? (this.blocks.matmulFew ?? []).filter((b) => b.warps) : [];
+  }
+
+  // The few-token block with int8 activations for a pass of n tokens, if any.
+  fewQ8Block(n) {
+    return this.q8 && n > 1 ? this.fewQ8Blocks().find((b) => n <= b.tokens) : undefined;
+  }
+
+  // A prefill mat-mat spec and, where its type takes int8 activations and a pass of a few tokens
+  // has a block for them, its twin reading x's int8 rows in `q8Rows` (each runs only for the
+  // passes the other does not).
+  withFewQ8(spec, type, rows, q8Rows) {
+    if (!q8Rows || !this.takesQ8(type) || !this.fewQ8Blocks().length) return [spec];
+    const few = (n) => this.fewQ8Block(n);
+    return [
+      { ...spec, dispatch: (n, pos0) => (few(n) ? [0] : spec.dispatch(n, pos0)) },
+      {
+        ...spec,
+        pipeline: (n) => this.pipelines[`matmul.${type}.few${few(n)?.tokens}.q8`],
+        entries: spec.entries.with(1, whole(q8Rows)),
+        dispatch: (n) => (few(n) ? matvecWarpDispatch(rows, few(n)) : [0]),
+      },
+    ];
+  }
+
+  // x's rows as int8 rows into q8Rows, for a pass of a few tokens that reads them (withFewQ8).
+  quantizeRows(x, q8Rows, k) {
+    return {
+      pipeline: () => this.pipelines.quantizeQ8,
+      entries: [whole(x), whole(q8Rows), this.uniforms.add((u) => { u[0] = k; })],
+      dispatch: (n) => (this.fewQ8Block(n) ? [ceilDiv(k / 32, QUANTIZE_WORKGROUP), n] : [0]),
+    };
+  }
+
   // Parts this tall take the matvecTall shape at decode (real GPUs).
   isTall(rows) {
     return Boolean(this.blocks.matvecTall) && rows >= TALL_ROWS;
@@ -425,11 +483,14 @@ export class Graph {
   }
 
   // The prefill shape for a part of `rows` rows in a pass of n tokens, and its pipeline name's
-  // suffix: the largest of the XL, tall and plain blocks whose minRows (else TALL_ROWS) the part
-  // reaches and whose tiles still make its minWorkgroups, if it has one, in this pass (larger
-  // tiles do less work per product but leave a GPU idle when they are few).
+  // suffix: the smallest few-token block that holds n tokens, if any (emulated GPUs); else the
+  // largest of the XL, tall and plain blocks whose minRows (else TALL_ROWS) the part reaches and
+  // whose tiles still make its minWorkgroups, if it has one, in this pass (larger tiles do less
+  // work per product but leave a GPU idle when they are few).
   prefillBlock(rows, n) {
-    const { matmul, matmulTall: tall, matmulXL: xl } = this.blocks;
+    const { matmul, matmulTall: tall, matmulXL: xl, matmulFew } = this.blocks;
+    const few = matmulFew?.find((b) => n <= b.tokens);
+    if (few) return { block: few, suffix: `.few${few.tokens}` };
     const fills = (b) => Boolean(b) && rows >= (b.minRows ?? TALL_ROWS) && n >= (b.minTokens ?? 0)
       && prefillMatmulDispatch(rows, n, b).reduce((x, y) => x * y) >= (b.minWorkgroups ?? 0);
     if (fills(xl)) return { block: xl, suffix: ".xl" };
@@ -439,13 +500,14 @@ export class Graph {
   // A spec: {pipeline(n), layout?, entries (resources by binding), dispatch(n, pos0)} for n tokens
   // at positions pos0..; bindAll turns the entries into a bind group once. x is a buffer, y a
   // binding resource (the prefill's q, k, v are parts of one buffer). `q8`: a one-token spec
-  // whose input is x's int8 row in that buffer, where the type takes it.
-  matmul(name, x, y, yStride, { mode = MODE.STORE, bias = null, aux = null, q8 = null } = {}) {
+  // whose input is x's int8 row in that buffer, where the type takes it; `q8Rows`: a prefill
+  // spec's int8 rows of x for passes of a few tokens (withFewQ8).
+  matmul(name, x, y, yStride, { mode = MODE.STORE, bias = null, aux = null, q8 = null, q8Rows = null } = {}) {
     const t = this.tensor(name);
     const xQ8 = this.takesQ8(t.type.name) ? q8 : null;
-    return t.parts.map((part) => {
+    return t.parts.flatMap((part) => {
       const matvec = this.matvecKernel(t.type.name, part.rowCount, Boolean(xQ8), t.rowLength);
-      return {
+      return this.withFewQ8({
         label: name,
         pipeline: (n) => this.pipelines[n === 1 ? matvec.name : `matmul.${t.type.name}${this.prefillBlock(part.rowCount, n).suffix}`],
         layout: this.matmulLayout,
@@ -456,7 +518,7 @@ export class Graph {
         dispatch: (n) => (n === 1
           ? matvecDispatch(part.rowCount, matvec.block)
           : prefillMatmulDispatch(part.rowCount, n, this.prefillBlock(part.rowCount, n).block)),
-      };
+      }, t.type.name, part.rowCount, q8Rows);
     });
   }
 
@@ -510,6 +572,9 @@ export class Graph {
     // The one-token pass reads int8 activations where it can (buf.*Q8); the fused attention
     // writes its output so where its heads split into blocks of 32.
     const xnQ8 = decode ? buf.xnQ8 : null;
+    // Prefill passes of a few tokens read int8 rows where their blocks take them (withFewQ8).
+    const rowsQ8 = (q8) => (decode ? null : q8);
+    const quantized = (x, q8, k) => (decode || !this.fewQ8Blocks().length || !this.q8 ? [] : [this.quantizeRows(x, q8, k)]);
     const attentionQ8 = this.q8 && Boolean(this.pipelines.attentionDecodeQ8);
     for (let i = 0; i < hp.nLayer; i++) {
       const w = layerTensorNames(hp, i);
@@ -518,20 +583,20 @@ export class Graph {
       const qkv = decode && span
         ? { q: slice(buf.qkvOne, 0, qDim), k: slice(buf.qkvOne, qDim, kvDim), v: slice(buf.qkvOne, qDim + kvDim, kvDim) }
         : this.prefillQkv;
-      const fused = span && [decode ? this.qkvMatvec(span) : this.qkvMatmul(span)];
+      const fused = span && (decode ? [this.qkvMatvec(span)] : this.qkvMatmul(span));
       const projections = fused || [
-        ...this.matmul(w.wq, buf.xn, qkv.q, qDim, { bias: w.bq, q8: xnQ8 }),
-        ...this.matmul(w.wk, buf.xn, qkv.k, kvDim, { bias: w.bk, q8: xnQ8 }),
-        ...this.matmul(w.wv, buf.xn, qkv.v, kvDim, { bias: w.bv, q8: xnQ8 }),
+        ...this.matmul(w.wq, buf.xn, qkv.q, qDim, { bias: w.bq, q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) }),
+        ...this.matmul(w.wk, buf.xn, qkv.k, kvDim, { bias: w.bk, q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) }),
+        ...this.matmul(w.wv, buf.xn, qkv.v, kvDim, { bias: w.bv, q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) }),
       ];
       const gateUp = decode ? this.gateUpSpans[i] : null;
       const ffnIn = gateUp ? [this.gatedMatvec(gateUp)] : [
-        ...this.matmul(w.wGate, buf.xn, whole(buf.gate), hp.nFf, { q8: xnQ8 }),
-        ...this.matmul(w.wUp, buf.xn, whole(buf.up), hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate, q8: xnQ8 }),
+        ...this.matmul(w.wGate, buf.xn, whole(buf.gate), hp.nFf, { q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) }),
+        ...this.matmul(w.wUp, buf.xn, whole(buf.up), hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate, q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) }),
       ];
       const addInto = (name, x, q8, k, quantized = false) => (decode
         ? this.matvecFromQ8(name, x, q8, k, whole(buf.x), hp.nEmbd, { mode: MODE.ADD, quantized })
-        : this.matmul(name, x, whole(buf.x), hp.nEmbd, { mode: MODE.ADD }));
+        : this.matmul(name, x, whole(buf.x), hp.nEmbd, { mode: MODE.ADD, q8Rows: q8 }));
       const fusedAttention = decode && this.fuse.attention;
       const q8Out = fusedAttention && attentionQ8 ? { 8: whole(buf.attnQ8) } : {};
       const attention = fusedAttention
@@ -548,6 +613,7 @@ export class Graph {
         : this.attentionPasses(cache, attnParams, qkv.q, decode);
       specs.push(
         this.rmsnorm(w.attnNorm, buf.x, buf.xn, undefined, xnQ8),
+        ...quantized(buf.xn, buf.xnQ8, hp.nEmbd),
         ...projections,
         {
           pipeline: () => this.pipelines.rope,
@@ -556,9 +622,12 @@ export class Graph {
           dispatch: (n) => [ceilDiv((hp.nHead + hp.nKv) * (this.emulated ? 1 : hp.headDim / 2), ROPE_WORKGROUP), n],
         },
         ...attention,
+        ...quantized(buf.attn, buf.attnQ8, qDim),
         ...addInto(w.wo, buf.attn, buf.attnQ8, qDim, fusedAttention && attentionQ8),
         this.rmsnorm(w.ffnNorm, buf.x, buf.xn, undefined, xnQ8),
+        ...quantized(buf.xn, buf.xnQ8, hp.nEmbd),
         ...ffnIn,
+        ...quantized(buf.up, buf.ffnQ8, hp.nFf),
         ...addInto(w.wDown, buf.up, buf.ffnQ8, hp.nFf),
       );
     }
@@ -588,7 +657,7 @@ export class Graph {
   qkvMatmul({ weights, bias, type, rowLength, bytesPerRow }) {
     const rows = weights.rowCount;
     const qDim = this.hp.nHead * this.hp.headDim;
-    return {
+    return this.withFewQ8({
       label: "attn_qkv",
       pipeline: (n) => this.pipelines[`matmul.${type}${this.prefillBlock(rows, n).suffix}`],
       layout: this.matmulLayout,
@@ -596,7 +665,7 @@ export class Graph {
         whole(this.buf.dummy), this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, qDim, MODE.SPLIT_QKV, bias ? 1 : 0, this.prefillChunk])),
         whole(this.buf.step)],
       dispatch: (n) => prefillMatmulDispatch(rows, n, this.prefillBlock(rows, n).block),
-    };
+    }, type, rows, this.buf.xnQ8);
   }
 
   // The one-token FFN gate and up projections with SwiGLU as one mat-vec into buf.up.
@@ -656,19 +725,20 @@ export class Graph {
     ];
     const all = [
       this.rmsnorm("output_norm.weight", buf.x, buf.xn),
-      ...this.matmul(out, buf.xn, whole(buf.logits), hp.nVocab),
+      ...(this.q8 && this.fewQ8Blocks().length ? [this.quantizeRows(buf.xn, buf.xnQ8, hp.nEmbd)] : []),
+      ...this.matmul(out, buf.xn, whole(buf.logits), hp.nVocab, { q8Rows: buf.xnQ8 }),
     ];
     // The one-token pass: as `all`, with int8 activations where they serve.
     const oneToken = this.q8 ? [
       this.rmsnorm("output_norm.weight", buf.x, buf.xn, undefined, buf.xnQ8),
       ...this.matmul(out, buf.xn, whole(buf.logits), hp.nVocab, { q8: buf.xnQ8 }),
     ] : all;
-    const sample = [{
+    const sampling = (params) => [{
       pipeline: () => this.pipelines.sample,
-      entries: [whole(buf.logits), whole(buf.ids), whole(buf.sample)],
-      dispatch: () => [1],
+      entries: [whole(buf.logits), whole(buf.ids), whole(params)],
+      dispatch: (rows) => [rows],
     }];
-    return { last, all, one: oneToken, sample };
+    return { last, all, one: oneToken, sample: sampling(buf.sample), sampleRows: sampling(buf.sampleRows) };
   }
 
   bindAll(specs) {
@@ -720,33 +790,48 @@ export class Graph {
     pass.end();
   }
 
-  // Sample one id into ids[0] (the next forward's input) and copy it to idRead[slot].
-  encodeSample(encoder, slot) {
+  // Sample the next id from logits row `row` (writeSampleParams) into ids[0], the next forward's
+  // input; with `copy`, copy it to idRead[slot].
+  encodeSample(encoder, slot, copy = true) {
     const pass = encoder.beginComputePass();
     this.run(pass, this.head.sample, 1);
     pass.end();
-    encoder.copyBufferToBuffer(this.buf.ids, 0, this.buf.idRead[slot], 0, 4);
+    if (copy) encoder.copyBufferToBuffer(this.buf.ids, 0, this.buf.idRead[slot], 0, 4);
   }
 
-  writeSampleParams({ temperature, topK, topP, u, row }) {
-    const data = new ArrayBuffer(32);
+  // Sample logits rows 0 .. rows - 1 (writeSampleParams with `rows: true`) into ids[SAMPLE_ROWS + i]
+  // and copy ids[0 .. SAMPLE_ROWS + rows) to idRead[slot]: the pass's first input and the id
+  // that follows each of its tokens.
+  encodeSampleRows(encoder, rows, slot) {
+    const pass = encoder.beginComputePass();
+    this.run(pass, this.head.sampleRows, rows);
+    pass.end();
+    encoder.copyBufferToBuffer(this.buf.ids, 0, this.buf.idRead[slot], 0, (SAMPLE_ROWS + rows) * 4);
+  }
+
+  // us: the uniform numbers of the rows sampled, from `row` on (the first `rows` rows for
+  // encodeSampleRows, where `rows` is true).
+  writeSampleParams({ temperature, topK, topP, us, row = 0, rows = false }) {
+    const data = new ArrayBuffer(SAMPLE_PARAMS_BYTES);
     const words = new Uint32Array(data);
     const floats = new Float32Array(data);
     words[0] = this.hp.nVocab;
     words[1] = topK;
     floats[2] = temperature;
     floats[3] = topP;
-    floats[4] = u;
-    words[5] = row;
-    this.device.queue.writeBuffer(this.buf.sample, 0, data);
+    words[4] = row;
+    words[5] = rows ? SAMPLE_ROWS : 0;
+    floats.set(us, 8);
+    this.device.queue.writeBuffer(rows ? this.buf.sampleRows : this.buf.sample, 0, data);
   }
 
-  async readId(slot) {
+  // The first `count` ids copied to idRead[slot].
+  async readIds(slot, count) {
     const read = this.buf.idRead[slot];
     await read.mapAsync(GPUMapMode.READ);
-    const id = new Uint32Array(read.getMappedRange(0, 4))[0];
+    const ids = new Uint32Array(read.getMappedRange(0, count * 4).slice(0));
     read.unmap();
-    return id;
+    return ids;
   }
 
   async readLogits(rows) {

@@ -14,8 +14,16 @@ import { describeModel, fusedGroups } from "./model.mjs";
 import { checkBuffersFit, choosePrefillChunk } from "./fit.mjs";
 import { ALL_LOGITS_ROWS, Graph } from "./graph.mjs";
 import { uniformStream } from "./random.mjs";
+import { DraftGate, lookupDraft } from "./prompt-lookup.mjs";
+import { SAMPLE_ROWS } from "./kernels/sample.mjs";
 
 const LOST_GRACE_MS = 100;
+// Prompt lookup's drafts (generateTokens): the most tokens one pass checks beyond the next, the
+// shortest n-gram looked up, and whether a step goes before the last one's id is read. An
+// emulated GPU's pass of 4 tokens costs ~2.2 decode steps and of 8 ~3 (SmolLM2 on SwiftShader),
+// so it drafts less and only on longer matches; its steps take ~300 ms, so going ahead would
+// save nothing and guess with one token less. Where drafts do not pay, DraftGate stops them.
+const DRAFT = Object.freeze({ emulated: { tokens: 3, minNgram: 2, ahead: false }, gpu: { tokens: 15, minNgram: 1, ahead: true } });
 
 async function requestDevice() {
   const gpu = globalThis.navigator?.gpu;
@@ -116,7 +124,7 @@ class WebGPUEngine {
         if (oom) throw new EngineError("out-of-memory", `the GPU ran out of memory loading the model: ${oom.message}`);
       }
       onProgress?.({ phase: "kernels", loaded: 1, total: 1 });
-      this.model = { hp, plan, graph };
+      this.model = { hp, plan, graph, gate: new DraftGate() };
       this.cached = [];
       return {
         arch: hp.arch,
@@ -213,8 +221,15 @@ class WebGPUEngine {
     return result;
   }
 
-  async generateTokens({ maxTokens = 128, temperature = 0, topK = 0, topP = 1, seed = 0, stopIds = [], onToken }) {
-    const { hp, graph } = this.requireModel();
+  // Decoding. A plain step samples the next token from the current logits row on the GPU and runs
+  // it through the model, one submit, and the next step is submitted before this one's id is read,
+  // so the GPU never waits for the host. Where prompt lookup (prompt-lookup.mjs) has a draft of
+  // the tokens to come, one pass runs the sampled token and the draft, samples every row with the
+  // random number its token would have had, and keeps the draft up to the first token the model
+  // did not pick: the same tokens as plain steps, several per pass. `draft` caps the drafted
+  // tokens per pass (0: plain steps only).
+  async generateTokens({ maxTokens = 128, temperature = 0, topK = 0, topP = 1, seed = 0, stopIds = [], draft, onToken }) {
+    const { hp, graph, gate } = this.requireModel();
     if (!this.cached.length) throw new EngineError("internal", "generate needs a prefill first");
     const room = hp.nCtx - this.cached.length;
     if (maxTokens > room) {
@@ -224,41 +239,114 @@ class WebGPUEngine {
     }
     this.cancelled = false;
     const stops = new Set(stopIds);
-    const draw = uniformStream(seed);
+    const sampling = { temperature, topK, topP };
+    const draws = [];
+    const stream = uniformStream(seed);
+    // The uniform number of the g-th token generated.
+    const u = (g) => {
+      while (draws.length <= g) draws.push(stream());
+      return draws[g];
+    };
+    const lookup = this.emulatedGPU ? DRAFT.emulated : DRAFT.gpu;
+    const maxDraft = Math.min(draft ?? lookup.tokens, SAMPLE_ROWS - 1, graph.prefillChunk - 1);
     const tokens = [];
+    const counts = { passes: 0, drafted: 0, accepted: 0 };
     let stopReason = "length";
     const started = performance.now();
     let firstTokenMs = null;
-    // Step k is one submit: sample from the current logits, then run the sampled token through
-    // the model (it reads its id from the GPU), and copy the id out. Step k + 1 is submitted
-    // before step k's id is read, so the GPU never waits for the host; when step k ends the
-    // generation, step k + 1's work is dropped (its KV entry lies past the cached tokens).
-    const base = this.cached.length;
-    const submitStep = (k) => {
-      graph.writeSampleParams({ temperature, topK, topP, u: draw(), row: this.logitsRow });
-      this.logitsRow = 0;
-      graph.writeStep(1, base + k);
-      const encoder = this.device.createCommandEncoder();
-      graph.encodeSample(encoder, k % 2);
-      graph.encodeForward(encoder, 1, base + k, "last");
-      this.device.queue.submit([encoder.finish()]);
-      return graph.readId(k % 2);
+    // The logits row the next token is sampled from, and that token where a pass that checked a
+    // draft already sampled it (sampling that row again with its number gives the same id).
+    let row = this.logitsRow;
+    let known = null;
+    this.logitsRow = 0;
+    // Takes a token whose pass has run; true when the generation ends with it.
+    const take = (id) => {
+      this.cached.push(id);
+      firstTokenMs ??= performance.now() - started;
+      if (stops.has(id)) { stopReason = "stop"; return true; }
+      tokens.push(id);
+      onToken?.(id);
+      if (this.cancelled) { stopReason = "cancelled"; return true; }
+      return tokens.length >= maxTokens;
     };
-    let pending = submitStep(0);
+    // Prompt lookup's guess at the next `limit` tokens after `context` (the known one first) and
+    // the length of the match it came from, where the gate lets it go.
+    const noGuess = { guess: [], ngram: 0 };
+    const guessAfter = (context, limit) => {
+      if (maxDraft === 0 || limit < 2) return noGuess;
+      const { guess, ngram } = lookupDraft(known === null ? context : [...context, known], limit - (known === null ? 0 : 1), lookup.minNgram);
+      const tokens = known === null ? guess : [known, ...guess];
+      return tokens.length >= 2 && gate.opens(ngram) ? { guess: tokens, ngram } : noGuess;
+    };
+    // A pass: the next token, sampled on the GPU from logits row `fromRow` with the g-th number,
+    // then guess[1..], run through the model at positions pos..; with guesses every row is
+    // sampled too (row i gives the token after the pass's i-th, so guess[i] is right where it
+    // equals row i - 1's sample). Consecutive passes read their ids from alternate buffers.
+    let submitted = 0;
+    const submit = (draft, g, pos, fromRow) => {
+      const { guess } = draft;
+      const n = Math.max(guess.length, 1);
+      const slot = submitted++ % 2;
+      graph.writeSampleParams({ ...sampling, us: [u(g)], row: fromRow });
+      if (n > 1) {
+        graph.writeSampleParams({ ...sampling, us: Array.from({ length: n }, (_, i) => u(g + 1 + i)), rows: true });
+        this.device.queue.writeBuffer(graph.buf.ids, 4, new Uint32Array(guess.slice(1)));
+      }
+      graph.writeStep(n, pos);
+      const encoder = this.device.createCommandEncoder();
+      graph.encodeSample(encoder, slot, n === 1);
+      graph.encodeForward(encoder, n, pos, n === 1 ? "last" : "all");
+      if (n > 1) graph.encodeSampleRows(encoder, n, slot);
+      this.device.queue.submit([encoder.finish()]);
+      return { ...draft, reading: graph.readIds(slot, n === 1 ? 1 : SAMPLE_ROWS + n), submittedAt: performance.now() };
+    };
+    // Takes a pass's tokens (its sampled one, then each guess the model picked), times it for the
+    // gate and sets the row and the known token for the next; true when the generation ends.
+    // A plain step's time runs from its submission or, where it went ahead, from the previous
+    // step's ids.
+    let plainDoneAt = 0;
+    const settle = async ({ guess, ngram, reading, submittedAt }) => {
+      const ids = await reading;
+      const now = performance.now();
+      counts.passes++;
+      row = 0;
+      known = null;
+      if (guess.length < 2) {
+        gate.plainStep(now - Math.max(plainDoneAt, submittedAt));
+        plainDoneAt = now;
+        return take(ids[0]);
+      }
+      counts.drafted += guess.length - 1;
+      const next = ids.subarray(SAMPLE_ROWS);
+      let kept = 1;
+      while (kept < guess.length && next[kept - 1] === guess[kept]) kept++;
+      gate.draftPass(now - submittedAt, ngram, kept);
+      if (take(ids[0])) return true;
+      for (let i = 1; i < kept; i++) {
+        counts.accepted++;
+        if (take(guess[i])) return true;
+      }
+      known = next[kept - 1];
+      row = kept - 1;
+      return false;
+    };
+    let ahead = null;
     try {
-      while (tokens.length < maxTokens) {
-        const next = tokens.length + 1 < maxTokens && !this.cancelled ? submitStep(tokens.length + 1) : null;
-        const id = await pending;
-        pending = next;
-        this.cached.push(id);
-        firstTokenMs ??= performance.now() - started;
-        if (stops.has(id)) { stopReason = "stop"; break; }
-        tokens.push(id);
-        onToken?.(id);
-        if (this.cancelled) { stopReason = "cancelled"; break; }
+      for (let done = false; !done;) {
+        const step = ahead ?? submit(guessAfter(this.cached, Math.min(maxDraft + 1, maxTokens - tokens.length)),
+          tokens.length, this.cached.length, row);
+        ahead = null;
+        // After a one-token pass the next one samples row 0, so it goes before this one's ids are
+        // read, guessing past the token this one samples.
+        const left = maxTokens - tokens.length - 1;
+        if (step.guess.length < 2 && lookup.ahead && left > 0 && !this.cancelled) {
+          const { guess, ngram } = guessAfter(this.cached, Math.min(maxDraft + 1, left) + 1);
+          ahead = submit({ guess: guess.slice(1), ngram }, tokens.length + 1, this.cached.length + 1, 0);
+        }
+        done = await settle(step);
       }
     } finally {
-      await pending?.catch(() => {});
+      await ahead?.reading.catch(() => {});
     }
     const ms = performance.now() - started;
     const steps = tokens.length + (stopReason === "stop" ? 1 : 0);
@@ -267,7 +355,10 @@ class WebGPUEngine {
     return {
       tokens,
       stopReason,
-      stats: { decodeTokens: steps, decodeMs: ms, decodeTokPerS: steps ? (steps * 1000) / ms : 0, firstTokenMs },
+      stats: {
+        decodeTokens: steps, decodeMs: ms, decodeTokPerS: steps ? (steps * 1000) / ms : 0, firstTokenMs,
+        passes: counts.passes, draftedTokens: counts.drafted, acceptedTokens: counts.accepted,
+      },
     };
   }
 

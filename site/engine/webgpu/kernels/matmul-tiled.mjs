@@ -14,7 +14,7 @@
 // converting each sum to f32 cost what the f16 products saved; the f16 path uses subgroup
 // matrices instead, kernels/matmul-subgroup-matrix.mjs.)
 
-import { MATMUL_BINDINGS, matmulWGSL, matmulDispatch } from "./matmul.mjs";
+import { MATMUL_BINDINGS, matmulWGSL, matmulDispatch, matvecWarpWGSL, matvecWarpDispatch } from "./matmul.mjs";
 import { matmulSubgroupMatrixWGSL } from "./matmul-subgroup-matrix.mjs";
 import { dequantEmitter } from "./quant.mjs";
 
@@ -186,9 +186,11 @@ export function matmulTiledDispatch(rows, nTokens, { tile }) {
   return [Math.ceil(rows / tile.rows), Math.ceil(nTokens / tile.tokens)];
 }
 
-// The prefill mat-mat for a block of any shape: on subgroup matrices where the block has
-// `subgroups` (kernels/matmul-subgroup-matrix.mjs), tiled where it has a `tile`, else matmulWGSL.
+// The prefill mat-mat for a block of any shape: the warp mat-vec for a few tokens where the
+// block has `warps`, on subgroup matrices where it has `subgroups`
+// (kernels/matmul-subgroup-matrix.mjs), tiled where it has a `tile`, else matmulWGSL.
 const prefillKernel = (block) => {
+  if (block.warps) return [matvecWarpWGSL, (rows, nTokens, b) => matvecWarpDispatch(rows, b)];
   if (block.subgroups) return [matmulSubgroupMatrixWGSL, matmulTiledDispatch];
   return block.tile ? [matmulTiledWGSL, matmulTiledDispatch] : [matmulWGSL, matmulDispatch];
 };

@@ -13,6 +13,7 @@
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
 import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, xWord, NIBBLE_X, BYTE_X, nibbleDot, byteDot } from "./quant.mjs";
+import { Q8_BLOCK_BYTES } from "./activations-q8.mjs";
 
 export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2, SPLIT_QKV: 3 });
 // The kernel shapes per kind of GPU. On an emulated GPU workgroups are small: SwiftShader runs
@@ -20,9 +21,12 @@ export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2, SPLIT_QKV: 3 
 // mat-vec's 8 rows per invocation share each load of x (SmolLM2 decode on SwiftShader, alternating
 // runs: +9% in Chromium, +24% in Node over 4 rows; bench/GPU_NOTES.md session 6). Real GPUs want
 // whole warps; their shapes are first guesses, not yet tuned on hardware.
+// matmulFew: the shapes for passes of at most `tokens` tokens (the decode's drafts: a pass of 2
+// tokens costs ~1.4 decode steps in the 2-token shape, 2.7 in the 8-token one; of 4, 1.8 and 2.7).
 export const EMULATED_BLOCKS = Object.freeze({
   matvec: Object.freeze({ rows: 8, tokens: 1, workgroup: 16 }),
   matmul: Object.freeze({ rows: 8, tokens: 8, workgroup: 16 }),
+  matmulFew: Object.freeze([2, 4].map((tokens) => Object.freeze({ rows: 8, tokens, workgroup: 16 }))),
 });
 // The real-GPU mat-vec: a warp of 32 lanes owns `rows` rows (each vec4 of X loaded once for all of
 // them), `warps` warps per workgroup; `subgroups` (set at load where the device has the feature
@@ -34,8 +38,13 @@ export const EMULATED_BLOCKS = Object.freeze({
 // Real-GPU prefill: matmul-tiled.mjs (tiles in workgroup memory) or matmul-subgroup-matrix.mjs
 // (tensor cores, on the f16 path).
 export const TALL_ROWS = 8192;
+// matmulFew: the warp mat-vec over a few tokens, for passes of at most `tokens` (the decode's
+// drafts; the tiled mat-mats take larger ones). 8B Q4_0 passes of 2 / 4 / 8 / 16 tokens on an
+// H100 with int8 rows: 2 rows a warp 7.7 / 10.0 / 11.7 / 17.4 ms, 1 row 8.1 / 8.2 / 11.2 / 19.5,
+// 4-8 rows 11-12 (bench/GPU_NOTES.md session 11).
 export const GPU_BLOCKS = Object.freeze({
   matvec: Object.freeze({ rows: 2, warps: 4, unroll: 2, subgroups: false }),
+  matmulFew: Object.freeze([[4, 1], [8, 2], [16, 2]].map(([tokens, rows]) => Object.freeze({ rows, warps: 4, unroll: 1, subgroups: false, tokens }))),
   matvecTall: Object.freeze({ rows: 8, warps: 2, unroll: 1, subgroups: false }),
   matvecGated: Object.freeze({ rows: 4, warps: 2, unroll: 2, subgroups: false }),
 });
@@ -94,11 +103,12 @@ fn store(r: u32, t: u32, acc: f32) {
 export const MATMUL_BINDINGS = matmulBindings();
 
 // Block j of the int8 row X (activations-q8.mjs) in scope as xa, xb (its 32 values) and xd (scale,
-// scale * sum); `nb` is the row's block count (a WGSL expression).
-const loadXQ8 = (nb, indent) => [
-  "let xa = X[j * 2u];",
-  "let xb = X[j * 2u + 1u];",
-  `let xs = X[2u * ${nb} + (j >> 1u)];`,
+// scale * sum); `nb` is the row's block count (a WGSL expression), `row` where the row starts
+// (an expression ending in "+ ", or "").
+const loadXQ8 = (nb, indent, row = "") => [
+  `let xa = X[${row}j * 2u];`,
+  `let xb = X[${row}j * 2u + 1u];`,
+  `let xs = X[${row}2u * ${nb} + (j >> 1u)];`,
   "let xd = bitcast<vec2<f32>>(select(xs.xy, xs.zw, (j & 1u) != 0u));",
 ].map((line) => indent + line).join("\n");
 
@@ -219,50 +229,68 @@ export const Q8_ACTIVATION_TYPES = Object.freeze(KERNEL_TYPES.filter((t) => matr
 // `q8`: X is the int8 row of activations-q8.mjs (types of Q8_ACTIVATION_TYPES).
 // `split`: that many warps share each row (neighbouring warps, each a stride of the row's blocks)
 // and their sums meet in workgroup memory: more loads in flight for long rows (FFN down).
-export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll: U = 1, split: S = 1, gated = false, q8 = false }) {
+// `tokens`: T > 1 tokens at once, each block's weights read once for all of them: the passes of a
+// few tokens that check drafts, which the tiled mat-mats, made for hundreds of tokens, run at a
+// fraction of the memory bandwidth (with `q8`, X holds a row per token, Q8 rows apart).
+export function matvecWarpWGSL(typeName, { rows: R, warps: NW, subgroups, unroll: U = 1, split: S = 1, gated = false, q8 = false, tokens: T = 1 }) {
   const emit = matrixEmitter(typeName);
   const WG = NW * 32;
   const rows = range(gated ? 2 * R : R);
+  const tokens = range(T);
+  // Partial sums: one accumulator and one `red` span of WG per (row, token).
+  const acc = (r, t) => (T === 1 ? `a${r}` : `a${r}_${t}`);
+  const redAt = (r, t) => `${(r * T + t) * WG}u`;
   const rowIndex = (r) => (r < R ? `min(r0 + ${r}u, shape.rows - 1u)` : `(shape.rows + min(r0 + ${r - R}u, shape.rows - 1u))`);
   const result = (r, sum) => (gated ? `silu(${sum(r)}) * ${sum(R + r)}` : sum(r));
   // Partial sums land in `red`, one per subgroup or (after a tree) per warp; the first lane of a
   // row's first warp adds up the row's, `step` apart, and stores.
+  const pairs = rows.flatMap((r) => tokens.map((t) => [r, t]));
   const storeRows = (step) => `  if (lane == 0u && part == 0u) {
-${rows.map((r) => `    var t${r} = 0.0;
-    for (var q = 0u; q < ${32 * S}u; q += ${step}) { t${r} += red[${r * WG}u + li + q]; }`).join("\n")}
-${range(R).map((r) => `    store(r0 + ${r}u, 0u, ${result(r, (i) => `t${i}`)});`).join("\n")}
+${pairs.map(([r, t]) => `    var t${acc(r, t)} = 0.0;
+    for (var q = 0u; q < ${32 * S}u; q += ${step}) { t${acc(r, t)} += red[${redAt(r, t)} + li + q]; }`).join("\n")}
+${range(R).flatMap((r) => tokens.map((t) => `    store(r0 + ${r}u, ${t}u, ${result(r, (i) => `t${acc(i, t)}`)});`)).join("\n")}
   }`;
   const reduce = subgroups
-    ? `${rows.map((r) => `  let s${r} = subgroupAdd(a${r});
-  if (sid == 0u) { red[${r * WG}u + li] = s${r}; }`).join("\n")}
+    ? `${pairs.map(([r, t]) => `  let s${acc(r, t)} = subgroupAdd(${acc(r, t)});
+  if (sid == 0u) { red[${redAt(r, t)} + li] = s${acc(r, t)}; }`).join("\n")}
   workgroupBarrier();
 ${storeRows("ssz")}`
-    : `${rows.map((r) => `  red[${r * WG}u + li] = a${r};`).join("\n")}
+    : `${pairs.map(([r, t]) => `  red[${redAt(r, t)} + li] = ${acc(r, t)};`).join("\n")}
   workgroupBarrier();
   for (var s = 16u; s > 0u; s >>= 1u) {
-    if (lane < s) {${rows.map((r) => ` red[${r * WG}u + li] += red[${r * WG}u + li + s];`).join("")} }
+    if (lane < s) {${pairs.map(([r, t]) => ` red[${redAt(r, t)} + li] += red[${redAt(r, t)} + li + s];`).join("")} }
     workgroupBarrier();
   }
 ${storeRows("32u")}`;
   // U blocks per lane per iteration (j0, j0 + 32 S, ...): more loads in flight; a block past the
   // end is read clamped and its sum dropped with select.
-  const loadX = q8 ? loadXQ8("nb", "    ")
-    : `${range(8).map((i) => `    let x${i} = X[j * 8u + ${i}u];`).join("\n")}
-${emit.blockDot ? `    let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));\n${emit.blockX ?? ""}` : ""}`;
+  const loadX = (row = "") => (q8 ? loadXQ8("nb", "    ", row)
+    : `${range(8).map((i) => `    let x${i} = X[${row}j * 8u + ${i}u];`).join("\n")}
+${emit.blockDot ? `    let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));\n${emit.blockX ?? ""}` : ""}`);
   const blockDot = (w) => {
     if (q8) return emit.blockDotQ8(w);
     return emit.blockDot ? emit.blockDot(w) : range(8).map((i) => `dot(${emit.chunk(i, w)}, x${i})`).join("\n         + ");
   };
-  const blockStep = (u) => `    {
+  const add = (u, b) => (u === 0 ? b : `select(0.0, ${b}, j0 + ${32 * S * u}u < nb)`);
+  // One token: x first, then each row's block. T tokens: each row's block first, then each
+  // token's x (clamped to the last token) against all of them.
+  const blockStep = (u) => (T === 1 ? `    {
     let j = min(j0 + ${32 * S * u}u, nb - 1u);
-${loadX}
+${loadX()}
 ${rows.map((r) => `    {${emit.head(`row${r}`, "j", "w").replace(/\n/g, "\n      ")}
       let b = ${blockDot("w")};
-      a${r} += ${u === 0 ? "b" : `select(0.0, b, j0 + ${32 * S * u}u < nb)`};
+      a${r} += ${add(u, "b")};
     }`).join("\n")}
-    }`;
+    }` : `    {
+    let j = min(j0 + ${32 * S * u}u, nb - 1u);
+${rows.map((r) => emit.head(`row${r}`, "j", `w${r}`)).join("\n")}
+${tokens.map((t) => `    {
+${loadX(`min(${t}u, step.n_tokens - 1u) * ${q8 ? "q8_row" : "k4"} + `)}
+${rows.map((r) => `    ${acc(r, t)} += ${add(u, blockDot(`w${r}`))};`).join("\n")}
+    }`).join("\n")}
+    }`);
   return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${matmulBindings(q8)}
-var<workgroup> red: array<f32, ${rows.length * WG}>;
+var<workgroup> red: array<f32, ${rows.length * T * WG}>;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32${subgroups ? `,
@@ -271,8 +299,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let part = (li / 32u) % ${S}u;
   let r0 = (wid.x * ${NW / S}u + li / ${32 * S}u) * ${R}u;
 ${rows.map((r) => `  let row${r} = ${rowIndex(r)} * shape.row_bytes;
-  var a${r} = 0.0;`).join("\n")}
+${tokens.map((t) => `  var ${acc(r, t)} = 0.0;`).join("\n")}`).join("\n")}
   let nb = shape.k / 32u;
+  let k4 = shape.k / 4u;
+  let q8_row = ${Q8_BLOCK_BYTES / 8}u * nb / 2u; // vec4s per int8 row (nb is even)
   for (var j0 = li % ${32 * S}u; j0 < nb; j0 += ${32 * S * U}u) {
 ${range(U).map((u) => blockStep(u)).join("\n")}
   }

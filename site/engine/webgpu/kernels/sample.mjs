@@ -1,12 +1,17 @@
-// Sampling on the GPU in one workgroup, so a decode step reads back one token id.
-// temperature == 0: argmax (lowest index on ties, like numpy). Otherwise the logits are cut to
-// the top_k largest (0 = all), then to the smallest top set holding top_p of the probability
-// mass (both thresholds found by bisection on the logit value), and a token is drawn with the
-// uniform number u in [0, 1) that the host derives from the seed. `row` picks the logits row.
+// Sampling on the GPU, one workgroup per logits row, so a decode step reads back token ids, not
+// logits. temperature == 0: argmax (lowest index on ties, like numpy). Otherwise the logits are
+// cut to the top_k largest (0 = all), then to the smallest top set holding top_p of the
+// probability mass (both thresholds found by bisection on the logit value), and a token is drawn
+// with a uniform number in [0, 1) that the host derives from the seed. Workgroup i samples logits
+// row `row` + i with u[i] into ids[dest + i]: one row for a decode step, every row of a pass
+// that checks drafted tokens (the same code either way, so a row sampled twice with the same u
+// gives the same id).
 
 import { treeReduce, minOf, sumOf } from "./reduce.mjs";
 
 const N = 256;
+// The most rows one dispatch samples (the u array of the parameters).
+export const SAMPLE_ROWS = 16;
 const ARGMAX_LOADS = 16;
 const SCAN_LOADS = 8;
 const range = (n) => [...Array(n).keys()];
@@ -24,7 +29,8 @@ const sumFunction = (name, arr, type) => `fn ${name}(tid: u32, v: ${type}) -> ${
 }`;
 
 export const SAMPLE_WGSL = /* wgsl */ `
-struct Params { n_vocab: u32, top_k: u32, temperature: f32, top_p: f32, u: f32, row: u32, pad1: u32, pad2: u32 }
+struct Params { n_vocab: u32, top_k: u32, temperature: f32, top_p: f32, row: u32, dest: u32, pad0: u32, pad1: u32,
+  u: array<vec4<f32>, ${SAMPLE_ROWS / 4}> }
 @group(0) @binding(0) var<storage, read> all_logits: array<f32>;
 @group(0) @binding(1) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -34,8 +40,9 @@ var<workgroup> red_f: array<f32, N>;
 var<workgroup> red_u: array<u32, N>;
 var<workgroup> remainder: f32;
 var<workgroup> owner_slot: u32;
+var<private> row: u32;
 
-fn logit(i: u32) -> f32 { return all_logits[params.row * params.n_vocab + i]; }
+fn logit(i: u32) -> f32 { return all_logits[row * params.n_vocab + i]; }
 
 ${sumFunction("sum_f", "red_f", "f32")}
 
@@ -64,8 +71,11 @@ ${range(SCAN_LOADS).map((k) => `    z += select(0.0, exp((l${k} - top) / params.
 }
 
 @compute @workgroup_size(256)
-fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let tid = lid.x;
+  row = params.row + wid.x;
+  let u = params.u[wid.x / 4u][wid.x % 4u];
+  let out = params.dest + wid.x;
   let n = params.n_vocab;
   var best = -3.0e38;
   var best_i = 0xffffffffu;
@@ -95,7 +105,7 @@ ${range(ARGMAX_LOADS / 4).map((g) => `    for (var k = 0u; k < 4u; k++) {
   let argmax = workgroupUniformLoad(&red_u[0]);
   workgroupBarrier();
   if (params.temperature <= 0.0) {
-    if (tid == 0u) { ids[0] = argmax; }
+    if (tid == 0u) { ids[out] = argmax; }
     return;
   }
 ${treeReduce("red_f", "low", N, minOf, { index: "tid" })}
@@ -142,7 +152,7 @@ ${range(SCAN_LOADS).map((k) => `    if (i0 + ${k}u < end && l${k} >= thr) { z +=
   if (tid == 0u) {
     var total = 0.0;
     for (var i = 0u; i < N; i++) { total += red_f[i]; }
-    let goal = params.u * total;
+    let goal = u * total;
     var before = 0.0;
     var owner = N;
     var fallback = argmax;
@@ -153,7 +163,7 @@ ${range(SCAN_LOADS).map((k) => `    if (i0 + ${k}u < end && l${k} >= thr) { z +=
     }
     owner_slot = owner;
     remainder = goal - before;
-    ids[0] = fallback;
+    ids[out] = fallback;
   }
   workgroupBarrier();
   if (tid == owner_slot) {
@@ -167,6 +177,6 @@ ${range(SCAN_LOADS).map((k) => `      if (i0 + ${k}u < end && l${k} >= thr) {
         if (acc > want) { pick = i0 + ${k}u; break; }
       }`).join("\n")}
     }
-    ids[0] = pick;
+    ids[out] = pick;
   }
 }`;
