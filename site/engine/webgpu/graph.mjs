@@ -483,7 +483,7 @@ export class Graph {
   }
 
   // The prefill shape for a part of `rows` rows in a pass of n tokens, and its pipeline name's
-  // suffix: the smallest few-token block that holds n tokens, if any (emulated GPUs); else the
+  // suffix: the smallest few-token block that holds n tokens, if any (draft passes); else the
   // largest of the XL, tall and plain blocks whose minRows (else TALL_ROWS) the part reaches and
   // whose tiles still make its minWorkgroups, if it has one, in this pass (larger tiles do less
   // work per product but leave a GPU idle when they are few).
