@@ -413,18 +413,18 @@ export class Graph {
     }
   }
 
-  // The few-token blocks that may take int8 activations (where this.fewQ8): the warp ones (real
-  // GPUs), where every row an activation row feeds is a whole number of pairs of blocks (its
-  // rows then lie whole vec4s apart).
+  // The few-token blocks that take int8 activations (where this.q8 and this.fewQ8): the warp
+  // ones (real GPUs), where every row an activation row feeds is a whole number of pairs of
+  // blocks (its rows then lie whole vec4s apart).
   fewQ8Blocks() {
     const { nEmbd, nHead, headDim, nFf } = this.hp;
     const even = [nEmbd, nHead * headDim, nFf].every((k) => k % 64 === 0);
-    return this.fewQ8 && even ? (this.blocks.matmulFew ?? []).filter((b) => b.warps) : [];
+    return this.q8 && this.fewQ8 && even ? (this.blocks.matmulFew ?? []).filter((b) => b.warps) : [];
   }
 
   // The few-token block with int8 activations for a pass of n tokens, if any.
   fewQ8Block(n) {
-    return this.q8 && n > 1 ? this.fewQ8Blocks().find((b) => n <= b.tokens) : undefined;
+    return n > 1 ? this.fewQ8Blocks().find((b) => n <= b.tokens) : undefined;
   }
 
   // A prefill mat-mat spec and, where its type takes int8 activations and a pass of a few tokens
@@ -444,13 +444,14 @@ export class Graph {
     ];
   }
 
-  // x's rows as int8 rows into q8Rows, for a pass of a few tokens that reads them (withFewQ8).
+  // x's rows as int8 rows into q8Rows, for a pass of a few tokens that reads them (withFewQ8);
+  // none where no such pass does.
   quantizeRows(x, q8Rows, k) {
-    return {
+    return this.fewQ8Blocks().length ? [{
       pipeline: () => this.pipelines.quantizeQ8,
       entries: [whole(x), whole(q8Rows), this.uniforms.add((u) => { u[0] = k; })],
       dispatch: (n) => (this.fewQ8Block(n) ? [ceilDiv(k / 32, QUANTIZE_WORKGROUP), n] : [0]),
-    };
+    }] : [];
   }
 
   // Parts this tall take the matvecTall shape at decode (real GPUs).
@@ -574,7 +575,7 @@ export class Graph {
     const xnQ8 = decode ? buf.xnQ8 : null;
     // Prefill passes of a few tokens read int8 rows where their blocks take them (withFewQ8).
     const rowsQ8 = (q8) => (decode ? null : q8);
-    const quantized = (x, q8, k) => (decode || !this.fewQ8Blocks().length || !this.q8 ? [] : [this.quantizeRows(x, q8, k)]);
+    const quantized = (x, q8, k) => (decode ? [] : this.quantizeRows(x, q8, k));
     const attentionQ8 = this.q8 && Boolean(this.pipelines.attentionDecodeQ8);
     for (let i = 0; i < hp.nLayer; i++) {
       const w = layerTensorNames(hp, i);
@@ -725,7 +726,7 @@ export class Graph {
     ];
     const all = [
       this.rmsnorm("output_norm.weight", buf.x, buf.xn),
-      ...(this.q8 && this.fewQ8Blocks().length ? [this.quantizeRows(buf.xn, buf.xnQ8, hp.nEmbd)] : []),
+      ...this.quantizeRows(buf.xn, buf.xnQ8, hp.nEmbd),
       ...this.matmul(out, buf.xn, whole(buf.logits), hp.nVocab, { q8Rows: buf.xnQ8 }),
     ];
     // The one-token pass: as `all`, with int8 activations where they serve.

@@ -285,7 +285,7 @@ ${rows.map((r) => `    {${emit.head(`row${r}`, "j", "w").replace(/\n/g, "\n     
     let j = min(j0 + ${32 * S * u}u, nb - 1u);
 ${rows.map((r) => emit.head(`row${r}`, "j", `w${r}`)).join("\n")}
 ${tokens.map((t) => `    {
-${loadX(`min(${t}u, step.n_tokens - 1u) * ${q8 ? "q8_row" : "k4"} + `)}
+${loadX(`min(${t}u, step.n_tokens - 1u) * x_row + `)}
 ${rows.map((r) => `    ${acc(r, t)} += ${add(u, blockDot(`w${r}`))};`).join("\n")}
     }`).join("\n")}
     }`);
@@ -301,9 +301,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ${rows.map((r) => `  let row${r} = ${rowIndex(r)} * shape.row_bytes;
 ${tokens.map((t) => `  var ${acc(r, t)} = 0.0;`).join("\n")}`).join("\n")}
   let nb = shape.k / 32u;
-  let k4 = shape.k / 4u;
-  let q8_row = ${Q8_BLOCK_BYTES / 8}u * nb / 2u; // vec4s per int8 row (nb is even)
-  for (var j0 = li % ${32 * S}u; j0 < nb; j0 += ${32 * S * U}u) {
+${T === 1 ? "" : `  let x_row = ${q8 ? `${Q8_BLOCK_BYTES / 8}u * nb / 2u` : "shape.k / 4u"}; // vec4s per row of X${q8 ? " (nb is even)" : ""}
+`}  for (var j0 = li % ${32 * S}u; j0 < nb; j0 += ${32 * S * U}u) {
 ${range(U).map((u) => blockStep(u)).join("\n")}
   }
 ${reduce}
