@@ -4,7 +4,9 @@
 //        [--precision auto|f32|f16] [--compare-precision] [--prefill-chunk N] [--context N]
 //        [--real-gpu-kernels] (where the GPU is emulated, run the real GPUs' kernels anyway)
 //        [--sampling '{"temperature": 0.8, "topK": 40, "topP": 0.95, "seed": 1}'] (default greedy)
-//        [--activations q8|f32] (the decode mat-vecs' input; default q8 where it compiles)
+//        [--activations q8|f32] (the mat-vecs' and mat-mats' input; default q8 where it compiles)
+//        [--stable] (Dawn without its unsafe APIs, as Chrome without its experimental flag: no
+//        subgroup matrices, so prefill takes the tiled mat-mats)
 //        [--profile] (GPU time per kernel of one decode step and of one prefill chunk)
 //        [--tasks PROMPTS.json [--drafts 0,auto]] (decoding the app's real task prompts, made by
 //        bench/task_prompts.py, with each cap on prompt lookup's drafts: tok/s, passes, drafted
@@ -45,12 +47,13 @@ const { values, positionals } = parseArgs({
     "compare-precision": { type: "boolean", default: false },
     tasks: { type: "string", default: "" },
     drafts: { type: "string", default: "0,auto" },
+    stable: { type: "boolean", default: false },
   },
 });
 
 Object.assign(globalThis, globals);
 // Dawn keeps shader-f16 off on NVIDIA's Vulkan driver unless asked (so does Chrome there).
-const dawnFlags = ["enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia", "disable-dawn-features=timestamp_quantization"];
+const dawnFlags = [`enable-dawn-features=${values.stable ? "" : "allow_unsafe_apis,"}vulkan_enable_f16_on_nvidia`, "disable-dawn-features=timestamp_quantization"];
 if (values.dawn) dawnFlags.push(...values.dawn.split(" "));
 Object.defineProperty(globalThis.navigator, "gpu", { value: create(dawnFlags), configurable: true });
 

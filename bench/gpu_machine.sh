@@ -10,6 +10,8 @@
 #        kernels against the reference ones: bench/kernel_check_node.mjs)
 #        bash bench/gpu_machine.sh tasks PROMPTS.json MODEL.gguf ...   (decoding the app's task
 #        prompts with and without prompt lookup's drafts: engine_node.mjs --tasks)
+#        bash bench/gpu_machine.sh tiled-q8 [--chunk N] [--types A,B]   (the int8-activation
+#        prefill mat-mat against the float tiled one: bench/tiled_q8_node.mjs)
 #        bash bench/gpu_machine.sh matvec        (Q4_0 mat-vec layouts: bench/matvec_layouts_node.mjs;
 #        MATVEC_ARGS=--sweep for the engine kernel's shapes)
 #        bash bench/gpu_machine.sh llamacpp [shape ...]   (native llama.cpp CUDA on the same
@@ -41,6 +43,11 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=c
 if [ "${1:-}" = check ]; then
   shift
   /tmp/node/node bench/kernel_check_node.mjs "$@" | tee -a "$out/kernel-check.jsonl"
+  exit "${PIPESTATUS[0]}"
+fi
+if [ "${1:-}" = tiled-q8 ]; then
+  shift
+  /tmp/node/node bench/tiled_q8_node.mjs "$@" | tee -a "$out/tiled-q8.jsonl"
   exit "${PIPESTATUS[0]}"
 fi
 if [ "${1:-}" = matvec ]; then

@@ -9,6 +9,7 @@
 // bench/gpu_machine.sh.)
 import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
+import { storageBuffer, uniformBuffer } from "./dawn_buffers.mjs";
 import { EMULATED_BLOCKS, matmulDispatch, matmulWGSL } from "../site/engine/webgpu/kernels/matmul.mjs";
 import { TENSOR_TYPES, rowBytes } from "../site/engine/webgpu/tensor-types.mjs";
 
@@ -22,16 +23,8 @@ const typeByName = new Map([...TENSOR_TYPES.values()].map((t) => [t.name, t]));
 const SHAPES = { ffn_gate: [1536, 576], ffn_down: [576, 1536], output: [49152, 576], qwen_ffn_down: [896, 4864] };
 const ROUNDS = 5;
 
-const storage = (bytes, usage = 0) => {
-  const buffer = device.createBuffer({ size: Math.max(16, Math.ceil(bytes.byteLength / 4) * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | usage });
-  device.queue.writeBuffer(buffer, 0, bytes);
-  return buffer;
-};
-const uniform = (words) => {
-  const buffer = device.createBuffer({ size: words.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(buffer, 0, words);
-  return buffer;
-};
+const storage = (data) => storageBuffer(device, data);
+const uniform = (words) => uniformBuffer(device, words);
 
 async function timeKernel(typeName, [rows, k], block) {
   const bytesPerRow = rowBytes(typeByName.get(typeName), k);

@@ -252,10 +252,11 @@ def quantize_activations_q8(x: np.ndarray) -> np.ndarray:
 
 
 def activations_q8_bytes(x: np.ndarray) -> bytes:
-    """One row of x in the engine's int8 activation layout: the int8s, then (d, d * sum) per block."""
-    q, d = activations_q8(x)
+    """Rows of x in the engine's int8 activation layout, one after another: a row's int8s, then
+    (d, d * sum) per block."""
+    q, d = activations_q8(np.atleast_2d(x))
     scales = np.concatenate([d, d * q.sum(axis=-1, keepdims=True, dtype=np.int32).astype(np.float32)], axis=-1)
-    return q.tobytes() + scales.astype(np.float32).tobytes()
+    return b"".join(row.tobytes() + row_scales.astype(np.float32).tobytes() for row, row_scales in zip(q, scales))
 
 
 def forward(model: Model, ids: list[int], q8_from: int | None = None) -> np.ndarray:

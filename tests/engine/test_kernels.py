@@ -57,9 +57,9 @@ BLOCKS += [(100, {"tile": {"rows": 32, "tokens": 64, "blocks": 2}, "rows": 2, "t
 
 
 def run_matmul(harness, type_name, raw, x, block, k=K):
-    """x: float rows, or one row of int8 activations (bytes) for a q8 block."""
+    """x: float rows, given to a q8 block as int8 activation rows."""
     row_bytes = raw.shape[1] if raw.dtype == np.uint8 else raw.shape[1] * raw.itemsize
-    n_tokens, x_bytes = (1, x) if isinstance(x, bytes) else (len(x), x.astype(np.float32).tobytes())
+    n_tokens, x_bytes = len(x), activations_q8_bytes(x) if block.get("q8") else x.astype(np.float32).tobytes()
     out = harness.evaluate(
         "(a) => window.harness.matmul(a)",
         {"type": type_name, "weights": b64(raw), "rows": ROWS, "k": k, "rowBytes": row_bytes,
@@ -68,14 +68,26 @@ def run_matmul(harness, type_name, raw, x, block, k=K):
     return from_b64(out).reshape(n_tokens, ROWS)
 
 
-@pytest.mark.parametrize("type_name", list(DEQUANTIZERS))
-@pytest.mark.parametrize("n_tokens,block", BLOCKS)
+# The prefill mat-mat on int8 activations (kernels/matmul-tiled-q8.mjs TILED_Q8_BLOCK) with
+# partial tiles, and with K steps of 3 blocks (the last past K).
+TILED_Q8 = {"tile": {"rows": 64, "tokens": 64, "blocks": 2}, "rows": 4, "tokens": 4, "q8": True}
+BLOCKS_Q8 = [(n, TILED_Q8) for n in (17, 100)] + [
+    (40, {"tile": {"rows": 32, "tokens": 32, "blocks": 3}, "rows": 2, "tokens": 4, "q8": True}),
+]
+
+
+@pytest.mark.parametrize("type_name,n_tokens,block", [(t, n, b) for t in DEQUANTIZERS for n, b in BLOCKS]
+                         + [(t, n, b) for t in sorted(Q8_ACTIVATION_TYPES) for n, b in BLOCKS_Q8])
 def test_matmul_kernel(harness, type_name, n_tokens, block):
+    """Every mat-mat shape against numpy: float64 products of the dequantized weights and x (for
+    an int8 block, x rounded as the engine rounds it)."""
     rng = np.random.default_rng(3)
     raw, _ = _matrix(rng, type_name, ROWS, K, scale=0.5)
     w = dequantize(type_name, raw, K).astype(np.float64)
     x = rng.standard_normal((n_tokens, K))
     got = run_matmul(harness, type_name, raw, x, block)
+    if block.get("q8"):
+        x = quantize_activations_q8(x)
     expected = x @ w.T
     bound = 1e-5 * (np.abs(x) @ np.abs(w).T) + 1e-6
     assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
@@ -101,7 +113,7 @@ def check_matvec(harness, type_name, block, k, seed):
     raw, _ = _matrix(rng, type_name, (2 if gated else 1) * ROWS, k, scale=0.5)
     w = dequantize(type_name, raw, k).astype(np.float64)
     x = rng.standard_normal((1, k))
-    got = run_matmul(harness, type_name, raw, activations_q8_bytes(x) if block.get("q8") else x, block, k=k)
+    got = run_matmul(harness, type_name, raw, x, block, k=k)
     if block.get("q8"):
         x = quantize_activations_q8(x)
     y = x @ w.T

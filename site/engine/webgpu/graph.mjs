@@ -12,6 +12,7 @@ import {
   prefillMatmulWGSL, prefillMatmulDispatch, tiledBlocksFor,
 } from "./kernels/matmul-tiled.mjs";
 import { subgroupMatrixSupport, subgroupMatrixBlocksFor } from "./kernels/matmul-subgroup-matrix.mjs";
+import { TILED_Q8_BLOCK } from "./kernels/matmul-tiled-q8.mjs";
 import {
   attentionSubgroupMatrixWGSL, attentionSubgroupMatrixFits, attentionSubgroupMatrixBytes, attentionSubgroupMatrixDispatch,
 } from "./kernels/attention-subgroup-matrix.mjs";
@@ -134,8 +135,10 @@ const NO_FUSIONS = Object.freeze({ attention: false, qkv: false, gateUp: false }
 // precision "f16" (the device has shader-f16) stores the KV cache as f16 and runs prefill on
 // f16 subgroup matrices where the device has them. activations "q8" (the default; real GPUs
 // whose WGSL has dot4I8Packed) gives the one-token pass's mat-vecs of Q8_ACTIVATION_TYPES their
-// input as int8 (kernels/activations-q8.mjs), and those of few-token passes on wide models;
-// "f32" keeps it float.
+// input as int8 (kernels/activations-q8.mjs), those of few-token passes on wide models, and
+// those of longer prefill passes where their mat-mats are tiled (kernels/matmul-tiled-q8.mjs:
+// GPUs without subgroup matrices, which is Chrome without its experimental flag); "f32" keeps
+// them float.
 export class Graph {
   static async create(device, hp, weights, emulatedGPU, options = {}) {
     const graph = new Graph(device, hp, weights, emulatedGPU, { precision: "f32", ...options });
@@ -159,8 +162,10 @@ export class Graph {
     const workgroupBytes = device.limits.maxComputeWorkgroupStorageSize;
     this.tiledBlocks = tiledBlocksFor(workgroupBytes);
     const matrices = precision === "f16" && subgroupMatrixSupport(device.features, adapterInfo).ok;
+    // Where the mat-mats are tiled (no subgroup matrices), prefill passes past the few-token
+    // blocks take the int8-activation tiles (matmulQ8, q8RowsBlock).
     this.blocks = emulatedGPU ? EMULATED_BLOCKS : {
-      ...GPU_BLOCKS, ...(matrices ? subgroupMatrixBlocksFor(workgroupBytes) : this.tiledBlocks),
+      ...GPU_BLOCKS, ...(matrices ? subgroupMatrixBlocksFor(workgroupBytes) : { ...this.tiledBlocks, matmulQ8: TILED_Q8_BLOCK }),
     };
     // Prefill attention: three passes where emulated, else one (tensor cores where they apply;
     // makePipelines falls back to the tiled kernel if that one does not compile).
@@ -238,8 +243,9 @@ export class Graph {
   async build() {
     const { device, hp } = this;
     const T = this.prefillChunk;
-    // The int8 activation rows: one for the one-token pass, one per token of a few-token pass.
-    const q8Rows = Math.max(1, ...this.fewQ8Blocks().map((b) => b.tokens));
+    // The int8 activation rows: one for the one-token pass, one per token of a prefill pass that
+    // reads them.
+    const q8Rows = Math.max(1, ...this.q8RowBlocks().map((b) => (b.warps ? b.tokens : T)));
     const f = 4;
     const qDim = hp.nHead * hp.headDim;
     const kvDim = hp.nKv * hp.headDim;
@@ -350,7 +356,7 @@ export class Graph {
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
     }
     jobs.sample = make(SAMPLE_WGSL);
-    const q8 = this.q8 ? this.q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr }, { types, tallTypes, wideTypes, gatedTypes }) : null;
+    const q8 = this.q8 ? this.q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr, layout }, { types, tallTypes, wideTypes, gatedTypes }) : null;
     const names = Object.keys(jobs);
     try {
       const made = await Promise.all(Object.values(jobs));
@@ -361,9 +367,10 @@ export class Graph {
   }
 
   // The int8-activation pipelines ("matvec.TYPE[.tall|.wide|.gated].q8", "matmul.TYPE.fewT.q8",
+  // "matmul.TYPE.tiled.q8",
   // "rmsnormQ8", "quantizeQ8", "attentionDecodeQ8", "attentionCombineQ8"), or none, with this.q8
   // turned off, where they do not compile (WGSL without dot4I8Packed).
-  async q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr }, { types, tallTypes, wideTypes, gatedTypes }) {
+  async q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr, layout }, { types, tallTypes, wideTypes, gatedTypes }) {
     const jobs = { rmsnormQ8: makeNorm(true), quantizeQ8: make(QUANTIZE_Q8_WGSL) };
     if (this.fuse.attention && attentionQ8Fits(this.hp.headDim)) {
       const split = decodeSplit(this.hp);
@@ -375,7 +382,9 @@ export class Graph {
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall.q8`] = makeMatvec(type, this.q8Blocks.matvecTall);
       if (wideTypes.has(type) && this.q8Blocks.matvecWide) jobs[`matvec.${type}.wide.q8`] = makeMatvec(type, this.q8Blocks.matvecWide);
       if (gatedTypes.has(type)) jobs[this.gatedKernelName(type, true)] = makeMatvec(type, { ...this.gatedBlock(true), gated: true });
-      for (const block of this.fewQ8Blocks()) jobs[`matmul.${type}.few${block.tokens}.q8`] = makeMatvec(type, { ...block, q8: true });
+      for (const block of this.q8RowBlocks()) {
+        jobs[this.q8RowsKernelName(type, block)] = block.warps ? makeMatvec(type, { ...block, q8: true }) : make(prefillMatmulWGSL(type, block), layout);
+      }
     }
     try {
       const made = await Promise.all(Object.values(jobs));
@@ -413,44 +422,53 @@ export class Graph {
     }
   }
 
-  // The few-token blocks that take int8 activations (where this.q8 and this.fewQ8): the warp
-  // ones (real GPUs), where every row an activation row feeds is a whole number of pairs of
-  // blocks (its rows then lie whole vec4s apart).
-  fewQ8Blocks() {
+  // The prefill blocks that read int8 activation rows (where this.q8, and where every row an
+  // activation row feeds is a whole number of pairs of blocks, so that its rows lie whole vec4s
+  // apart): the few-token warp blocks where this.fewQ8, and the int8 tiles (matmulQ8) past them.
+  q8RowBlocks() {
     const { nEmbd, nHead, headDim, nFf } = this.hp;
     const even = [nEmbd, nHead * headDim, nFf].every((k) => k % 64 === 0);
-    return this.q8 && this.fewQ8 && even ? (this.blocks.matmulFew ?? []).filter((b) => b.warps) : [];
+    if (!this.q8 || !even) return [];
+    const few = this.fewQ8 ? (this.blocks.matmulFew ?? []).filter((b) => b.warps) : [];
+    return this.blocks.matmulQ8 ? [...few, this.blocks.matmulQ8] : few;
   }
 
-  // The few-token block with int8 activations for a pass of n tokens, if any.
-  fewQ8Block(n) {
-    return n > 1 ? this.fewQ8Blocks().find((b) => n <= b.tokens) : undefined;
+  // The block of a prefill pass of n tokens that reads int8 rows, if any.
+  q8RowsBlock(n) {
+    if (n < 2 || !this.q8RowBlocks().length) return undefined;
+    const few = this.blocks.matmulFew?.find((b) => n <= b.tokens);
+    return few ? this.q8RowBlocks().find((b) => b === few) : this.blocks.matmulQ8;
   }
 
-  // A prefill mat-mat spec and, where its type takes int8 activations and a pass of a few tokens
-  // has a block for them, its twin reading x's int8 rows in `q8Rows` (each runs only for the
-  // passes the other does not).
-  withFewQ8(spec, type, rows, q8Rows) {
-    if (!q8Rows || !this.takesQ8(type) || !this.fewQ8Blocks().length) return [spec];
-    const few = (n) => this.fewQ8Block(n);
+  q8RowsKernelName(type, block) {
+    return `matmul.${type}${block.warps ? `.few${block.tokens}` : ".tiled"}.q8`;
+  }
+
+  // A prefill mat-mat spec and, where its type takes int8 activations and a pass has a block
+  // that reads them, its twin reading x's int8 rows in `q8Rows` (each runs only for the passes
+  // the other does not).
+  withQ8Rows(spec, type, rows, q8Rows) {
+    if (!q8Rows || !this.takesQ8(type) || !this.q8RowBlocks().length) return [spec];
+    const q8 = (n) => this.q8RowsBlock(n);
     return [
-      { ...spec, dispatch: (n, pos0) => (few(n) ? [0] : spec.dispatch(n, pos0)) },
+      { ...spec, dispatch: (n, pos0) => (q8(n) ? [0] : spec.dispatch(n, pos0)) },
       {
         ...spec,
-        pipeline: (n) => this.pipelines[`matmul.${type}.few${few(n)?.tokens}.q8`],
+        label: `${spec.label}.q8`,
+        pipeline: (n) => q8(n) && this.pipelines[this.q8RowsKernelName(type, q8(n))],
         entries: spec.entries.with(1, whole(q8Rows)),
-        dispatch: (n) => (few(n) ? matvecWarpDispatch(rows, few(n)) : [0]),
+        dispatch: (n) => (q8(n) ? prefillMatmulDispatch(rows, n, q8(n)) : [0]),
       },
     ];
   }
 
-  // x's rows as int8 rows into q8Rows, for a pass of a few tokens that reads them (withFewQ8);
-  // none where no such pass does.
+  // x's rows as int8 rows into q8Rows, for a prefill pass that reads them (withQ8Rows); none
+  // where no pass does.
   quantizeRows(x, q8Rows, k) {
-    return this.fewQ8Blocks().length ? [{
+    return this.q8RowBlocks().length ? [{
       pipeline: () => this.pipelines.quantizeQ8,
       entries: [whole(x), whole(q8Rows), this.uniforms.add((u) => { u[0] = k; })],
-      dispatch: (n) => (this.fewQ8Block(n) ? [ceilDiv(k / 32, QUANTIZE_WORKGROUP), n] : [0]),
+      dispatch: (n) => (this.q8RowsBlock(n) ? [ceilDiv(k / 32, QUANTIZE_WORKGROUP), n] : [0]),
     }] : [];
   }
 
@@ -502,13 +520,13 @@ export class Graph {
   // at positions pos0..; bindAll turns the entries into a bind group once. x is a buffer, y a
   // binding resource (the prefill's q, k, v are parts of one buffer). `q8`: a one-token spec
   // whose input is x's int8 row in that buffer, where the type takes it; `q8Rows`: a prefill
-  // spec's int8 rows of x for passes of a few tokens (withFewQ8).
+  // spec's int8 rows of x, for the passes whose blocks read them (withQ8Rows).
   matmul(name, x, y, yStride, { mode = MODE.STORE, bias = null, aux = null, q8 = null, q8Rows = null } = {}) {
     const t = this.tensor(name);
     const xQ8 = this.takesQ8(t.type.name) ? q8 : null;
     return t.parts.flatMap((part) => {
       const matvec = this.matvecKernel(t.type.name, part.rowCount, Boolean(xQ8), t.rowLength);
-      return this.withFewQ8({
+      return this.withQ8Rows({
         label: name,
         pipeline: (n) => this.pipelines[n === 1 ? matvec.name : `matmul.${t.type.name}${this.prefillBlock(part.rowCount, n).suffix}`],
         layout: this.matmulLayout,
@@ -573,7 +591,7 @@ export class Graph {
     // The one-token pass reads int8 activations where it can (buf.*Q8); the fused attention
     // writes its output so where its heads split into blocks of 32.
     const xnQ8 = decode ? buf.xnQ8 : null;
-    // Prefill passes of a few tokens read int8 rows where their blocks take them (withFewQ8).
+    // Prefill passes read int8 rows where their blocks take them (withQ8Rows).
     const rowsQ8 = (q8) => (decode ? null : q8);
     const quantized = (x, q8, k) => (decode ? [] : this.quantizeRows(x, q8, k));
     const attentionQ8 = this.q8 && Boolean(this.pipelines.attentionDecodeQ8);
@@ -658,7 +676,7 @@ export class Graph {
   qkvMatmul({ weights, bias, type, rowLength, bytesPerRow }) {
     const rows = weights.rowCount;
     const qDim = this.hp.nHead * this.hp.headDim;
-    return this.withFewQ8({
+    return this.withQ8Rows({
       label: "attn_qkv",
       pipeline: (n) => this.pipelines[`matmul.${type}${this.prefillBlock(rows, n).suffix}`],
       layout: this.matmulLayout,

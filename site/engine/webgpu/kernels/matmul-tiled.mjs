@@ -17,6 +17,7 @@
 import { MATMUL_BINDINGS, matmulWGSL, matmulDispatch, matvecWarpWGSL, matvecWarpDispatch } from "./matmul.mjs";
 import { matmulSubgroupMatrixWGSL } from "./matmul-subgroup-matrix.mjs";
 import { dequantEmitter } from "./quant.mjs";
+import { matmulTiledQ8WGSL } from "./matmul-tiled-q8.mjs";
 
 // 256 invocations of 2 x 4 outputs in 12 KiB of workgroup memory: each weight is dequantized
 // once per 64 tokens of a prefill chunk (graph.mjs); tiles of 32 rows make enough workgroups
@@ -188,11 +189,13 @@ export function matmulTiledDispatch(rows, nTokens, { tile }) {
 
 // The prefill mat-mat for a block of any shape: the warp mat-vec for a few tokens where the
 // block has `warps`, on subgroup matrices where it has `subgroups`
-// (kernels/matmul-subgroup-matrix.mjs), tiled where it has a `tile`, else matmulWGSL.
+// (kernels/matmul-subgroup-matrix.mjs), tiled where it has a `tile` (on int8 activations where
+// it has `q8`, kernels/matmul-tiled-q8.mjs), else matmulWGSL.
 const prefillKernel = (block) => {
   if (block.warps) return [matvecWarpWGSL, (rows, nTokens, b) => matvecWarpDispatch(rows, b)];
   if (block.subgroups) return [matmulSubgroupMatrixWGSL, matmulTiledDispatch];
-  return block.tile ? [matmulTiledWGSL, matmulTiledDispatch] : [matmulWGSL, matmulDispatch];
+  if (block.tile) return [block.q8 ? matmulTiledQ8WGSL : matmulTiledWGSL, matmulTiledDispatch];
+  return [matmulWGSL, matmulDispatch];
 };
 
 export function prefillMatmulWGSL(typeName, block) {

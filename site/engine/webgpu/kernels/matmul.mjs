@@ -12,7 +12,7 @@
 // matvecLanesWGSL: the decode mat-vec for real GPUs: LANES neighbouring invocations share a row
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
-import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, xWord, NIBBLE_X, BYTE_X, nibbleDot, byteDot } from "./quant.mjs";
+import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, NIBBLE_X, BYTE_X, nibbleDot, byteDot, withQ8 } from "./quant.mjs";
 import { Q8_BLOCK_BYTES } from "./activations-q8.mjs";
 
 export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2, SPLIT_QKV: 3 });
@@ -101,6 +101,7 @@ fn store(r: u32, t: u32, acc: f32) {
   Y[i] = v;
 }`;
 export const MATMUL_BINDINGS = matmulBindings();
+export const MATMUL_BINDINGS_Q8 = matmulBindings(true);
 
 // Block j of the int8 row X (activations-q8.mjs) in scope as xa, xb (its 32 values) and xd (scale,
 // scale * sum); `nb` is the row's block count (a WGSL expression), `row` where the row starts
@@ -205,20 +206,19 @@ const Q4_0_ALIGNED = {
   // The whole block's dot with x0..x7: d * (q . x - 8 * sum(x)).
   blockX: NIBBLE_X,
   blockDot: (w) => `${w}d * (${nibbleDot((k) => `${w}q${k}`)} + 8.0 * (xtop - xsum))`,
-  // Against int8 x (xd = its scale and scaled sum): d * xd.x * (q . xq) - 8 * d * xd.y; word k's
-  // low nibbles are values 4k.., its high nibbles 16 + 4k...
-  blockDotQ8: (w) => `${w}d * (xd.x * f32(${range(4).map((k) => `dot4I8Packed(${w}q${k} & 0x0f0f0f0fu, ${xWord(k)}) + dot4I8Packed((${w}q${k} >> 4u) & 0x0f0f0f0fu, ${xWord(k + 4)})`).join("\n           + ")}) - 8.0 * xd.y)`,
+  // Word k's low nibbles are values 4k.., its high nibbles 16 + 4k...
+  ...withQ8({ word: (w, k) => `(${w}q${k % 4}${k < 4 ? "" : " >> 4u"}) & 0x0f0f0f0fu`, offset: 8, scales: (w) => [`${w}d`] }),
 };
 const Q8_0_ALIGNED = {
   head: scaleThenWords(8),
   chunk: (i, w) => `i8x4(${w}q${i}) * ${w}d`,
   blockX: BYTE_X,
   blockDot: (w) => `${w}d * (${byteDot((k) => `${w}q${k}`)} - 128.0 * (xsum - xtop))`,
-  blockDotQ8: (w) => `${w}d * xd.x * f32(${range(8).map((k) => `dot4I8Packed(${w}q${k}, ${xWord(k)})`).join(" + ")})`,
+  ...withQ8({ word: (w, k) => `${w}q${k}`, signed: true, scales: (w) => [`${w}d`] }),
 };
 
 // The emitter the mat-vec / mat-mat kernels use: aligned word reads where a type has them.
-const matrixEmitter = (typeName) => ({ Q4_0: Q4_0_ALIGNED, Q8_0: Q8_0_ALIGNED })[typeName] ?? dequantEmitter(typeName);
+export const matrixEmitter = (typeName) => ({ Q4_0: Q4_0_ALIGNED, Q8_0: Q8_0_ALIGNED })[typeName] ?? dequantEmitter(typeName);
 
 // The weight types whose one-token mat-vec can take int8 activations (the `q8` block option):
 // those with an int8 dot product.

@@ -5,10 +5,11 @@
 //   blockDot(w)      (some types) the block's dot product with x0 .. x7 (vec4s in scope, and
 //                    xsum = their sum) with the scale applied once per block, not per weight;
 //   blockX           its statements on x0 .. x7 alone, run once per block for all rows.
-//   blockDotQ8(w)    (Q8_ACTIVATION_TYPES) the block's dot product with int8 activations
-//                    (activations-q8.mjs): their words xa, xb (values 0-15, 16-31) and xd (scale,
-//                    scale * sum) in scope; integer dot products of four (dot4I8Packed), the
-//                    scales applied once.
+//   q8               (Q8_ACTIVATION_TYPES) the block as int8 values for integer dot products of
+//                    four (dot4I8Packed), see q8Parts;
+//   blockDotQ8(w)    from q8: the block's dot product with int8 activations (activations-q8.mjs):
+//                    their words xa, xb (values 0-15, 16-31) and xd (scale, scale * sum) in
+//                    scope, the scales applied once.
 // The generated code is straight-line on purpose: SwiftShader spills private arrays and
 // aggregate return values to memory, which made kernels several times slower.
 // tests/engine/reference.py holds the numpy version of each.
@@ -79,12 +80,37 @@ export const nibbleDot = (q) => range(4).map((k) => `dot(masked(${q(k)}, LO_NIBB
 export const byteDot = (q) => range(8).map((k) => `dot(masked(${q(k)} ^ 0x00808080u, BYTES), xp${k})`).join("\n         + ");
 
 // The int8 activation word of values 4k .. 4k+3 of the block (k < 8).
-export const xWord = (k) => `${k < 4 ? "xa" : "xb"}.${"xyzw"[k % 4]}`;
-// The integer dot product of 32 weights, given as 8 words of 4 unsigned bytes (< 128), with the
-// block's int8 activations.
-const dotQ8 = (word) => range(8).map((k) => `dot4I8Packed(${word(k)}, ${xWord(k)})`).join("\n           + ");
+const xWord = (k) => `${k < 4 ? "xa" : "xb"}.${"xyzw"[k % 4]}`;
+// A block as int8 values (q8Parts): word(w, k) an expression for the word of values 4k .. 4k+3
+// (k < 8) as four bytes, each less than 128, or signed bytes where `signed`; a weight is
+// scale * (byte - offset) + bias, where scales(w) gives one scale for the block or two, for
+// values 0-15 and 16-31, and bias(w) (if any) one more term per block.
+const q8Parts = (parts) => ({ offset: 0, signed: false, bias: null, ...parts });
+
+// The integer dot product of words k0 .. k0 + n - 1 of the block with its int8 activations.
+const dotQ8 = (word, k0 = 0, n = 8) => range(n).map((k) => `dot4I8Packed(${word(k0 + k)}, ${xWord(k0 + k)})`).join("\n           + ");
 // The sum of the int8 activations k0 .. k0+3 words (a 16-value half of the block).
 const halfSumQ8 = (k0) => range(4).map((k) => `dot4I8Packed(${xWord(k0 + k)}, 0x01010101u)`).join(" + ");
+
+// The block's dot product with int8 activations from its q8 parts: sum over values of
+// scale * (byte - offset) * d * xq + bias * d * xq, with xd = (d, d * sum xq).
+function blockDotQ8({ word, offset, scales, bias }) {
+  return (w) => {
+    const wordOf = (k) => word(w, k);
+    const s = scales(w);
+    const biasTerm = bias ? ` + ${bias(w)} * xd.y` : "";
+    if (s.length === 2) {
+      const half = (k0) => `f32(${dotQ8(wordOf, k0, 4)}${offset ? ` - ${offset} * (${halfSumQ8(k0)})` : ""})`;
+      return `xd.x * (${s[0]} * ${half(0)} + ${s[1]} * ${half(4)})${biasTerm}`;
+    }
+    const dots = `xd.x * f32(${dotQ8(wordOf)})`;
+    return `${s[0]} * ${offset ? `(${dots} - ${offset}.0 * xd.y)` : dots}${biasTerm}`;
+  };
+}
+
+// An emitter's q8 parts and the block dot product made from them.
+export const withQ8 = (parts) => ({ q8: q8Parts(parts), blockDotQ8: blockDotQ8(q8Parts(parts)) });
+
 const LO4 = (q) => `(${q}) & 0x0f0f0f0fu`;
 // Four bits of h (from bit `first`) moved to bit 4 of each byte of a word.
 const bitsToBytes = (h, first) => `spread4((${h} >> ${first}u) & 0xfu)`;
@@ -136,7 +162,7 @@ ${range(4).map((k) => `let ${w}q${k} = W[${w}b + ${1 + k}u];`).join("\n")}`,
     chunk: (i, w) => `${nib(`${w}q${i % 4}`, i >= 4)} * ${w}dm.x + ${w}dm.y`,
     blockX: NIBBLE_X,
     blockDot: (w) => `${w}dm.x * (${nibbleDot((k) => `${w}q${k}`)} + 8.0 * xtop) + ${w}dm.y * xsum`,
-    blockDotQ8: (w) => `${w}dm.x * xd.x * f32(${dotQ8((k) => (k < 4 ? LO4 : HI4)(`${w}q${k % 4}`))}) + ${w}dm.y * xd.y`,
+    ...withQ8({ word: (w, k) => (k < 4 ? LO4 : HI4)(`${w}q${k % 4}`), scales: (w) => [`${w}dm.x`], bias: (w) => `${w}dm.y` }),
   },
   Q5_0: {
     head: (row, j, w) => `
@@ -145,8 +171,8 @@ let ${w}d = f16_at(${w}b);
 let ${w}h = u32_at_even(${w}b + 2u);
 ${range(4).map((k) => `let ${w}q${k} = u32_at_even(${w}b + ${6 + 4 * k}u);`).join("\n")}`,
     chunk: (i, w) => `(${nib(`${w}q${i % 4}`, i >= 4)} + ${fifthBits(`${w}h`, 4 * i)} - 16.0) * ${w}d`,
-    // Each byte's value: its nibble and the fifth bit from h; (q . xq - 16 * sum xq).
-    blockDotQ8: (w) => `${w}d * (xd.x * f32(${dotQ8((k) => `(${(k < 4 ? LO4 : HI4)(`${w}q${k % 4}`)}) | ${bitsToBytes(`${w}h`, 4 * k)}`)}) - 16.0 * xd.y)`,
+    // Each byte's value: its nibble and the fifth bit from h, less 16.
+    ...withQ8({ word: (w, k) => `(${(k < 4 ? LO4 : HI4)(`${w}q${k % 4}`)}) | ${bitsToBytes(`${w}h`, 4 * k)}`, offset: 16, scales: (w) => [`${w}d`] }),
   },
   Q8_0: {
     head: (row, j, w) => `
@@ -158,7 +184,7 @@ let ${w}d = f16_at(${w}b);`,
     head: (row, j, w) => `${kHead(row, j, w, 144)}${K4_SCALES(w)}
 let ${w}qs = ((${w}b + 16u) >> 2u) + (${w}s >> 1u) * 8u;`,
     chunk: (i, w) => `nibbles(W[${w}qs + ${i}u], ${w}odd) * ${w}d - ${w}m`,
-    blockDotQ8: (w) => `${w}d * xd.x * f32(${dotQ8((k) => LO4(`W[${w}qs + ${k}u] >> select(0u, 4u, ${w}odd)`))}) - ${w}m * xd.y`,
+    ...withQ8({ word: (w, k) => LO4(`W[${w}qs + ${k}u] >> select(0u, 4u, ${w}odd)`), scales: (w) => [`${w}d`], bias: (w) => `-${w}m` }),
   },
   Q5_K: {
     head: (row, j, w) => `${kHead(row, j, w, 176)}${K4_SCALES(w)}
@@ -169,7 +195,10 @@ let ${w}hs = BYTE_WEIGHTS * vec4<f32>(1.0, 1.0, 1.0, select(1.0, -1.0, ${w}s == 
     // Bit s of each qh byte, read by the mask hm and worth 16 (hs; as i32, bit 31 is negative).
     chunk: (i, w) => `(nibbles(W[${w}qs + ${i}u], ${w}odd) + masked(W[${w}qh + ${i}u], ${w}hm) * ${w}hs) * ${w}d - ${w}m`,
     // The fifth bit of each byte's value: bit s of each qh byte, moved to bit 4.
-    blockDotQ8: (w) => `${w}d * xd.x * f32(${dotQ8((k) => `(${LO4(`W[${w}qs + ${k}u] >> select(0u, 4u, ${w}odd)`)}) | (((W[${w}qh + ${k}u] >> ${w}s) & 0x01010101u) << 4u)`)}) - ${w}m * xd.y`,
+    ...withQ8({
+      word: (w, k) => `(${LO4(`W[${w}qs + ${k}u] >> select(0u, 4u, ${w}odd)`)}) | (((W[${w}qh + ${k}u] >> ${w}s) & 0x01010101u) << 4u)`,
+      scales: (w) => [`${w}d`], bias: (w) => `-${w}m`,
+    }),
   },
   Q6_K: {
     head: (row, j, w) => `${kHead(row, j, w, 210)}
@@ -189,13 +218,12 @@ let ${w}hoff = vec4<f32>(-32.0, -32.0, -32.0, select(-32.0, 0.0, ${w}c == 3u));`
     // Bits 2c, 2c + 1 of each qh byte, read by the mask hm, worth 16 each (hs), less 32; where c
     // is 3 the top byte's pair reads 2 less once bit 31 is flipped (hflip), so hoff spares it.
     chunk: (i, w) => `(nibbles(u32_at_even(${w}ql + ${4 * i}u), ${w}high) + masked(u32_at_even(${w}qh + ${4 * i}u) ^ ${w}hflip, ${w}hm) * ${w}hs + ${w}hoff) * ${w}d${i < 4 ? 0 : 1}`,
-    // Two halves of 16 with their own scales: (q . xq - 32 * sum xq) per half. Each byte's value:
-    // its nibble and, above it, 2 bits of the qh byte.
-    blockDotQ8: (w) => {
-      const q6 = (k) => `((u32_at_even(${w}ql + ${4 * k}u) >> select(0u, 4u, ${w}high)) & 0x0f0f0f0fu) | (((u32_at_even(${w}qh + ${4 * k}u) >> (2u * ${w}c)) & 0x03030303u) << 4u)`;
-      const half = (k0) => `f32(${range(4).map((k) => `dot4I8Packed(${q6(k0 + k)}, ${xWord(k0 + k)})`).join("\n           + ")} - 32 * (${halfSumQ8(k0)}))`;
-      return `xd.x * (${w}d0 * ${half(0)} + ${w}d1 * ${half(4)})`;
-    },
+    // Two halves of 16 with their own scales. Each byte's value: its nibble and, above it, 2
+    // bits of the qh byte, less 32.
+    ...withQ8({
+      word: (w, k) => `((u32_at_even(${w}ql + ${4 * k}u) >> select(0u, 4u, ${w}high)) & 0x0f0f0f0fu) | (((u32_at_even(${w}qh + ${4 * k}u) >> (2u * ${w}c)) & 0x03030303u) << 4u)`,
+      offset: 32, scales: (w) => [`${w}d0`, `${w}d1`],
+    }),
   },
 };
 
