@@ -18,7 +18,7 @@
 // to its completion (all logits of the last position computed), decode as tokens generated per
 // second after the first, time to first token as prefill + first generated token.
 // --compare-precision checks the f16 path (with the kernel overrides given, if any) against the
-// default f32 one on the same model instead: the logits of every position of a teacher-forced
+// default f32 one (both with the --activations given) on the same model instead: the logits of every position of a teacher-forced
 // prompt and 32 greedy tokens (the f32 path is the one the CI tests check against the numpy
 // reference; no CI machine has shader-f16).
 
@@ -72,12 +72,13 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // Imported only when used: the engine's modules read GPUBufferUsage & co. when they load.
 // `overrides`: the kernel shape / fusion options given on the command line, or none.
+// --activations applies either way.
 async function openEngine(precision, overrides = true) {
   const { createWebGPUEngine } = await import("../site/engine/webgpu/index.mjs");
   const option = (name) => (overrides && values[name] ? JSON.parse(values[name]) : undefined);
   return createWebGPUEngine({
     emulatedGPU: values["real-gpu-kernels"] ? false : undefined, precision, matvecBlock: option("matvec"), matmulBlock: option("matmul"), fusions: option("fusions"),
-    prefillChunk: option("prefill-chunk"), activations: overrides && values.activations ? values.activations : undefined,
+    prefillChunk: option("prefill-chunk"), activations: values.activations || undefined,
   });
 }
 

@@ -71,7 +71,9 @@ if [ "${1:-}" = precision ]; then
   python3 tests/fixtures/synthetic_gguf.py /tmp/synthetic > /dev/null
   for s in smollm2-135m llama3-8b; do python3 bench/make_bench_gguf.py "$s" "/tmp/synthetic/$s.gguf"; done
   for m in /tmp/synthetic/*.gguf; do
-    /tmp/node/node bench/engine_node.mjs "$m" --compare-precision | tee -a "$out/precision.jsonl"
+    # Float activations on both paths: the f32 one's prefill would otherwise round its inputs to
+    # int8 (tiled mat-mats) where the f16 one's tensor cores do not.
+    /tmp/node/node bench/engine_node.mjs "$m" --compare-precision --activations f32 | tee -a "$out/precision.jsonl"
   done
   exit 0
 fi
