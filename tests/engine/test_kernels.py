@@ -19,13 +19,27 @@ from tests.fixtures.synthetic_gguf import _matrix
 pytestmark = pytest.mark.browser
 
 ROWS, K = 70, 512  # 70 rows: not a multiple of the workgroup or the row block: bounds checks run
+# A type reaches a kernel through its emitter (quant.mjs: head, chunk, blockDot, blockDotQ8), and
+# each kernel family reads it one way; the shapes within a family lay out rows, tokens and lanes
+# alike for every type. So every type runs one shape of each family (FAMILIES), and every other
+# shape (SHAPES) runs with an aligned-word type and a K-quant (SHAPE_TYPES).
+TILED = {"tile": {"rows": 32, "tokens": 64, "blocks": 1}, "rows": 2, "tokens": 4}
+FAMILIES = [
+    (1, {"rows": 8, "tokens": 1, "workgroup": 16}),  # the emulated mat-vec (EMULATED_BLOCKS)
+    (11, {"rows": 8, "tokens": 8, "workgroup": 16}),  # the emulated mat-mat
+    (3, {"rows": 8, "tokens": 4, "workgroup": 16}),  # an emulated few-token shape (matmulFew)
+    (1, {"rows": 8, "lanes": 32}),
+    (1, {"rows": 4, "warps": 4, "subgroups": False}),  # the real GPUs' warp mat-vec
+    (7, {"rows": 3, "warps": 2, "subgroups": True, "unroll": 2, "tokens": 8}),  # and over tokens
+    # The tiled prefill kernel (kernels/matmul-tiled.mjs TILED_BLOCK: eight invocations share
+    # each weight item) with partial tiles; three weight items per invocation with K steps of 3
+    # blocks (the last past K).
+    (100, TILED),
+    (13, {"tile": {"rows": 32, "tokens": 8, "blocks": 3}, "rows": 2, "tokens": 4}),
+]
 # The shapes in site/engine/webgpu/kernels/matmul.mjs (EMULATED_BLOCKS, GPU_BLOCKS, the former
 # real-GPU prefill shape rows 4 tokens 8 workgroup 64) and odd ones.
-BLOCKS = [
-    (1, {"rows": 8, "tokens": 1, "workgroup": 16}),
-    (11, {"rows": 8, "tokens": 8, "workgroup": 16}),
-    (1, {"rows": 8, "lanes": 32}),
-    (1, {"rows": 4, "warps": 4, "subgroups": False}),
+SHAPES = [
     (1, {"rows": 4, "warps": 4, "subgroups": True}),
     (1, {"rows": 3, "warps": 2, "subgroups": True}),
     (1, {"rows": 2, "warps": 4, "subgroups": True, "unroll": 2}),
@@ -36,24 +50,29 @@ BLOCKS = [
     (3, {"rows": 3, "tokens": 2, "workgroup": 64}),
     # The few-token shapes (matmulFew), one short of their tokens; the warp one at full width.
     (1, {"rows": 8, "tokens": 2, "workgroup": 16}),
-    (3, {"rows": 8, "tokens": 4, "workgroup": 16}),
     (3, {"rows": 1, "warps": 4, "subgroups": True, "tokens": 4}),
     (16, {"rows": 2, "warps": 4, "subgroups": False, "tokens": 16}),
-    (7, {"rows": 3, "warps": 2, "subgroups": True, "unroll": 2, "tokens": 8}),
-]
-# The tiled prefill kernel (kernels/matmul-tiled.mjs TILED_BLOCK: eight invocations share each
-# weight item) at token counts that leave partial tiles, and odd shapes: four and two invocations
-# per weight item, three weight items per invocation with K steps of 3 blocks (the last past K).
-TILED = {"tile": {"rows": 32, "tokens": 64, "blocks": 1}, "rows": 2, "tokens": 4}
-BLOCKS += [(n, TILED) for n in (1, 7, 64, 100)] + [
+    # The tiled kernel at other token counts, and four and two invocations per weight item.
+    *[(n, TILED) for n in (1, 7, 64)],
     (37, {"tile": {"rows": 64, "tokens": 64, "blocks": 1}, "rows": 4, "tokens": 4}),
     (9, {"tile": {"rows": 32, "tokens": 32, "blocks": 2}, "rows": 2, "tokens": 4}),
-    (13, {"tile": {"rows": 32, "tokens": 8, "blocks": 3}, "rows": 2, "tokens": 4}),
+    # The shapes graph.mjs takes where the device allows more workgroup memory (TILED_BLOCKS;
+    # TILED_TALL_BLOCKS with one block per step: in f32 two would pass SwiftShader's 32 KiB).
+    (100, {"tile": {"rows": 32, "tokens": 64, "blocks": 2}, "rows": 2, "tokens": 4}),
+    (70, {"tile": {"rows": 128, "tokens": 64, "blocks": 1}, "rows": 8, "tokens": 4}),
 ]
-# The shapes graph.mjs takes where the device allows more workgroup memory (TILED_BLOCKS;
-# TILED_TALL_BLOCKS with one block per step: in f32 two would pass SwiftShader's 32 KiB).
-BLOCKS += [(100, {"tile": {"rows": 32, "tokens": 64, "blocks": 2}, "rows": 2, "tokens": 4}),
-           (70, {"tile": {"rows": 128, "tokens": 64, "blocks": 1}, "rows": 8, "tokens": 4})]
+SHAPE_TYPES = ("Q4_0", "Q4_K")
+# The prefill mat-mat on int8 activations (kernels/matmul-tiled-q8.mjs TILED_Q8_BLOCK) with
+# partial tiles, for every int8 type; again short of a tile, and with K steps of 3 blocks (the
+# last past K), with one and two scales a block.
+TILED_Q8 = {"tile": {"rows": 64, "tokens": 64, "blocks": 2}, "rows": 4, "tokens": 4, "q8": True}
+SHAPES_Q8 = [(17, TILED_Q8), (40, {"tile": {"rows": 32, "tokens": 32, "blocks": 3}, "rows": 2, "tokens": 4, "q8": True})]
+MATMUL_CASES = (
+    [(t, n, b) for t in DEQUANTIZERS for n, b in FAMILIES]
+    + [(t, n, b) for t in SHAPE_TYPES for n, b in SHAPES]
+    + [(t, 100, TILED_Q8) for t in sorted(Q8_ACTIVATION_TYPES)]
+    + [(t, n, b) for t in ("Q4_0", "Q6_K") for n, b in SHAPES_Q8]
+)
 
 
 def run_matmul(harness, type_name, raw, x, block, k=K):
@@ -68,16 +87,7 @@ def run_matmul(harness, type_name, raw, x, block, k=K):
     return from_b64(out).reshape(n_tokens, ROWS)
 
 
-# The prefill mat-mat on int8 activations (kernels/matmul-tiled-q8.mjs TILED_Q8_BLOCK) with
-# partial tiles, and with K steps of 3 blocks (the last past K).
-TILED_Q8 = {"tile": {"rows": 64, "tokens": 64, "blocks": 2}, "rows": 4, "tokens": 4, "q8": True}
-BLOCKS_Q8 = [(n, TILED_Q8) for n in (17, 100)] + [
-    (40, {"tile": {"rows": 32, "tokens": 32, "blocks": 3}, "rows": 2, "tokens": 4, "q8": True}),
-]
-
-
-@pytest.mark.parametrize("type_name,n_tokens,block", [(t, n, b) for t in DEQUANTIZERS for n, b in BLOCKS]
-                         + [(t, n, b) for t in sorted(Q8_ACTIVATION_TYPES) for n, b in BLOCKS_Q8])
+@pytest.mark.parametrize("type_name,n_tokens,block", MATMUL_CASES)
 def test_matmul_kernel(harness, type_name, n_tokens, block):
     """Every mat-mat shape against numpy: float64 products of the dequantized weights and x (for
     an int8 block, x rounded as the engine rounds it)."""

@@ -4,7 +4,7 @@
 
 import { EngineError } from "../errors.mjs";
 import {
-  matvecWGSL, getRowsWGSL, matvecDispatch, matvecWarpDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, GPU_BLOCKS_Q8, MODE, TALL_ROWS,
+  matvecWGSL, getRowsWGSL, matvecDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, GPU_BLOCKS_Q8, MODE, TALL_ROWS,
   WIDE_K, Q8_ACTIVATION_TYPES,
 } from "./kernels/matmul.mjs";
 import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "./kernels/activations-q8.mjs";
@@ -440,6 +440,7 @@ export class Graph {
     return few ? this.q8RowBlocks().find((b) => b === few) : this.blocks.matmulQ8;
   }
 
+  // The pipeline name of a block that reads int8 rows.
   q8RowsKernelName(type, block) {
     return `matmul.${type}${block.warps ? `.few${block.tokens}` : ".tiled"}.q8`;
   }
