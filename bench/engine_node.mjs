@@ -18,9 +18,9 @@
 // to its completion (all logits of the last position computed), decode as tokens generated per
 // second after the first, time to first token as prefill + first generated token.
 // --compare-precision checks the f16 path (with the kernel overrides given, if any) against the
-// default f32 one (both with the --activations given) on the same model instead: the logits of every position of a teacher-forced
-// prompt and 32 greedy tokens (the f32 path is the one the CI tests check against the numpy
-// reference; no CI machine has shader-f16).
+// default f32 one (both with the --activations given) on the same model instead: the logits of
+// every position of a teacher-forced prompt and 32 greedy tokens (the f32 path is the one the CI
+// tests check against the numpy reference; no CI machine has shader-f16).
 
 import { createReadStream, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
