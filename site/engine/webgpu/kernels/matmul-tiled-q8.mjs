@@ -11,7 +11,7 @@
 // Workgroup memory is K-major: half h (values 16h .. 16h + 15, one vec4<u32>) of block b of row
 // or token i at (2b + h) * tile + i, its scales at b * tile + i.
 
-import { MATMUL_BINDINGS_Q8, matrixEmitter } from "./matmul.mjs";
+import { MATMUL_BINDINGS_Q8, loadXQ8, matrixEmitter } from "./matmul.mjs";
 
 // 256 invocations of 4 x 4 outputs, 64 x 64 tiles, two blocks a step: 11 KiB of workgroup
 // memory, within every device's 16. Other shapes measured: bench/GPU_NOTES.md, session 12.
@@ -48,11 +48,11 @@ export function matmulTiledQ8WGSL(typeName, block) {
   const emit = matrixEmitter(typeName);
   const parts = emit.q8;
   if (!parts) throw new Error(`matmulTiledQ8WGSL: ${typeName} has no int8 form`);
-  const twoScales = parts.scales("w").length === 2;
   const passes = range(Math.ceil(L.units / L.invocations));
   const xBranch = (p) => ((p + 1) * L.invocations > L.units ? ` else if (u < ${L.units}u)` : " else");
   const words = (h) => `vec4<u32>(${range(4).map((k) => signedWord(parts, parts.word("w", 4 * h + k))).join(", ")})`;
   const scales = parts.scales("w");
+  const twoScales = scales.length === 2;
   // Unit u's share of the step from block kb, into registers q0, q1 (the two halves) and s.
   const fetch = (kb) => passes.map((p) => `    {
       let u = li + ${p * L.invocations}u;
@@ -65,14 +65,13 @@ ${emit.head("wrow", "j", "w").trim().split("\n").map((line) => `        ${line}`
         s_${p} = vec4<f32>(${scales[0]}, ${scales[1] ?? scales[0]}, ${parts.bias ? parts.bias("w") : "0.0"}, 0.0);
       }${xBranch(p)} {
         let v = u - ${L.wItems}u;
-        let j = ${kb} + v / ${L.TT}u;
+        let inside = ${kb} + v / ${L.TT}u < nb;
+        let j = min(${kb} + v / ${L.TT}u, nb - 1u);
         let xrow = min(t0 + v % ${L.TT}u, step.n_tokens - 1u) * x_row;
-        let inside = j < nb;
-        let jc = min(j, nb - 1u);
-        q0_${p} = select(vec4<u32>(0u), X[xrow + 2u * jc], inside);
-        q1_${p} = select(vec4<u32>(0u), X[xrow + 2u * jc + 1u], inside);
-        let xs = X[xrow + 2u * nb + (jc >> 1u)];
-        s_${p} = select(vec4<f32>(0.0), vec4<f32>(bitcast<vec2<f32>>(select(xs.xy, xs.zw, (jc & 1u) != 0u)), 0.0, 0.0), inside);
+${loadXQ8("nb", "        ", "xrow + ")}
+        q0_${p} = select(vec4<u32>(0u), xa, inside);
+        q1_${p} = select(vec4<u32>(0u), xb, inside);
+        s_${p} = select(vec4<f32>(0.0), vec4<f32>(xd, 0.0, 0.0), inside);
       }
     }`).join("\n");
   const store = passes.map((p) => `    {

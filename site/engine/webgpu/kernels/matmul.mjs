@@ -106,7 +106,7 @@ export const MATMUL_BINDINGS_Q8 = matmulBindings(true);
 // Block j of the int8 row X (activations-q8.mjs) in scope as xa, xb (its 32 values) and xd (scale,
 // scale * sum); `nb` is the row's block count (a WGSL expression), `row` where the row starts
 // (an expression ending in "+ ", or "").
-const loadXQ8 = (nb, indent, row = "") => [
+export const loadXQ8 = (nb, indent, row = "") => [
   `let xa = X[${row}j * 2u];`,
   `let xb = X[${row}j * 2u + 1u];`,
   `let xs = X[${row}2u * ${nb} + (j >> 1u)];`,
