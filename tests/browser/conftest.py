@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.conftest import OfflineGuard, Served
 
 BOOT_TIMEOUT_MS = 180_000
+ANSWER_TIMEOUT_MS = 300_000
 
 
 @contextmanager
@@ -101,3 +102,11 @@ def record_texts(page: Page, element_id: str, log: str) -> None:
       new MutationObserver(() => window[log].push(element.textContent))
         .observe(element, { childList: true, characterData: true, subtree: true });
     }""", [element_id, log])
+
+
+def wait_until_idle(page: Page, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
+    """After a click that starts an operation: wait for it to start (Stop enabled), then to end.
+    Waiting for Stop to be disabled alone would pass at once, before the operation has begun."""
+    stop = page.get_by_role("button", name="Stop")
+    expect(stop).to_be_enabled()
+    expect(stop).to_be_disabled(timeout=timeout_ms)

@@ -7,13 +7,12 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import open_app
+from tests.browser.conftest import ANSWER_TIMEOUT_MS, open_app, wait_until_idle
 from tests.conftest import save_artifact
 
 pytestmark = pytest.mark.browser
 
 VIEWPORT = {"width": 1200, "height": 900}
-ANSWER_TIMEOUT_MS = 240_000
 
 HONEYBEES = """Honeybees live in colonies that can hold tens of thousands of workers, a few hundred drones \
 and a single queen. The queen lays up to two thousand eggs a day during spring, while the workers, \
@@ -43,12 +42,6 @@ def app_page(chromium, dist_site):
     with open_app(chromium, dist_site, viewport=VIEWPORT, before_load=record_errors) as page:
         page.page_errors = errors
         yield page
-
-
-def wait_until_idle(page: Page) -> None:
-    """After a click on an operation: wait for it to start, then to end."""
-    expect(page.get_by_role("button", name="Stop")).to_be_enabled()
-    expect(page.get_by_role("button", name="Stop")).to_be_disabled(timeout=ANSWER_TIMEOUT_MS)
 
 
 def test_boot_shows_progress_and_engine(chromium, dist_site) -> None:

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import BOOT_TIMEOUT_MS, limited_storage, open_app
+from tests.browser.conftest import ANSWER_TIMEOUT_MS, BOOT_TIMEOUT_MS, limited_storage, open_app, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
-ANSWER_TIMEOUT_MS = 300_000
 
 LIGHTHOUSE = """# The Harbour Lighthouse
 
@@ -47,11 +46,6 @@ def saved(page: Page):
     return page.get_by_role("list", name="Saved in this browser").get_by_role("listitem")
 
 
-def wait_idle(page: Page) -> None:
-    expect(page.get_by_role("button", name="Stop")).to_be_enabled()
-    expect(page.get_by_role("button", name="Stop")).to_be_disabled(timeout=ANSWER_TIMEOUT_MS)
-
-
 def test_files_are_added_and_bad_ones_refused(app: Page, files) -> None:
     app.get_by_label("Add files").set_input_files([str(files["md"]), str(files["html"]), str(files["bin"])])
     expect(saved(app)).to_have_count(2)
@@ -66,7 +60,7 @@ def test_files_are_added_and_bad_ones_refused(app: Page, files) -> None:
 def test_extracted_facts_carry_checked_quotes(app: Page) -> None:
     saved(app).get_by_role("button", name="The Harbour Lighthouse", exact=True).click()
     app.get_by_role("button", name="Extract facts").click()
-    wait_idle(app)
+    wait_until_idle(app)
     expect(app.get_by_label("Result")).to_contain_text(re.compile(r"\d+ facts?, \d+ with a quote found"))
     facts = app.locator(".fact")
     assert facts.count() >= 1
@@ -81,7 +75,7 @@ def test_extracted_facts_carry_checked_quotes(app: Page) -> None:
 def test_answers_cite_the_right_document_and_jump_to_it(app: Page) -> None:
     app.get_by_label("Question").fill("How tall is the lighthouse at Port Ellen?")
     app.get_by_role("button", name="Ask").click()
-    wait_idle(app)
+    wait_until_idle(app)
     sources = app.locator(".sources li")
     expect(sources.first).to_contain_text("The Harbour Lighthouse")
     saved(app).get_by_role("button", name="Bakery opening", exact=True).click()
