@@ -2,10 +2,12 @@
 // would replace on GPUs without subgroup matrices (kernels/matmul-tiled.mjs) and against the
 // CI-tested matmulWGSL (f32, the reference): relative error and GPU time (wall time of 20
 // dispatches in one submit, best of 3 rounds, after a warm-up), per weight type and shape.
-//   node bench/tiled_q8_node.mjs [--chunk N] [--types Q4_0,Q4_K] [--blocks '[{...}, ...]']
+//   node bench/tiled_q8_node.mjs [--chunk N] [--types Q4_0,Q4_K] [--blocks '[{...}, ...]'] [--dawn FLAGS]
 // --chunk N: the Llama-3-8B shapes (FFN gate 14336 x 4096, down 4096 x 14336, q 4096 x 4096) at
 // N tokens; else small ragged shapes (rows, tokens and blocks that are no multiple of the tiles).
 // --blocks: the int8 tile shapes to try (default: TILED_Q8_BLOCK alone).
+// --dawn: Dawn flags, space-separated (e.g. enable-dawn-features=polyfill_packed_4x8_dot_product:
+// dot4I8Packed as Tint writes it for devices without an int8 dot product instruction).
 // X holds values that int8 rows represent exactly, so both kernels must match the reference to
 // float rounding: exit code 1 if a case's relErr exceeds 1e-4.
 import { parseArgs } from "node:util";
@@ -17,9 +19,9 @@ import { TILED_Q8_BLOCK } from "../site/engine/webgpu/kernels/matmul-tiled-q8.mj
 import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "../site/engine/webgpu/kernels/activations-q8.mjs";
 import { TENSOR_TYPES, rowBytes } from "../site/engine/webgpu/tensor-types.mjs";
 
-const { values } = parseArgs({ options: { chunk: { type: "string" }, blocks: { type: "string" }, types: { type: "string", default: "Q4_0,Q4_1,Q5_0,Q8_0,Q4_K,Q5_K,Q6_K" } } });
+const { values } = parseArgs({ options: { chunk: { type: "string" }, blocks: { type: "string" }, types: { type: "string", default: "Q4_0,Q4_1,Q5_0,Q8_0,Q4_K,Q5_K,Q6_K" }, dawn: { type: "string", default: "" } } });
 Object.assign(globalThis, globals);
-const gpu = create([]);
+const gpu = create(values.dawn ? values.dawn.split(" ") : []);
 const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
 const limits = { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize,
   maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize };

@@ -423,24 +423,30 @@ def test_prefill_takes_large_tiles_only_where_they_fill_the_gpu(harness):
     rows at 128 tokens left the GPU idle: 8B prefill 2,967 -> 2,563 tok/s on an H100, and 64
     tokens left half of each tile idle: the FFN gate 126 -> 168 us),
     the tiled kernel's 128 x 64 ones at 100+ (one quant block per step within 32 KiB of
-    workgroup memory); smaller matrices and passes the default tile."""
+    workgroup memory), the int8 tiles' 128 x 64 ones at 200+ (at 128 workgroups the 8B's q and
+    down took up to 6% longer than in the 64 x 64 tiles); smaller matrices and passes the
+    default tile."""
     result = harness.call("""
         const sm = await import("/site/engine/webgpu/kernels/matmul-subgroup-matrix.mjs");
         const tiled = await import("/site/engine/webgpu/kernels/matmul-tiled.mjs");
+        const q8 = await import("/site/engine/webgpu/kernels/matmul-tiled-q8.mjs");
         const { Graph } = await import("/site/engine/webgpu/graph.mjs");
-        const cases = [[4096, 512], [4096, 128], [14336, 512], [14336, 128], [14336, 64], [1024, 512]];
+        const cases = [[4096, 512], [4096, 256], [4096, 128], [14336, 512], [14336, 128], [14336, 64], [1024, 512]];
         const picks = (blocks) => cases.map(([rows, n]) => Graph.prototype.prefillBlock.call({ blocks }, rows, n).suffix);
         const tiledBlocks = (kib) => tiled.tiledBlocksFor(kib * 1024);
+        const int8 = { blocks: { matmulQ8: q8.TILED_Q8_BLOCK, matmulQ8Tall: q8.TILED_Q8_TALL_BLOCK }, q8RowBlocks: () => [q8.TILED_Q8_BLOCK, q8.TILED_Q8_TALL_BLOCK] };
         return {
           tensorCores: picks(sm.subgroupMatrixBlocksFor(48 * 1024)),
           tiled: picks(tiledBlocks(48)),
           tiled32: picks(tiledBlocks(32)),
           tallTiles: [48, 32].map((kib) => tiledBlocks(kib).matmulTall.tile),
+          int8Rows: cases.map(([rows, n]) => Graph.prototype.q8RowsBlock.call(int8, n, rows).tile.rows),
         };
     """)
     assert result["ok"], result
-    assert result["value"]["tensorCores"] == [".xl", ".tall", ".xl", ".xl", ".tall", ""]
-    assert result["value"]["tiled"] == result["value"]["tiled32"] == [".tall", "", ".tall", ".tall", ".tall", ""]
+    assert result["value"]["tensorCores"] == [".xl", ".tall", ".tall", ".xl", ".xl", ".tall", ""]
+    assert result["value"]["tiled"] == result["value"]["tiled32"] == [".tall", ".tall", "", ".tall", ".tall", ".tall", ""]
+    assert result["value"]["int8Rows"] == [128, 64, 64, 128, 128, 64, 64]
     # Within Chrome's 32 KiB the large tiles take one quant block per step instead of two.
     assert result["value"]["tallTiles"] == [{"rows": 128, "tokens": 64, "blocks": 2}, {"rows": 128, "tokens": 64, "blocks": 1}]
 

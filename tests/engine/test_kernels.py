@@ -63,10 +63,14 @@ SHAPES = [
 ]
 SHAPE_TYPES = ("Q4_0", "Q4_K")
 # The prefill mat-mat on int8 activations (kernels/matmul-tiled-q8.mjs TILED_Q8_BLOCK) with
-# partial tiles, for every int8 type; again short of a tile, and with K steps of 3 blocks (the
-# last past K), with one and two scales a block.
+# partial tiles, for every int8 type; again short of a tile, with K steps of 3 blocks (the last
+# past K), and in the tall tiles (TILED_Q8_TALL_BLOCK), with one and two scales a block.
 TILED_Q8 = {"tile": {"rows": 64, "tokens": 64, "blocks": 2}, "rows": 4, "tokens": 4, "q8": True}
-SHAPES_Q8 = [(17, TILED_Q8), (40, {"tile": {"rows": 32, "tokens": 32, "blocks": 3}, "rows": 2, "tokens": 4, "q8": True})]
+SHAPES_Q8 = [
+    (17, TILED_Q8),
+    (40, {"tile": {"rows": 32, "tokens": 32, "blocks": 3}, "rows": 2, "tokens": 4, "q8": True}),
+    (70, {"tile": {"rows": 128, "tokens": 64, "blocks": 1}, "rows": 8, "tokens": 4, "q8": True}),
+]
 MATMUL_CASES = (
     [(t, n, b) for t in DEQUANTIZERS for n, b in FAMILIES]
     + [(t, n, b) for t in SHAPE_TYPES for n, b in SHAPES]

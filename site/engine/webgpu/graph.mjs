@@ -12,7 +12,7 @@ import {
   prefillMatmulWGSL, prefillMatmulDispatch, tiledBlocksFor,
 } from "./kernels/matmul-tiled.mjs";
 import { subgroupMatrixSupport, subgroupMatrixBlocksFor } from "./kernels/matmul-subgroup-matrix.mjs";
-import { TILED_Q8_BLOCK } from "./kernels/matmul-tiled-q8.mjs";
+import { TILED_Q8_BLOCK, TILED_Q8_TALL_BLOCK } from "./kernels/matmul-tiled-q8.mjs";
 import {
   attentionSubgroupMatrixWGSL, attentionSubgroupMatrixFits, attentionSubgroupMatrixBytes, attentionSubgroupMatrixDispatch,
 } from "./kernels/attention-subgroup-matrix.mjs";
@@ -139,6 +139,14 @@ const NO_FUSIONS = Object.freeze({ attention: false, qkv: false, gateUp: false }
 // those of longer prefill passes where their mat-mats are tiled (kernels/matmul-tiled-q8.mjs:
 // GPUs without subgroup matrices, which is Chrome without its experimental flag); "f32" keeps
 // them float.
+// Whether a large prefill block (if any) serves a part of `rows` rows in a pass of n tokens: the
+// part reaches its minRows (else TALL_ROWS) and its tiles still make its minWorkgroups, if it has
+// one (larger tiles do less work per product but leave a GPU idle when they are few).
+function fills(block, rows, n) {
+  return Boolean(block) && rows >= (block.minRows ?? TALL_ROWS) && n >= (block.minTokens ?? 0)
+    && prefillMatmulDispatch(rows, n, block).reduce((x, y) => x * y) >= (block.minWorkgroups ?? 0);
+}
+
 export class Graph {
   static async create(device, hp, weights, emulatedGPU, options = {}) {
     const graph = new Graph(device, hp, weights, emulatedGPU, { precision: "f32", ...options });
@@ -163,9 +171,10 @@ export class Graph {
     this.tiledBlocks = tiledBlocksFor(workgroupBytes);
     const matrices = precision === "f16" && subgroupMatrixSupport(device.features, adapterInfo).ok;
     // Where the mat-mats are tiled (no subgroup matrices), prefill passes past the few-token
-    // blocks take the int8-activation tiles (matmulQ8, q8RowsBlock).
+    // blocks take the int8-activation tiles (matmulQ8, matmulQ8Tall: q8RowsBlock).
+    const q8Tiles = { matmulQ8: TILED_Q8_BLOCK, matmulQ8Tall: TILED_Q8_TALL_BLOCK };
     this.blocks = emulatedGPU ? EMULATED_BLOCKS : {
-      ...GPU_BLOCKS, ...(matrices ? subgroupMatrixBlocksFor(workgroupBytes) : { ...this.tiledBlocks, matmulQ8: TILED_Q8_BLOCK }),
+      ...GPU_BLOCKS, ...(matrices ? subgroupMatrixBlocksFor(workgroupBytes) : { ...this.tiledBlocks, ...q8Tiles }),
     };
     // Prefill attention: three passes where emulated, else one (tensor cores where they apply;
     // makePipelines falls back to the tiled kernel if that one does not compile).
@@ -367,9 +376,9 @@ export class Graph {
   }
 
   // The int8-activation pipelines ("matvec.TYPE[.tall|.wide|.gated].q8", "matmul.TYPE.fewT.q8",
-  // "matmul.TYPE.tiled.q8",
-  // "rmsnormQ8", "quantizeQ8", "attentionDecodeQ8", "attentionCombineQ8"), or none, with this.q8
-  // turned off, where they do not compile (WGSL without dot4I8Packed).
+  // "matmul.TYPE.tiled[.tall].q8", "rmsnormQ8", "quantizeQ8", "attentionDecodeQ8",
+  // "attentionCombineQ8"), or none, with this.q8 turned off, where they do not compile (WGSL
+  // without dot4I8Packed).
   async q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr, layout }, { types, tallTypes, wideTypes, gatedTypes }) {
     const jobs = { rmsnormQ8: makeNorm(true), quantizeQ8: make(QUANTIZE_Q8_WGSL) };
     if (this.fuse.attention && attentionQ8Fits(this.hp.headDim)) {
@@ -382,8 +391,12 @@ export class Graph {
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall.q8`] = makeMatvec(type, this.q8Blocks.matvecTall);
       if (wideTypes.has(type) && this.q8Blocks.matvecWide) jobs[`matvec.${type}.wide.q8`] = makeMatvec(type, this.q8Blocks.matvecWide);
       if (gatedTypes.has(type)) jobs[this.gatedKernelName(type, true)] = makeMatvec(type, { ...this.gatedBlock(true), gated: true });
-      for (const block of this.q8RowBlocks()) {
-        jobs[this.q8RowsKernelName(type, block)] = block.warps ? makeMatvec(type, { ...block, q8: true }) : make(prefillMatmulWGSL(type, block), layout);
+    }
+    for (const [type, rows] of this.prefillMatrices().filter(([type]) => this.takesQ8(type))) {
+      for (let n = 2; n <= this.prefillChunk; n++) {
+        const block = this.q8RowsBlock(n, rows);
+        if (!block) continue;
+        jobs[this.q8RowsKernelName(type, block)] ??= block.warps ? makeMatvec(type, { ...block, q8: true }) : make(prefillMatmulWGSL(type, block), layout);
       }
     }
     try {
@@ -399,13 +412,8 @@ export class Graph {
   // that fail to compile (the feature is experimental; its WGSL has changed between versions)
   // give way to the tiled ones.
   async prefillPipelines(make, layout) {
-    // Each weight part and fused q, k, v (qkvMatmul) as [type, rows].
-    const matrices = [
-      ...[...this.weights.tensors.values()].filter((t) => t.shape.length > 1).flatMap((t) => t.parts.map((p) => [t.type.name, p.rowCount])),
-      ...this.qkvSpans.filter(Boolean).map((span) => [span.type, span.weights.rowCount]),
-    ];
     const jobs = {};
-    for (const [type, rows] of matrices) {
+    for (const [type, rows] of this.prefillMatrices()) {
       // The blocks this part takes in passes of 2 .. prefillChunk tokens.
       for (let n = 2; n <= this.prefillChunk; n++) {
         const { block, suffix } = this.prefillBlock(rows, n);
@@ -422,27 +430,40 @@ export class Graph {
     }
   }
 
+  // Each weight part and fused q, k, v (qkvMatmul) as [type, rows]: the mat-mats of a prefill pass.
+  prefillMatrices() {
+    return [
+      ...[...this.weights.tensors.values()].filter((t) => t.shape.length > 1).flatMap((t) => t.parts.map((p) => [t.type.name, p.rowCount])),
+      ...this.qkvSpans.filter(Boolean).map((span) => [span.type, span.weights.rowCount]),
+    ];
+  }
+
   // The prefill blocks that read int8 activation rows (where this.q8, and where every row an
   // activation row feeds is a whole number of pairs of blocks, so that its rows lie whole vec4s
-  // apart): the few-token warp blocks where this.fewQ8, and the int8 tiles (matmulQ8) past them.
+  // apart): the few-token warp blocks where this.fewQ8, and the int8 tiles (matmulQ8,
+  // matmulQ8Tall) past them.
   q8RowBlocks() {
     const { nEmbd, nHead, headDim, nFf } = this.hp;
     const even = [nEmbd, nHead * headDim, nFf].every((k) => k % 64 === 0);
     if (!this.q8 || !even) return [];
     const few = this.fewQ8 ? (this.blocks.matmulFew ?? []).filter((b) => b.warps) : [];
-    return this.blocks.matmulQ8 ? [...few, this.blocks.matmulQ8] : few;
+    return [...few, ...[this.blocks.matmulQ8, this.blocks.matmulQ8Tall].filter(Boolean)];
   }
 
-  // The block of a prefill pass of n tokens that reads int8 rows, if any.
-  q8RowsBlock(n) {
+  // The block of a prefill pass of n tokens that reads int8 rows, if any: over a part of `rows`
+  // rows, the tall int8 tiles where they fill (prefillBlock's rule); without `rows`, the block
+  // that tells whether the pass reads int8 rows at all.
+  q8RowsBlock(n, rows = 0) {
     if (n < 2 || !this.q8RowBlocks().length) return undefined;
     const few = this.blocks.matmulFew?.find((b) => n <= b.tokens);
-    return few ? this.q8RowBlocks().find((b) => b === few) : this.blocks.matmulQ8;
+    if (few) return this.q8RowBlocks().find((b) => b === few);
+    return fills(this.blocks.matmulQ8Tall, rows, n) ? this.blocks.matmulQ8Tall : this.blocks.matmulQ8;
   }
 
   // The pipeline name of a block that reads int8 rows.
   q8RowsKernelName(type, block) {
-    return `matmul.${type}${block.warps ? `.few${block.tokens}` : ".tiled"}.q8`;
+    const tiles = block === this.blocks.matmulQ8Tall ? ".tiled.tall" : ".tiled";
+    return `matmul.${type}${block.warps ? `.few${block.tokens}` : tiles}.q8`;
   }
 
   // A prefill mat-mat spec and, where its type takes int8 activations and a pass has a block
@@ -450,7 +471,7 @@ export class Graph {
   // the other does not).
   withQ8Rows(spec, type, rows, q8Rows) {
     if (!q8Rows || !this.takesQ8(type) || !this.q8RowBlocks().length) return [spec];
-    const q8 = (n) => this.q8RowsBlock(n);
+    const q8 = (n) => this.q8RowsBlock(n, rows);
     return [
       { ...spec, dispatch: (n, pos0) => (q8(n) ? [0] : spec.dispatch(n, pos0)) },
       {
@@ -504,17 +525,13 @@ export class Graph {
 
   // The prefill shape for a part of `rows` rows in a pass of n tokens, and its pipeline name's
   // suffix: the smallest few-token block that holds n tokens, if any (draft passes); else the
-  // largest of the XL, tall and plain blocks whose minRows (else TALL_ROWS) the part reaches and
-  // whose tiles still make its minWorkgroups, if it has one, in this pass (larger tiles do less
-  // work per product but leave a GPU idle when they are few).
+  // largest of the XL, tall and plain blocks that fill this pass (fills).
   prefillBlock(rows, n) {
     const { matmul, matmulTall: tall, matmulXL: xl, matmulFew } = this.blocks;
     const few = matmulFew?.find((b) => n <= b.tokens);
     if (few) return { block: few, suffix: `.few${few.tokens}` };
-    const fills = (b) => Boolean(b) && rows >= (b.minRows ?? TALL_ROWS) && n >= (b.minTokens ?? 0)
-      && prefillMatmulDispatch(rows, n, b).reduce((x, y) => x * y) >= (b.minWorkgroups ?? 0);
-    if (fills(xl)) return { block: xl, suffix: ".xl" };
-    return fills(tall) ? { block: tall, suffix: ".tall" } : { block: matmul, suffix: "" };
+    if (fills(xl, rows, n)) return { block: xl, suffix: ".xl" };
+    return fills(tall, rows, n) ? { block: tall, suffix: ".tall" } : { block: matmul, suffix: "" };
   }
 
   // A spec: {pipeline(n), layout?, entries (resources by binding), dispatch(n, pos0)} for n tokens

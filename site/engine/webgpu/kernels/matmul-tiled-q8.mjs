@@ -16,6 +16,14 @@ import { MATMUL_BINDINGS_Q8, loadXQ8, matrixEmitter } from "./matmul.mjs";
 // 256 invocations of 4 x 4 outputs, 64 x 64 tiles, two blocks a step: 11 KiB of workgroup
 // memory, within every device's 16. Other shapes measured: bench/GPU_NOTES.md, session 12.
 export const TILED_Q8_BLOCK = Object.freeze({ tile: Object.freeze({ rows: 64, tokens: 64, blocks: 2 }), rows: 4, tokens: 4, q8: true });
+// For parts of minRows rows where its tiles make minWorkgroups (graph.mjs fills): 128 x 64 tiles
+// of 8 x 4 outputs, one block a step (8.5 KiB). On an H100 the 8B's gate / down / q at 512
+// tokens (256+ workgroups) took 6-15% less time, its gate at 128 and 256 tokens (224, 448) 0-13%
+// less; with 128 workgroups (down / q at 256 tokens) up to 6% more, with 64 (at 128 tokens) 1.6x
+// as much (docs/PERFORMANCE.md, session 13).
+export const TILED_Q8_TALL_BLOCK = Object.freeze({
+  tile: Object.freeze({ rows: 128, tokens: 64, blocks: 1 }), rows: 8, tokens: 4, q8: true, minRows: 4096, minWorkgroups: 200,
+});
 
 const range = (n) => [...Array(n).keys()];
 
@@ -93,8 +101,8 @@ ${loadXQ8("nb", "        ", "xrow + ")}
     }`).join("\n");
   const dot4 = (a, b) => range(4).map((c) => `dot4I8Packed(${a}.${"xyzw"[c]}, ${b}.${"xyzw"[c]})`).join(" + ");
   const product = (r, t) => (twoScales
-    ? `a${r}_${t} += xs${t}.x * (ws${r}.x * f32(${dot4(`wl${r}`, `xl${t}`)}) + ws${r}.y * f32(${dot4(`wh${r}`, `xh${t}`)})) + ws${r}.z * xs${t}.y;`
-    : `a${r}_${t} += ws${r}.x * xs${t}.x * f32(${dot4(`wl${r}`, `xl${t}`)} + ${dot4(`wh${r}`, `xh${t}`)}) + ws${r}.z * xs${t}.y;`);
+    ? `a${r}_${t} += xs${t}.x * (ws${r}.x * exact_f32(${dot4(`wl${r}`, `xl${t}`)}) + ws${r}.y * exact_f32(${dot4(`wh${r}`, `xh${t}`)})) + ws${r}.z * xs${t}.y;`
+    : `a${r}_${t} += ws${r}.x * xs${t}.x * exact_f32(${dot4(`wl${r}`, `xl${t}`)} + ${dot4(`wh${r}`, `xh${t}`)}) + ws${r}.z * xs${t}.y;`);
   const products = `    for (var b = 0u; b < ${L.KB}u; b++) {
 ${range(L.R).map((r) => `      let wl${r} = tile_wq[2u * b * ${L.TR}u + tx + ${r * L.rowGroups}u];
       let wh${r} = tile_wq[(2u * b + 1u) * ${L.TR}u + tx + ${r * L.rowGroups}u];
@@ -109,6 +117,12 @@ var<workgroup> tile_wq: array<vec4<u32>, ${2 * L.KB * L.TR}>;
 var<workgroup> tile_ws: array<vec4<f32>, ${L.KB * L.TR}>;
 var<workgroup> tile_xq: array<vec4<u32>, ${2 * L.KB * L.TT}>;
 var<workgroup> tile_xs: array<vec2<f32>, ${L.KB * L.TT}>;
+
+// An integer of magnitude below 2^22 (a block's dot product: 32 x 128 x 127 at most) as f32 by
+// an integer add and a float subtract, where f32(v) is a conversion at a quarter of their rate.
+fn exact_f32(v: i32) -> f32 {
+  return bitcast<f32>(bitcast<u32>(v) + 0x4b400000u) - 12582912.0;
+}
 
 @compute @workgroup_size(${L.invocations})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
