@@ -92,7 +92,7 @@ async function main() {
   const info = await loadServed(engine, path);
   const loadMs = performance.now() - t0;
   const { matvec, matvecTall, matvecGated } = engine.model.graph.blocks;
-  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: { matvec, matvecTall, matvecGated }, fused: engine.model.graph.fuse, q8Activations: engine.model.graph.q8, prefillAttention: engine.model.graph.attentionKernel, prefillChunk: engine.model.graph.prefillChunk, gpuBytes: engine.stats().gpuBytes, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
+  console.log(JSON.stringify({ event: "loaded", path, loadMs, matvec: { matvec, matvecTall, matvecGated }, fused: engine.model.graph.fuse, q8Activations: engine.model.graph.q8, prefillTiles: engine.model.graph.tileChoice, prefillAttention: engine.model.graph.attentionKernel, prefillChunk: engine.model.graph.prefillChunk, gpuBytes: engine.stats().gpuBytes, info, gpu: `${adapterInfo.vendor} ${adapterInfo.device || adapterInfo.architecture}` }));
 
   if (values.profile) await profile(engine, info);
   if (values.tasks) return taskDecoding(engine, info);

@@ -451,6 +451,35 @@ def test_prefill_takes_large_tiles_only_where_they_fill_the_gpu(harness):
     assert result["value"]["tallTiles"] == [{"rows": 128, "tokens": 64, "blocks": 2}, {"rows": 128, "tokens": 64, "blocks": 1}]
 
 
+def test_prefill_takes_the_tiles_timed_faster_at_load(harness, synthetic_dir):
+    """Where prefill's mat-mats are tiled, the engine times its int8 tiles against the float ones
+    at load (layer 0's FFN gate; dot4I8Packed is one instruction on most GPUs but shifts and
+    multiplies on others) and passes past 16 tokens take the faster; either way the prefill
+    matches the reference, rounded to int8 where the int8 tiles ran."""
+    path = model_path(synthetic_dir, "qwen2", "Q4_0")
+    prompt = LONG_PROMPT[:40]
+    result = harness.call("""
+        const e = await window.harness.createWebGPUEngine({emulatedGPU: false});
+        await e.load(arg.url);
+        const pre = await e.prefill(arg.ids, {returnLogits: "all"});
+        const g = e.model.graph;
+        const out = {logits: window.harness.toBase64(pre.logits), choice: e.stats().prefillTiles,
+          prefillQ8: Boolean(g.q8RowsBlock(arg.ids.length)), chunk: g.prefillChunk};
+        await e.unload();
+        return out;
+    """, {"url": f"/synthetic/{path.name}", "ids": prompt})
+    assert result["ok"], result
+    value = result["value"]
+    choice = value["choice"]
+    assert choice["tokens"] == min(value["chunk"], 256)
+    assert choice["int8Ms"] > 0 and choice["floatMs"] > 0
+    assert choice["int8"] == (choice["int8Ms"] < choice["floatMs"]) == value["prefillQ8"]
+    ref = forward(load_model(path), prompt, q8_from=0 if value["prefillQ8"] else None)
+    tolerance = Q8_LOGIT_TOLERANCE if value["prefillQ8"] else LOGIT_TOLERANCE
+    got = from_b64(value["logits"]).reshape(len(prompt), -1)
+    assert np.abs(got - ref).max() <= tolerance * np.abs(ref).max()
+
+
 def test_load_errors(harness, synthetic_dir):
     write_model(synthetic_dir / "gpt2.gguf", "gpt2", "F16")
     write_model(synthetic_dir / "llama-Q5_1.gguf", "llama", "Q5_1")
@@ -539,10 +568,11 @@ LONG_PROMPT = [(i * 37 + 11) % 384 for i in range(300)]
 def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prompt, head_dim, type_name, chunk, n_ff):
     """The real-GPU kernels (warp mat-vecs; decode fusions: one-dispatch attention, q/k/v as one
     mat-vec, gate/up/SwiGLU as one mat-vec; mat-vecs reading int8 activations; prefill's q/k/v
-    as one mat-mat stored in three parts, with qwen2's biases; prefill passes past 16 tokens on
-    int8 activations, kernels/matmul-tiled-q8.mjs) give the reference's greedy tokens, and the
-    one-token pass's logits (prefill of one more token after the prompt) match the reference.
-    Q4_0 takes the kernels' whole-block dot product (scaled once per block)."""
+    as one mat-mat stored in three parts, with qwen2's biases; prefill passes on int8 activations:
+    up to 16 tokens in the few-token warp kernels, past that in kernels/matmul-tiled-q8.mjs, both
+    taken here at any width and without timing the tiles, activations "q8") give the reference's
+    greedy tokens, and the one-token pass's logits (prefill of one more token after the prompt)
+    match the reference. Q4_0 takes the kernels' whole-block dot product (scaled once per block)."""
     path = model_path(synthetic_dir, "qwen2", type_name)
     if head_dim:
         path = synthetic_dir / f"qwen2-Q4_K-hd{head_dim}.gguf"
@@ -555,7 +585,8 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
     result = harness.call("""
         const out = {};
         for (const emulatedGPU of [true, false]) {
-          const e = await window.harness.createWebGPUEngine({emulatedGPU, prefillChunk: emulatedGPU ? undefined : arg.chunk ?? undefined});
+          const e = await window.harness.createWebGPUEngine({emulatedGPU, prefillChunk: emulatedGPU ? undefined : arg.chunk ?? undefined,
+            activations: emulatedGPU ? undefined : "q8"});
           await e.load(arg.url);
           const pre = await e.prefill(arg.ids, {returnLogits: "all"});
           const gen = await e.generate({maxTokens: 8});
@@ -582,7 +613,7 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
     assert emulated["prefillQkvLayers"] == 0
     assert (emulated["q8"], gpu["q8"]) == (False, True)
     assert (emulated["wide"], gpu["wide"]) == ([], [f"matvec.{type_name}.wide.q8"] if n_ff else [])
-    assert (emulated["prefillQ8"], gpu["prefillQ8"]) == (False, len(prompt) > 16)
+    assert (emulated["prefillQ8"], gpu["prefillQ8"]) == (False, True)
     model = load_model(path)
     n = len(prompt)
     for value in (emulated, gpu):

@@ -45,6 +45,13 @@ export const LARGE_CHUNKS = Object.freeze({ above: 512, maxBytes: 512 * 2 ** 20 
 export const ALL_LOGITS_ROWS = 64;
 // The narrowest model (nEmbd) whose passes of a few tokens take int8 activations (Graph.fewQ8).
 const FEW_Q8_MIN_WIDTH = 2048;
+// Graph.chooseTiles: the pass it times (tokens), and how long each timing should run (ms; the
+// repetitions double up to TILE_PROBE_MAX_REPS until one takes that long). Without timestamps a
+// submit's completion is seen some milliseconds late (in steps of ~4 ms under Node's Dawn on the
+// H100), so a timing must be long beside that.
+const TILE_PROBE_TOKENS = 256;
+const TILE_PROBE_MS = 20;
+const TILE_PROBE_MAX_REPS = 256;
 // The sampler's parameters: 8 words, then a uniform number per row (kernels/sample.mjs).
 const SAMPLE_PARAMS_BYTES = 32 + SAMPLE_ROWS * 4;
 const ID_READ_BYTES = 2 * SAMPLE_ROWS * 4;
@@ -131,14 +138,6 @@ const matmulLayoutEntries = [
 export const GPU_FUSIONS = Object.freeze({ attention: true, qkv: true, gateUp: true });
 const NO_FUSIONS = Object.freeze({ attention: false, qkv: false, gateUp: false });
 
-// emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU;
-// precision "f16" (the device has shader-f16) stores the KV cache as f16 and runs prefill on
-// f16 subgroup matrices where the device has them. activations "q8" (the default; real GPUs
-// whose WGSL has dot4I8Packed) gives the one-token pass's mat-vecs of Q8_ACTIVATION_TYPES their
-// input as int8 (kernels/activations-q8.mjs), those of few-token passes on wide models, and
-// those of longer prefill passes where their mat-mats are tiled (kernels/matmul-tiled-q8.mjs:
-// GPUs without subgroup matrices, which is Chrome without its experimental flag); "f32" keeps
-// them float.
 // Whether a large prefill block (if any) serves a part of `rows` rows in a pass of n tokens: the
 // part reaches its minRows (else TALL_ROWS) and its tiles still make its minWorkgroups, if it has
 // one (larger tiles do less work per product but leave a GPU idle when they are few).
@@ -147,10 +146,20 @@ function fills(block, rows, n) {
     && prefillMatmulDispatch(rows, n, block).reduce((x, y) => x * y) >= (block.minWorkgroups ?? 0);
 }
 
+// emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU;
+// precision "f16" (the device has shader-f16) stores the KV cache as f16 and runs prefill on
+// f16 subgroup matrices where the device has them. By default (real GPUs whose WGSL has
+// dot4I8Packed) the one-token pass's mat-vecs of Q8_ACTIVATION_TYPES take their input as int8
+// (kernels/activations-q8.mjs), so do those of few-token passes on wide models, and those of
+// longer prefill passes where their mat-mats are tiled (kernels/matmul-tiled-q8.mjs: GPUs
+// without subgroup matrices, which is Chrome without its experimental flag) if the int8 tiles
+// are the faster ones on this device (chooseTiles). activations "q8" takes all of them on any
+// GPU without asking; "f32" keeps them float.
 export class Graph {
   static async create(device, hp, weights, emulatedGPU, options = {}) {
     const graph = new Graph(device, hp, weights, emulatedGPU, { precision: "f32", ...options });
     await graph.build();
+    if (options.activations !== "q8") await graph.chooseTiles();
     return graph;
   }
 
@@ -190,6 +199,8 @@ export class Graph {
     // Settled in makePipelines: false where the kernels do not compile (no dot4I8Packed).
     this.q8 = activations !== "f32" && (activations === "q8" || !emulatedGPU) && (!matvecBlock || Boolean(matvecBlock.q8))
       && Q8_ACTIVATION_TYPES.some((t) => matrixTypes.has(t));
+    // Prefill's int8 tiles or float ones, where both exist (chooseTiles): { int8, int8Ms, floatMs, tokens }.
+    this.tileChoice = null;
     // Passes of a few tokens read int8 rows too where the model is wide enough to gain: on an
     // H100 the 8B's (4096) pass of 2 tokens 19.8 -> 7.4 ms, of 16 77 -> 18 ms, but SmolLM2's
     // (576) 3.4 -> 6.1 ms, its quantizing passes costing more than its small mat-mats save.
@@ -447,17 +458,75 @@ export class Graph {
     const even = [nEmbd, nHead * headDim, nFf].every((k) => k % 64 === 0);
     if (!this.q8 || !even) return [];
     const few = this.fewQ8 ? (this.blocks.matmulFew ?? []).filter((b) => b.warps) : [];
-    return [...few, ...[this.blocks.matmulQ8, this.blocks.matmulQ8Tall].filter(Boolean)];
+    const tiles = this.tileChoice?.int8 === false ? [] : [this.blocks.matmulQ8, this.blocks.matmulQ8Tall].filter(Boolean);
+    return [...few, ...tiles];
   }
 
   // The block of a prefill pass of n tokens that reads int8 rows, if any: over a part of `rows`
   // rows, the tall int8 tiles where they fill (prefillBlock's rule); without `rows`, the block
   // that tells whether the pass reads int8 rows at all.
   q8RowsBlock(n, rows = 0) {
-    if (n < 2 || !this.q8RowBlocks().length) return undefined;
+    const blocks = this.q8RowBlocks();
+    if (n < 2 || !blocks.length) return undefined;
     const few = this.blocks.matmulFew?.find((b) => n <= b.tokens);
-    if (few) return this.q8RowBlocks().find((b) => b === few);
-    return fills(this.blocks.matmulQ8Tall, rows, n) ? this.blocks.matmulQ8Tall : this.blocks.matmulQ8;
+    if (few) return blocks.find((b) => b === few);
+    const { matmulQ8: tiles, matmulQ8Tall: tall } = this.blocks;
+    if (!blocks.includes(tiles)) return undefined;
+    return fills(tall, rows, n) ? tall : tiles;
+  }
+
+  // Where prefill's tiled mat-mats could read int8 rows, whether they should on this device: most
+  // GPUs run dot4I8Packed as one instruction (the int8 tiles 1.7-2.1x the float ones on an H100),
+  // but where Tint writes it as shifts and multiplies (Metal; D3D12 below shader model 6.4; Vulkan
+  // without integer dot products) the H100 ran them 1.2-1.35x slower than the float ones
+  // (bench/GPU_NOTES.md, session 13). Timed here on layer 0's FFN gate (the quantizing pass
+  // included) in a pass of up to TILE_PROBE_TOKENS tokens, each way, the best of three rounds.
+  async chooseTiles() {
+    const n = Math.min(this.prefillChunk, TILE_PROBE_TOKENS);
+    const gateType = this.tensor(layerTensorNames(this.hp, 0).wGate).type.name;
+    if (!this.takesQ8(gateType) || !this.q8RowsBlock(n) || this.q8RowsBlock(n).warps) return;
+    this.writeStep(n, 0);
+    const time = (int8, reps) => {
+      this.tileChoice = { int8 };
+      return this.timeSpecs(this.tileProbe, n, reps);
+    };
+    await time(true, 1); // a pipeline's first dispatch can take tens of ms more
+    await time(false, 1);
+    let reps = 1;
+    while (reps < TILE_PROBE_MAX_REPS && (await time(true, reps)) < TILE_PROBE_MS) reps *= 2;
+    const ms = { int8: Infinity, float: Infinity };
+    for (let round = 0; round < 3; round++) {
+      ms.int8 = Math.min(ms.int8, await time(true, reps));
+      ms.float = Math.min(ms.float, await time(false, reps));
+    }
+    this.tileChoice = { int8: ms.int8 < ms.float, int8Ms: ms.int8 / reps, floatMs: ms.float / reps, tokens: n, reps };
+  }
+
+  // Milliseconds that `reps` runs of specs over n tokens take in one compute pass: GPU time by
+  // timestamps where the device has them, else from submit to completion (seen some ms late).
+  async timeSpecs(specs, n, reps) {
+    const { device } = this;
+    const stamps = device.features.has("timestamp-query") ? device.createQuerySet({ type: "timestamp", count: 2 }) : null;
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass(stamps ? { timestampWrites: { querySet: stamps, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    for (let i = 0; i < reps; i++) this.run(pass, specs, n, 0);
+    pass.end();
+    const t0 = performance.now();
+    if (!stamps) {
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      return performance.now() - t0;
+    }
+    const resolved = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    encoder.resolveQuerySet(stamps, 0, 2, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, read, 0, 16);
+    device.queue.submit([encoder.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const [begin, end] = new BigUint64Array(read.getMappedRange());
+    const ms = Number(end - begin) / 1e6;
+    for (const done of [read, resolved, stamps]) done.destroy();
+    return ms;
   }
 
   // The pipeline name of a block that reads int8 rows.
@@ -627,10 +696,13 @@ export class Graph {
         ...this.matmul(w.wv, buf.xn, qkv.v, kvDim, { bias: w.bv, q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) }),
       ];
       const gateUp = decode ? this.gateUpSpans[i] : null;
+      const ffnQuantize = quantized(buf.xn, buf.xnQ8, hp.nEmbd);
+      const gate = gateUp ? [] : this.matmul(w.wGate, buf.xn, whole(buf.gate), hp.nFf, { q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) });
       const ffnIn = gateUp ? [this.gatedMatvec(gateUp)] : [
-        ...this.matmul(w.wGate, buf.xn, whole(buf.gate), hp.nFf, { q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) }),
+        ...gate,
         ...this.matmul(w.wUp, buf.xn, whole(buf.up), hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate, q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) }),
       ];
+      if (!decode && i === 0) this.tileProbe = [...ffnQuantize, ...gate];
       const addInto = (name, x, q8, k, quantized = false) => (decode
         ? this.matvecFromQ8(name, x, q8, k, whole(buf.x), hp.nEmbd, { mode: MODE.ADD, quantized })
         : this.matmul(name, x, whole(buf.x), hp.nEmbd, { mode: MODE.ADD, q8Rows: q8 }));
@@ -662,7 +734,7 @@ export class Graph {
         ...quantized(buf.attn, buf.attnQ8, qDim),
         ...addInto(w.wo, buf.attn, buf.attnQ8, qDim, fusedAttention && attentionQ8),
         this.rmsnorm(w.ffnNorm, buf.x, buf.xn, undefined, xnQ8),
-        ...quantized(buf.xn, buf.xnQ8, hp.nEmbd),
+        ...ffnQuantize,
         ...ffnIn,
         ...quantized(buf.up, buf.ffnQ8, hp.nFf),
         ...addInto(w.wDown, buf.up, buf.ffnQ8, hp.nFf),

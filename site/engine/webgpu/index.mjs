@@ -5,7 +5,8 @@
 //   await engine.load(source, {onProgress, nCtx, maxBindingBytes}) -> {arch, nCtx, nVocab, nLayer, nEmbd, engine, tensorTypes}
 //   await engine.prefill(ids, {onProgress, returnLogits: "none" | "last" | "all"}) -> {nCached, nEvaluated, logits?}
 //   await engine.generate({maxTokens, temperature, topK, topP, seed, stopIds, onToken}) -> {tokens, stopReason, stats}
-//   engine.cancel(); engine.reset(); await engine.unload(); engine.stats() (speeds; gpuBytes: weights, working)
+//   engine.cancel(); engine.reset(); await engine.unload(); engine.stats() (speeds; gpuBytes: weights, working;
+//   prefillTiles: int8 or float prefill tiles, as timed at load)
 
 import { EngineError, asEngineError } from "../errors.mjs";
 import { openSource, readHeader } from "./gguf.mjs";
@@ -395,6 +396,8 @@ class WebGPUEngine {
       nCached: this.cached?.length ?? 0,
       lastPrefill: this.lastPrefill ?? null,
       gpuBytes: this.model ? { weights: planBytes(this.model.plan), working: this.model.graph.workingBytes() } : null,
+      // Whether prefill's mat-mats read int8 rows on this device, as timed at load (Graph.chooseTiles).
+      prefillTiles: this.model?.graph.tileChoice ?? null,
     };
   }
 }
