@@ -599,7 +599,7 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
             oneEvaluated: one.nEvaluated, one: window.harness.toBase64(one.logits), fused: g.fuse, q8: g.q8,
             qkvLayers: g.qkvSpans.filter(Boolean).length, gateUpLayers: g.gateUpSpans.filter(Boolean).length,
             prefillQkvLayers: g.body.filter((s) => s.label === "attn_qkv").length,
-            prefillQ8: Boolean(g.q8RowsBlock(Math.min(arg.ids.length, 64))),
+            prefillQ8: Boolean(g.q8RowsBlock(Math.min(arg.ids.length, 64))), fewGated: g.fewGatedBlocks().map((b) => b.tokens),
             nLayer: e.model.hp.nLayer, chunk: g.prefillChunk, wide: Object.keys(g.pipelines).filter((n) => n.includes(".wide"))};
           await e.unload();
         }
@@ -614,6 +614,9 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
     assert (emulated["q8"], gpu["q8"]) == (False, True)
     assert (emulated["wide"], gpu["wide"]) == ([], [f"matvec.{type_name}.wide.q8"] if n_ff else [])
     assert (emulated["prefillQ8"], gpu["prefillQ8"]) == (False, True)
+    # Passes of up to 8 tokens (16 where 32 KiB of workgroup memory allow it: this short prompt)
+    # take the FFN's gate and up as one kernel.
+    assert (emulated["fewGated"], gpu["fewGated"][:2]) == ([], [4, 8])
     model = load_model(path)
     n = len(prompt)
     for value in (emulated, gpu):

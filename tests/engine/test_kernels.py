@@ -111,22 +111,24 @@ def test_matmul_kernel(harness, type_name, n_tokens, block):
 @pytest.mark.parametrize("block", [
     {"rows": 2, "warps": 4, "subgroups": True, "unroll": 2, "gated": True},
     {"rows": 3, "warps": 2, "subgroups": False, "gated": True},
+    {"rows": 2, "warps": 4, "subgroups": True, "tokens": 8, "gated": True},
 ])
 def test_gated_matvec(harness, type_name, block):
-    """The decode FFN kernel: W holds gate then up (ROWS rows each); Y = silu(gate x) * (up x)."""
+    """The decode FFN kernel: W holds gate then up (ROWS rows each); Y = silu(gate x) * (up x);
+    over a few tokens for the drafts' passes (one short of the block's tokens)."""
     check_matvec(harness, type_name, block, K, seed=7)
 
 
 def check_matvec(harness, type_name, block, k, seed):
-    """The one-token mat-vec of `block` (gated where block["gated"]: W holds gate then up, ROWS
-    rows each, and Y = silu(gate x) * (up x); int8 activations where block["q8"]) against numpy:
-    float64 products of the dequantized weights and x (for an int8 block, x rounded as the engine
-    rounds it)."""
+    """The mat-vec of `block` over one token, or one short of its `tokens` (gated where
+    block["gated"]: W holds gate then up, ROWS rows each, and Y = silu(gate x) * (up x); int8
+    activations where block["q8"]) against numpy: float64 products of the dequantized weights and
+    x (for an int8 block, x rounded as the engine rounds it)."""
     rng = np.random.default_rng(seed)
     gated = block.get("gated", False)
     raw, _ = _matrix(rng, type_name, (2 if gated else 1) * ROWS, k, scale=0.5)
     w = dequantize(type_name, raw, k).astype(np.float64)
-    x = rng.standard_normal((1, k))
+    x = rng.standard_normal((max(1, block.get("tokens", 1) - 1), k))
     got = run_matmul(harness, type_name, raw, x, block, k=k)
     if block.get("q8"):
         x = quantize_activations_q8(x)
@@ -160,6 +162,7 @@ def test_int8_activation_types_match_the_reference(harness):
     {"rows": 2, "warps": 2, "subgroups": False, "unroll": 2, "q8": True},
     {"rows": 1, "warps": 2, "subgroups": True, "q8": True, "gated": True},
     {"rows": 3, "warps": 1, "subgroups": False, "q8": True, "gated": True},
+    {"rows": 1, "warps": 4, "subgroups": True, "tokens": 4, "q8": True, "gated": True},
 ])
 def test_matvec_int8_activations(harness, type_name, block):
     check_matvec(harness, type_name, block, K, seed=11)

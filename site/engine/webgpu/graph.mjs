@@ -5,7 +5,7 @@
 import { EngineError } from "../errors.mjs";
 import {
   matvecWGSL, getRowsWGSL, matvecDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, GPU_BLOCKS_Q8, MODE, TALL_ROWS,
-  WIDE_K, Q8_ACTIVATION_TYPES,
+  WIDE_K, Q8_ACTIVATION_TYPES, matvecWarpWorkgroupBytes,
 } from "./kernels/matmul.mjs";
 import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "./kernels/activations-q8.mjs";
 import {
@@ -352,7 +352,10 @@ export class Graph {
       jobs[`matvec.${type}`] = makeMatvec(type, this.blocks.matvec);
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
     }
-    for (const type of gatedTypes) jobs[this.gatedKernelName(type, false)] = makeMatvec(type, { ...this.gatedBlock(false), gated: true });
+    for (const type of gatedTypes) {
+      jobs[this.gatedKernelName(type, false)] = makeMatvec(type, { ...this.gatedBlock(false), gated: true });
+      for (const block of this.fewGatedBlocks()) jobs[this.fewGatedKernelName(type, block, false)] = makeMatvec(type, { ...block, gated: true });
+    }
     jobs.getRows = make(getRowsWGSL(this.tensor("token_embd.weight").type.name));
     // Emulated GPUs keep the one-invocation-per-row kernels; real ones get workgroup-wide rows.
     const real = !this.emulated;
@@ -402,6 +405,9 @@ export class Graph {
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall.q8`] = makeMatvec(type, this.q8Blocks.matvecTall);
       if (wideTypes.has(type) && this.q8Blocks.matvecWide) jobs[`matvec.${type}.wide.q8`] = makeMatvec(type, this.q8Blocks.matvecWide);
       if (gatedTypes.has(type)) jobs[this.gatedKernelName(type, true)] = makeMatvec(type, { ...this.gatedBlock(true), gated: true });
+      if (gatedTypes.has(type) && this.fewQ8) {
+        for (const block of this.fewGatedBlocks()) jobs[this.fewGatedKernelName(type, block, true)] = makeMatvec(type, { ...block, gated: true, q8: true });
+      }
     }
     for (const [type, rows] of this.prefillMatrices().filter(([type]) => this.takesQ8(type))) {
       for (let n = 2; n <= this.prefillChunk; n++) {
@@ -573,6 +579,24 @@ export class Graph {
     return `matvec.${type}.gated${q8 ? ".q8" : ""}`;
   }
 
+  // The few-token blocks (drafts' passes) that take a layer's FFN gate and up as one gated kernel,
+  // as the decode does, where they lie back to back (gateUpSpans) and the kernel's partial sums
+  // fit the device's workgroup memory.
+  fewGatedBlocks() {
+    const bytes = this.device.limits.maxComputeWorkgroupStorageSize;
+    return this.fuse.gateUp ? (this.blocks.matmulFew ?? []).filter((b) => b.warps && matvecWarpWorkgroupBytes({ ...b, gated: true }) <= bytes) : [];
+  }
+
+  // The gated few-token block of a prefill pass of n tokens, if it has one.
+  fewGatedBlock(n) {
+    const few = this.blocks.matmulFew?.find((b) => n <= b.tokens);
+    return this.fewGatedBlocks().includes(few) ? few : undefined;
+  }
+
+  fewGatedKernelName(type, block, q8) {
+    return `matmul.${type}.few${block.tokens}.gated${q8 ? ".q8" : ""}`;
+  }
+
   // The gated FFN mat-vec's shape: its own where the FFN is tall.
   gatedBlock(q8) {
     const blocks = q8 ? this.q8Blocks : this.blocks;
@@ -697,10 +721,15 @@ export class Graph {
       ];
       const gateUp = decode ? this.gateUpSpans[i] : null;
       const ffnQuantize = quantized(buf.xn, buf.xnQ8, hp.nEmbd);
-      const gate = gateUp ? [] : this.matmul(w.wGate, buf.xn, whole(buf.gate), hp.nFf, { q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) });
+      // Prefill passes of a few tokens take gate and up as one kernel where they can (gatedFew).
+      const fewGateUp = !decode && this.gateUpSpans[i] ? this.gatedFew(this.gateUpSpans[i]) : [];
+      const unlessFewGated = (parts) => (fewGateUp.length
+        ? parts.map((s) => ({ ...s, dispatch: (n, pos0) => (this.fewGatedBlock(n) ? [0] : s.dispatch(n, pos0)) })) : parts);
+      const gate = gateUp ? [] : unlessFewGated(this.matmul(w.wGate, buf.xn, whole(buf.gate), hp.nFf, { q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) }));
       const ffnIn = gateUp ? [this.gatedMatvec(gateUp)] : [
         ...gate,
-        ...this.matmul(w.wUp, buf.xn, whole(buf.up), hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate, q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) }),
+        ...unlessFewGated(this.matmul(w.wUp, buf.xn, whole(buf.up), hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate, q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) })),
+        ...fewGateUp,
       ];
       if (!decode && i === 0) this.tileProbe = [...ffnQuantize, ...gate];
       const addInto = (name, x, q8, k, quantized = false) => (decode
@@ -790,6 +819,22 @@ export class Graph {
         whole(this.buf.step)],
       dispatch: () => matvecDispatch(rows, this.gatedBlock(q8)),
     };
+  }
+
+  // A prefill pass of a few tokens (fewGatedBlock): the FFN's gate and up as one warp mat-vec over
+  // its tokens with SwiGLU in its store, into buf.up; twins reading float x and int8 rows.
+  gatedFew({ weights, type, rowLength, bytesPerRow }) {
+    const rows = this.hp.nFf;
+    const uniforms = this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, rows, MODE.STORE, 0, 0]));
+    const readsQ8 = (n) => Boolean(this.takesQ8(type) && this.q8RowsBlock(n)?.warps);
+    return [false, true].map((q8) => ({
+      label: `ffn_gate_up${q8 ? ".q8" : ""}`,
+      pipeline: (n) => this.fewGatedBlock(n) && this.pipelines[this.fewGatedKernelName(type, this.fewGatedBlock(n), q8)],
+      layout: this.matmulLayout,
+      entries: [range(weights), whole(q8 ? this.buf.xnQ8 : this.buf.xn), whole(this.buf.up), whole(this.buf.dummy), whole(this.buf.dummy),
+        uniforms, whole(this.buf.step)],
+      dispatch: (n) => (this.fewGatedBlock(n) && readsQ8(n) === q8 ? prefillMatmulDispatch(rows, n, this.fewGatedBlock(n)) : [0]),
+    }));
   }
 
   // Real GPUs' prefill: one pass (attentionSubgroupMatrixWGSL or attentionTiledWGSL). Otherwise

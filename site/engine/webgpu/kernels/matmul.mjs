@@ -290,7 +290,7 @@ ${rows.map((r) => `    ${acc(r, t)} += ${add(u, blockDot(`w${r}`))};`).join("\n"
     }`).join("\n")}
     }`);
   return /* wgsl */ `${subgroups ? "enable subgroups;\n" : ""}${matmulBindings(q8)}
-var<workgroup> red: array<f32, ${rows.length * T * WG}>;
+var<workgroup> red: array<f32, ${matvecWarpWorkgroupBytes({ rows: R, warps: NW, gated, tokens: T }) / 4}>;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32${subgroups ? `,
@@ -307,6 +307,11 @@ ${range(U).map((u) => blockStep(u)).join("\n")}
   }
 ${reduce}
 }`;
+}
+
+// Workgroup memory of matvecWarpWGSL's partial sums (`red`).
+export function matvecWarpWorkgroupBytes({ rows: R, warps: NW, gated = false, tokens: T = 1 }) {
+  return (gated ? 2 : 1) * R * T * NW * 32 * 4;
 }
 
 export function matvecWarpDispatch(rows, { rows: R, warps: NW, split: S = 1 }) {
