@@ -199,7 +199,8 @@ export class Graph {
     // Settled in makePipelines: false where the kernels do not compile (no dot4I8Packed).
     this.q8 = activations !== "f32" && (activations === "q8" || !emulatedGPU) && (!matvecBlock || Boolean(matvecBlock.q8))
       && Q8_ACTIVATION_TYPES.some((t) => matrixTypes.has(t));
-    // Prefill's int8 tiles or float ones, where both exist (chooseTiles): { int8, int8Ms, floatMs, tokens }.
+    // Prefill's int8 tiles or float ones, where both exist (chooseTiles): { int8, int8Ms, floatMs,
+    // tokens, reps }.
     this.tileChoice = null;
     // Passes of a few tokens read int8 rows too where the model is wide enough to gain: on an
     // H100 the 8B's (4096) pass of 2 tokens 19.8 -> 7.4 ms, of 16 77 -> 18 ms, but SmolLM2's
