@@ -599,7 +599,7 @@ def test_real_gpu_kernel_shapes_match_the_reference(harness, synthetic_dir, prom
             oneEvaluated: one.nEvaluated, one: window.harness.toBase64(one.logits), fused: g.fuse, q8: g.q8,
             qkvLayers: g.qkvSpans.filter(Boolean).length, gateUpLayers: g.gateUpSpans.filter(Boolean).length,
             prefillQkvLayers: g.body.filter((s) => s.label === "attn_qkv").length,
-            prefillQ8: Boolean(g.q8RowsBlock(Math.min(arg.ids.length, 64))), fewGated: g.fewGatedBlocks().map((b) => b.tokens),
+            prefillQ8: Boolean(g.q8RowsBlock(Math.min(arg.ids.length, 64))), fewGated: g.fewGatedBlocks.map((b) => b.tokens),
             nLayer: e.model.hp.nLayer, chunk: g.prefillChunk, wide: Object.keys(g.pipelines).filter((n) => n.includes(".wide"))};
           await e.unload();
         }

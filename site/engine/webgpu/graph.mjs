@@ -235,6 +235,12 @@ export class Graph {
     const layers = Array.from({ length: hp.nLayer }, (_, i) => layerTensorNames(hp, i));
     this.qkvSpans = layers.map((w) => (this.fuse.qkv ? this.qkvSpan(w) : null));
     this.gateUpSpans = layers.map((w) => (this.fuse.gateUp ? this.matrixSpan([w.wGate, w.wUp]) : null));
+    // The few-token blocks (drafts' passes) that take a layer's FFN gate and up as one gated
+    // kernel, as the decode does, where they lie back to back (gateUpSpans) and the kernel's
+    // partial sums fit the device's workgroup memory (fewGatedBlock, gatedFew).
+    const bytes = device.limits.maxComputeWorkgroupStorageSize;
+    this.fewGatedBlocks = this.fuse.gateUp
+      ? (this.blocks.matmulFew ?? []).filter((b) => b.warps && matvecWarpWorkgroupBytes({ ...b, gated: true }) <= bytes) : [];
   }
 
   tensor(name) {
@@ -355,7 +361,7 @@ export class Graph {
     }
     for (const type of gatedTypes) {
       jobs[this.gatedKernelName(type, false)] = makeMatvec(type, { ...this.gatedBlock(false), gated: true });
-      for (const block of this.fewGatedBlocks()) jobs[this.fewGatedKernelName(type, block, false)] = makeMatvec(type, { ...block, gated: true });
+      for (const block of this.fewGatedBlocks) jobs[this.fewGatedKernelName(type, block, false)] = makeMatvec(type, { ...block, gated: true });
     }
     jobs.getRows = make(getRowsWGSL(this.tensor("token_embd.weight").type.name));
     // Emulated GPUs keep the one-invocation-per-row kernels; real ones get workgroup-wide rows.
@@ -407,7 +413,7 @@ export class Graph {
       if (wideTypes.has(type) && this.q8Blocks.matvecWide) jobs[`matvec.${type}.wide.q8`] = makeMatvec(type, this.q8Blocks.matvecWide);
       if (gatedTypes.has(type)) jobs[this.gatedKernelName(type, true)] = makeMatvec(type, { ...this.gatedBlock(true), gated: true });
       if (gatedTypes.has(type) && this.fewQ8) {
-        for (const block of this.fewGatedBlocks()) jobs[this.fewGatedKernelName(type, block, true)] = makeMatvec(type, { ...block, gated: true, q8: true });
+        for (const block of this.fewGatedBlocks) jobs[this.fewGatedKernelName(type, block, true)] = makeMatvec(type, { ...block, gated: true, q8: true });
       }
     }
     for (const [type, rows] of this.prefillMatrices().filter(([type]) => this.takesQ8(type))) {
@@ -491,7 +497,8 @@ export class Graph {
   async chooseTiles() {
     const n = Math.min(this.prefillChunk, TILE_PROBE_TOKENS);
     const gateType = this.tensor(layerTensorNames(this.hp, 0).wGate).type.name;
-    if (!this.takesQ8(gateType) || !this.q8RowsBlock(n) || this.q8RowsBlock(n).warps) return;
+    const block = this.q8RowsBlock(n);
+    if (!this.takesQ8(gateType) || !block || block.warps) return;
     this.writeStep(n, 0);
     const time = (int8, reps) => {
       this.tileChoice = { int8 };
@@ -580,18 +587,10 @@ export class Graph {
     return `matvec.${type}.gated${q8 ? ".q8" : ""}`;
   }
 
-  // The few-token blocks (drafts' passes) that take a layer's FFN gate and up as one gated kernel,
-  // as the decode does, where they lie back to back (gateUpSpans) and the kernel's partial sums
-  // fit the device's workgroup memory.
-  fewGatedBlocks() {
-    const bytes = this.device.limits.maxComputeWorkgroupStorageSize;
-    return this.fuse.gateUp ? (this.blocks.matmulFew ?? []).filter((b) => b.warps && matvecWarpWorkgroupBytes({ ...b, gated: true }) <= bytes) : [];
-  }
-
   // The gated few-token block of a prefill pass of n tokens, if it has one.
   fewGatedBlock(n) {
     const few = this.blocks.matmulFew?.find((b) => n <= b.tokens);
-    return this.fewGatedBlocks().includes(few) ? few : undefined;
+    return this.fewGatedBlocks.includes(few) ? few : undefined;
   }
 
   fewGatedKernelName(type, block, q8) {
@@ -732,7 +731,7 @@ export class Graph {
         ...unlessFewGated(this.matmul(w.wUp, buf.xn, whole(buf.up), hp.nFf, { mode: MODE.SILU_MUL, aux: buf.gate, q8: xnQ8, q8Rows: rowsQ8(buf.xnQ8) })),
         ...fewGateUp,
       ];
-      if (!decode && i === 0) this.tileProbe = [...ffnQuantize, ...gate];
+      if (!decode && i === 0) this.tileProbe = [...ffnQuantize, ...gate]; // what chooseTiles times
       const addInto = (name, x, q8, k, quantized = false) => (decode
         ? this.matvecFromQ8(name, x, q8, k, whole(buf.x), hp.nEmbd, { mode: MODE.ADD, quantized })
         : this.matmul(name, x, whole(buf.x), hp.nEmbd, { mode: MODE.ADD, q8Rows: q8 }));
