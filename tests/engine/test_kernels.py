@@ -146,6 +146,14 @@ def swiglu_bound(x, w, gate, up):
     return 1e-5 * (np.abs(x) @ np.abs(w[:ROWS]).T) * np.abs(up) + 1e-5 * (np.abs(x) @ np.abs(w[ROWS:]).T) * np.abs(gate) + 1e-6
 
 
+# The emulated mat-vec reads Q4_0 / Q8_0 blocks in pairs of whole words where rows hold an even
+# number of them (K above), and funnels each block's words where they do not (rows of 17 blocks:
+# every other row starts mid-word).
+@pytest.mark.parametrize("type_name", ["Q4_0", "Q8_0"])
+def test_emulated_matvec_rows_of_an_odd_number_of_blocks(harness, type_name):
+    check_matvec(harness, type_name, {"rows": 8, "tokens": 1, "workgroup": 16}, 17 * 32, seed=17)
+
+
 def test_int8_activation_types_match_the_reference(harness):
     """The reference rounds the inputs of exactly the mat-vecs the engine gives int8 activations."""
     types = harness.evaluate("async () => (await import('/site/engine/webgpu/kernels/matmul.mjs')).Q8_ACTIVATION_TYPES")

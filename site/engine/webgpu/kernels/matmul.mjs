@@ -129,6 +129,21 @@ ${range(8).map((i) => `      let x${i} = X[xt0 + j * 8u + ${i}u];`).join("\n")}
 ${emit.blockX ?? ""}
 ${range(R).map((r) => `      a${r}_0 += ${emit.blockDot?.(`r${r}`)};`).join("\n")}
     }`;
+  // Pairs of blocks without funnels where rows start on a word (emit.pair; the decode mat-vec).
+  const pairDots = (block, head, blockX, dot) => `    {
+${range(R).map((r) => head(`(row${r} >> 2u) + (j >> 1u) * ${emit.pair.words}u`, `r${r}`)).join("\n")}
+${range(8).map((i) => `      let x${i} = X[xt0 + ${block} * 8u + ${i}u];`).join("\n")}
+      let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));
+${blockX}
+${range(R).map((r) => `      a${r}_0 += ${dot(`r${r}`)};`).join("\n")}
+    }`;
+  const pairLoop = T === 1 && !q8 && emit.pair ? `  if ((shape.row_bytes & 3u) == 0u) {
+    for (var j = 0u; j < shape.k / 32u; j += 2u) {
+${pairDots("j", emit.pair.evenHead, emit.pair.evenX, emit.pair.evenDot)}
+${pairDots("(j + 1u)", emit.pair.oddHead, emit.blockX, emit.blockDot)}
+    }
+  } else {
+` : "";
   const chunks = T === 1 && (q8 || emit.blockDot) ? blockDots : range(8).map((i) => `    {
 ${range(R).map((r) => `      let w${r} = ${emit.chunk(i, `r${r}`)};`).join("\n")}
 ${range(T).map((t) => `      { let x = X[xt${t} + j * 8u + ${i}u];${range(R).map((r) => ` a${r}_${t} += dot(w${r}, x);`).join("")} }`).join("\n")}
@@ -145,11 +160,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 ${range(R).map((r) => `  let row${r} = min(r0 + ${r}u, shape.rows - 1u) * shape.row_bytes;`).join("\n")}
 ${range(T).map((t) => `  let xt${t} = min(t0 + ${t}u, step.n_tokens - 1u) * k4;`).join("\n")}
 ${range(R).flatMap((r) => range(T).map((t) => `  var a${r}_${t} = 0.0;`)).join("\n")}
-  for (var j = 0u; j < shape.k / 32u; j++) {
+${pairLoop}  for (var j = 0u; j < shape.k / 32u; j++) {
 ${heads}
 ${chunks}
   }
-${stores}
+${pairLoop ? "  }\n" : ""}${stores}
 }`;
 }
 
@@ -191,7 +206,8 @@ export function matvecLanesDispatch(rows, { rows: R }) {
 // whole aligned words (rows start at even bytes, so a block starts at byte 0 or 2 of a word)
 // instead of a 16-bit funnel of two loads per word: declares the scale d and the words q0...
 // (Funnelling the words is cheaper on SwiftShader than dotting the straddling words against x
-// values arranged for either start: measured, bench/GPU_NOTES.md session 6.)
+// values arranged for either start, chosen per row: measured, bench/GPU_NOTES.md session 6; the
+// pairs of blocks below need no choice.)
 const scaleThenWords = (quantWords) => (row, j, w) => `
 let ${w}o = ${row} + ${j} * ${2 + 4 * quantWords}u;
 let ${w}i = ${w}o >> 2u;
@@ -200,12 +216,49 @@ ${range(quantWords + 1).map((k) => `let ${w}w${k} = W[${w}i + ${k}u];`).join("\n
 let ${w}d = unpack2x16float(select(${w}w0, ${w}w0 >> 16u, ${w}odd)).x;
 ${range(quantWords).map((k) => `let ${w}q${k} = select((${w}w${k} >> 16u) | (${w}w${k + 1} << 16u), ${w}w${k + 1}, ${w}odd);`).join("\n")}`;
 
+// Where rows hold an even number of blocks (so start on a word), a pair of Q4_0 / Q8_0 blocks
+// (j even, j + 1) is a whole number of words (9 / 17): block j's scale in the low half of word 0
+// and its quants from byte 2, block j + 1's scale in the high half of the word after them and its
+// quants aligned. Block j is dotted against x arranged to match its words (value v at byte v + 2,
+// zero where a byte holds a scale) instead of funnelling each word into place (the emulated
+// decode mat-vec: on SwiftShader a fifth less time a weight for Q8_0, a tenth for Q4_0;
+// bench/GPU_NOTES.md session 14).
+// `straddled(k, last, from)`: the arranged vec4 for word k of the words 0 .. last that hold
+// the values of x{from} .. x{from + last - 1} two bytes late.
+const straddled = (k, last, from = 0) => `vec4<f32>(${k === 0 ? "0.0, 0.0" : `x${from + k - 1}.z, x${from + k - 1}.w`}, ${k === last ? "0.0, 0.0" : `x${from + k}.x, x${from + k}.y`})`;
+const pairHeads = (quantWords) => ({
+  words: 2 * quantWords + 1,
+  evenHead: (base, w) => `${range(quantWords + 1).map((k) => `let ${w}q${k} = W[${base} + ${k}u];`).join("\n")}
+let ${w}d = unpack2x16float(${w}q0).x;`,
+  oddHead: (base, w) => `let ${w}d = unpack2x16float(W[${base} + ${quantWords}u]).y;
+${range(quantWords).map((k) => `let ${w}q${k} = W[${base} + ${quantWords + 1 + k}u];`).join("\n")}`,
+});
+const Q4_0_PAIR = {
+  ...pairHeads(4),
+  // Word k's low nibbles are values 4k - 2 .. 4k + 1, its high nibbles 16 more; xetop: the
+  // values at each word's top high nibble.
+  evenX: `${range(5).map((k) => `let xpl${k} = ${straddled(k, 4)} * BYTE_WEIGHTS;
+let xh${k} = ${straddled(k, 4, 4)};
+let xph${k} = xh${k} * (BYTE_WEIGHTS * 0.0625);`).join("\n")}
+let xetop = ${range(5).map((k) => `xh${k}.w`).join(" + ")};`,
+  evenDot: (w) => `${w}d * (${range(5).map((k) => `dot(masked(${w}q${k}, LO_NIBBLES), xpl${k}) + dot(masked(${w}q${k} ^ 0x80000000u, HI_NIBBLES), xph${k})`).join("\n         + ")} + 8.0 * (xetop - xsum))`,
+};
+const Q8_0_PAIR = {
+  ...pairHeads(8),
+  // Word k's bytes are values 4k - 2 .. 4k + 1; xlow: the values at bytes 0-2 of the words.
+  evenX: `${range(9).map((k) => `let xs${k} = ${straddled(k, 8)};
+let xp${k} = xs${k} * BYTE_WEIGHTS;`).join("\n")}
+let xlow = dot(${range(9).map((k) => `xs${k}`).join(" + ")}, vec4<f32>(1.0, 1.0, 1.0, 0.0));`,
+  evenDot: (w) => `${w}d * (${range(9).map((k) => `dot(masked(${w}q${k} ^ 0x00808080u, BYTES), xp${k})`).join("\n         + ")} - 128.0 * xlow)`,
+};
+
 const Q4_0_ALIGNED = {
   head: scaleThenWords(4),
   chunk: (i, w) => `(${i >= 4 ? "hi" : "lo"}_nibbles(${w}q${i % 4}) - 8.0) * ${w}d`,
   // The whole block's dot with x0..x7: d * (q . x - 8 * sum(x)).
   blockX: NIBBLE_X,
   blockDot: (w) => `${w}d * (${nibbleDot((k) => `${w}q${k}`)} + 8.0 * (xtop - xsum))`,
+  pair: Q4_0_PAIR,
   // Word k's low nibbles are values 4k.., its high nibbles 16 + 4k...
   ...withQ8({ word: (w, k) => `(${w}q${k % 4}${k < 4 ? "" : " >> 4u"}) & 0x0f0f0f0fu`, offset: 8, scales: (w) => [`${w}d`] }),
 };
@@ -214,6 +267,7 @@ const Q8_0_ALIGNED = {
   chunk: (i, w) => `i8x4(${w}q${i}) * ${w}d`,
   blockX: BYTE_X,
   blockDot: (w) => `${w}d * (${byteDot((k) => `${w}q${k}`)} - 128.0 * (xsum - xtop))`,
+  pair: Q8_0_PAIR,
   ...withQ8({ word: (w, k) => `${w}q${k}`, signed: true, scales: (w) => [`${w}d`] }),
 };
 
