@@ -74,6 +74,9 @@ def main() -> None:
         page.wait_for_function("() => window.RESULTS !== undefined", timeout=3_600_000, polling=1000)
         rows, adapter = page.evaluate("window.RESULTS"), page.evaluate("window.ADAPTER")
         browser.close()
+    out = ROOT / "bench" / "results" / ("side_by_side_tasks.json" if args.tasks else "side_by_side.json")
+    out.write_text(json.dumps({"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "adapter": adapter,
+                               "decode_tokens": args.decode, "rows": rows}, indent=1) + "\n")
     ours = {r["promptTokens"]: r for r in rows if r.get("engine") == "wordcalc-webgpu"}
     print(f"\nadapter: {adapter}")
     print(f"{'engine':<25}{'task':<9}{'prompt':>7}{'prefill tok/s':>15}{'decode tok/s':>14}{'TTFT s':>9}{'ours/peer decode':>18}")
@@ -83,11 +86,8 @@ def main() -> None:
             continue
         mine = ours.get(r["promptTokens"])
         ratio = f"{mine['decodeTokPerS'] / r['decodeTokPerS']:.2f}x" if mine and r is not mine else ""
-        print(f"{r['engine']:<25}{r.get('task', ''):<9}{r['promptTokens']:>7}{r['prefillTokPerS']:>15.1f}"
+        print(f"{r['engine']:<25}{r.get('task') or '':<9}{r['promptTokens']:>7}{r['prefillTokPerS']:>15.1f}"
               f"{r['decodeTokPerS']:>14.2f}{r['ttftMs'] / 1000:>9.1f}{ratio:>18}")
-    out = ROOT / "bench" / "results" / ("side_by_side_tasks.json" if args.tasks else "side_by_side.json")
-    out.write_text(json.dumps({"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "adapter": adapter,
-                               "decode_tokens": args.decode, "rows": rows}, indent=1) + "\n")
     print(f"saved {out.relative_to(ROOT)}")
 
 
