@@ -123,19 +123,18 @@ export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup, q8 = false
 ${loadXQ8("(shape.k / 32u)", "      ")}
 ${range(R).map((r) => `      a${r}_0 += ${emit.blockDotQ8?.(`r${r}`)};`).join("\n")}
     }`;
-  const blockDots = q8 ? blockDotsQ8 : `    {
-${range(8).map((i) => `      let x${i} = X[xt0 + j * 8u + ${i}u];`).join("\n")}
+  // Block `block`'s x0 .. x7 and xsum, then blockX's statements and each row's dot product.
+  const blockDotsOf = (block, blockX, dot) => `    {
+${range(8).map((i) => `      let x${i} = X[xt0 + ${block} * 8u + ${i}u];`).join("\n")}
       let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));
-${emit.blockX ?? ""}
-${range(R).map((r) => `      a${r}_0 += ${emit.blockDot?.(`r${r}`)};`).join("\n")}
+${blockX ?? ""}
+${range(R).map((r) => `      a${r}_0 += ${dot?.(`r${r}`)};`).join("\n")}
     }`;
+  const blockDots = q8 ? blockDotsQ8 : blockDotsOf("j", emit.blockX, emit.blockDot);
   // Pairs of blocks without funnels where rows start on a word (emit.pair; the decode mat-vec).
   const pairDots = (block, head, blockX, dot) => `    {
 ${range(R).map((r) => head(`(row${r} >> 2u) + (j >> 1u) * ${emit.pair.words}u`, `r${r}`)).join("\n")}
-${range(8).map((i) => `      let x${i} = X[xt0 + ${block} * 8u + ${i}u];`).join("\n")}
-      let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));
-${blockX}
-${range(R).map((r) => `      a${r}_0 += ${dot(`r${r}`)};`).join("\n")}
+${blockDotsOf(block, blockX, dot)}
     }`;
   const pairLoop = T === 1 && !q8 && emit.pair ? `  if ((shape.row_bytes & 3u) == 0u) {
     for (var j = 0u; j < shape.k / 32u; j += 2u) {
