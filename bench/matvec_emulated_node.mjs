@@ -14,11 +14,11 @@ import { storageBuffer, uniformBuffer } from "./dawn_buffers.mjs";
 import { EMULATED_BLOCKS, matmulDispatch, matmulWGSL } from "../site/engine/webgpu/kernels/matmul.mjs";
 import { TENSOR_TYPES, rowBytes } from "../site/engine/webgpu/tensor-types.mjs";
 
-const { values } = parseArgs({ options: { types: { type: "string", default: "Q4_1,Q8_0,Q4_0,Q5_0,Q4_K,Q6_K" }, rows: { type: "string", default: "" } } });
+const { values } = parseArgs({ options: { types: { type: "string", default: "Q4_1,Q8_0,Q4_0,Q5_0,Q4_K,Q6_K" }, rows: { type: "string", default: "" }, quads: { type: "string", default: "false" }, tokens: { type: "string", default: "1" } } });
 Object.assign(globalThis, globals);
 const gpu = create([]);
 const adapter = await gpu.requestAdapter();
-const device = await adapter.requestDevice({ requiredFeatures: ["timestamp-query"], requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } });
+const device = await adapter.requestDevice({ requiredFeatures: ["timestamp-query", "subgroups"], requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } });
 globalThis.dawnKeepAlive = { gpu, adapter }; // Dawn crashes if these are collected mid-run
 const typeByName = new Map([...TENSOR_TYPES.values()].map((t) => [t.name, t]));
 const SHAPES = { ffn_gate: [1536, 576], ffn_down: [576, 1536], output: [49152, 576], qwen_ffn_down: [896, 4864] };
@@ -31,9 +31,9 @@ async function timeKernel(typeName, [rows, k], block) {
   const bytesPerRow = rowBytes(typeByName.get(typeName), k);
   // Bytes below 0x40 keep every f16 scale finite and small.
   const weights = Uint8Array.from({ length: rows * bytesPerRow }, (_, i) => ((i * 2654435761) >>> 24) & 0x3b);
-  const buffers = [storage(weights), storage(new Float32Array(k).fill(0.01)), storage(new Float32Array(rows)),
+  const buffers = [storage(weights), storage(new Float32Array(k * block.tokens).fill(0.01)), storage(new Float32Array(rows * block.tokens)),
     storage(new Float32Array(4)), storage(new Float32Array(4)),
-    uniform(new Uint32Array([k, rows, bytesPerRow, 0, rows, 0, 0, 0])), uniform(new Uint32Array([1, 0, 0, 0]))];
+    uniform(new Uint32Array([k, rows, bytesPerRow, 0, rows, 0, 0, block.tokens])), uniform(new Uint32Array([block.tokens, 0, 0, 0]))];
   const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module: device.createShaderModule({ code: matmulWGSL(typeName, block) }), entryPoint: "main" } });
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) });
   const reps = Math.max(1, Math.round(3e7 / (rows * k)));
@@ -47,7 +47,7 @@ async function timeKernel(typeName, [rows, k], block) {
     const pass = encoder.beginComputePass({ timestampWrites: { querySet: stamps, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    for (let r = 0; r < reps; r++) pass.dispatchWorkgroups(...matmulDispatch(rows, 1, block));
+    for (let r = 0; r < reps; r++) pass.dispatchWorkgroups(...matmulDispatch(rows, block.tokens, block));
     pass.end();
     encoder.resolveQuerySet(stamps, 0, 2, resolved, 0);
     encoder.copyBufferToBuffer(resolved, 0, read, 0, 16);
@@ -70,8 +70,8 @@ const rowsPerInvocation = values.rows ? values.rows.split(",").map(Number) : [EM
 for (const typeName of values.types.split(",")) {
   for (const [shapeName, shape] of Object.entries(SHAPES)) {
     if (shape[1] % typeByName.get(typeName).blockSize) continue; // K-quants: rows of 256s only
-    for (const rows of rowsPerInvocation) {
-      const block = { ...EMULATED_BLOCKS.matvec, rows };
+    for (const rows of rowsPerInvocation) for (const tokens of values.tokens.split(",").map(Number)) for (const quads of values.quads.split(",").map((b) => b === "true")) {
+      const block = { ...EMULATED_BLOCKS.matvec, rows, tokens, quads };
       const ms = await timeKernel(typeName, shape, block);
       console.log(JSON.stringify({ type: typeName, shape: shapeName, rows: shape[0], k: shape[1], block, ms: +ms.toFixed(3), nsPerWeight: +((ms * 1e6) / (shape[0] * shape[1])).toFixed(3) }));
     }

@@ -26,6 +26,7 @@ ROWS, K = 70, 512  # 70 rows: not a multiple of the workgroup or the row block: 
 TILED = {"tile": {"rows": 32, "tokens": 64, "blocks": 1}, "rows": 2, "tokens": 4}
 FAMILIES = [
     (1, {"rows": 8, "tokens": 1, "workgroup": 16}),  # the emulated mat-vec (EMULATED_BLOCKS)
+    (1, {"rows": 8, "tokens": 1, "workgroup": 16, "quads": True}),  # x shared by subgroups of 4
     (11, {"rows": 8, "tokens": 8, "workgroup": 16}),  # the emulated mat-mat
     (3, {"rows": 8, "tokens": 4, "workgroup": 16}),  # an emulated few-token shape (matmulFew)
     (1, {"rows": 8, "lanes": 32}),
@@ -50,6 +51,9 @@ SHAPES = [
     (3, {"rows": 3, "tokens": 2, "workgroup": 64}),
     # The few-token shapes (matmulFew), one short of their tokens; the warp one at full width.
     (1, {"rows": 8, "tokens": 2, "workgroup": 16}),
+    # The emulated mat-mat and a few-token shape with x shared by subgroups of 4.
+    (11, {"rows": 8, "tokens": 8, "workgroup": 16, "quads": True}),
+    (3, {"rows": 8, "tokens": 4, "workgroup": 16, "quads": True}),
     (3, {"rows": 1, "warps": 4, "subgroups": True, "tokens": 4}),
     (16, {"rows": 2, "warps": 4, "subgroups": False, "tokens": 16}),
     # The tiled kernel at other token counts, and four and two invocations per weight item.
@@ -150,8 +154,9 @@ def swiglu_bound(x, w, gate, up):
 # number of them (K above), and funnels each block's words where they do not (rows of 17 blocks:
 # every other row starts mid-word).
 @pytest.mark.parametrize("type_name", ["Q4_0", "Q8_0"])
-def test_emulated_matvec_rows_of_an_odd_number_of_blocks(harness, type_name):
-    check_matvec(harness, type_name, {"rows": 8, "tokens": 1, "workgroup": 16}, 17 * 32, seed=17)
+@pytest.mark.parametrize("quads", [False, True])
+def test_emulated_matvec_rows_of_an_odd_number_of_blocks(harness, type_name, quads):
+    check_matvec(harness, type_name, {"rows": 8, "tokens": 1, "workgroup": 16, "quads": quads}, 17 * 32, seed=17)
 
 
 def test_int8_activation_types_match_the_reference(harness):

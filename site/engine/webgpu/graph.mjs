@@ -182,16 +182,20 @@ export class Graph {
     // Where the mat-mats are tiled (no subgroup matrices), prefill passes past the few-token
     // blocks take the int8-activation tiles (matmulQ8, matmulQ8Tall: q8RowsBlock).
     const q8Tiles = { matmulQ8: TILED_Q8_BLOCK, matmulQ8Tall: TILED_Q8_TALL_BLOCK };
-    this.blocks = emulatedGPU ? EMULATED_BLOCKS : {
-      ...GPU_BLOCKS, ...(matrices ? subgroupMatrixBlocksFor(workgroupBytes) : { ...this.tiledBlocks, ...q8Tiles }),
-    };
+    // Subgroup reductions where the device has them and a subgroup fits in a warp of 32 lanes.
+    const subgroups = device.features.has("subgroups") && (device.adapterInfo?.subgroupMaxSize ?? 32) <= 32;
+    // The emulated kernels share their loads of x across a subgroup where subgroups are exactly
+    // 4 invocations (SwiftShader's SIMD groups).
+    const quads = subgroups && device.adapterInfo?.subgroupMinSize === 4 && device.adapterInfo?.subgroupMaxSize === 4;
+    const withQuads = (b) => ({ ...b, quads });
+    this.blocks = emulatedGPU
+      ? { matvec: withQuads(EMULATED_BLOCKS.matvec), matmul: withQuads(EMULATED_BLOCKS.matmul), matmulFew: EMULATED_BLOCKS.matmulFew.map(withQuads) }
+      : { ...GPU_BLOCKS, ...(matrices ? subgroupMatrixBlocksFor(workgroupBytes) : { ...this.tiledBlocks, ...q8Tiles }) };
     // Prefill attention: three passes where emulated, else one (tensor cores where they apply;
     // makePipelines falls back to the tiled kernel if that one does not compile).
     this.attentionKernel = emulatedGPU ? "passes"
       : matrices && attentionSubgroupMatrixFits(hp.headDim) && attentionSubgroupMatrixBytes(hp.headDim) <= workgroupBytes
         ? "subgroup-matrix" : "tiled";
-    // Subgroup reductions where the device has them and a subgroup fits in a warp of 32 lanes.
-    const subgroups = device.features.has("subgroups") && (device.adapterInfo?.subgroupMaxSize ?? 32) <= 32;
     const withSubgroups = (b) => (b?.warps ? { ...b, subgroups } : b);
     this.blocks = { ...this.blocks, matvec: withSubgroups(this.blocks.matvec), matvecTall: withSubgroups(this.blocks.matvecTall),
       matvecGated: withSubgroups(this.blocks.matvecGated), matmulFew: this.blocks.matmulFew?.map(withSubgroups) };

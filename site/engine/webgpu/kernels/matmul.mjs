@@ -113,7 +113,7 @@ export const loadXQ8 = (nb, indent, row = "") => [
   "let xd = bitcast<vec2<f32>>(select(xs.xy, xs.zw, (j & 1u) != 0u));",
 ].map((line) => indent + line).join("\n");
 
-export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup, q8 = false }) {
+export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup, q8 = false, quads = false }) {
   // Rows and tokens past the end are clamped for loading and skipped for storing.
   const emit = matrixEmitter(typeName);
   const heads = range(R).map((r) => emit.head(`row${r}`, "j", `r${r}`)).join("\n");
@@ -123,9 +123,20 @@ export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup, q8 = false
 ${loadXQ8("(shape.k / 32u)", "      ")}
 ${range(R).map((r) => `      a${r}_0 += ${emit.blockDotQ8?.(`r${r}`)};`).join("\n")}
     }`;
+  // X's vec4 i of token t in block `block`. With `quads` (subgroups of exactly 4 invocations: one
+  // SwiftShader SIMD group, whose loads at run-time indices go lane by lane) each invocation loads
+  // a quarter of the block's x (xLoads) and takes the rest from its neighbours: the decode mat-vec
+  // 10-15% less time a weight, Chromium's decode +5% and prefill +18% (bench/GPU_NOTES.md session
+  // 15). A subgroup then returns early only as a whole (subgroupAll), which WGSL's uniformity
+  // analysis cannot see, hence its diagnostic off.
+  const broadcastX = quads && !q8;
+  const xLoads = (t, block, indent) => (broadcastX
+    ? range(2).map((h) => `${indent}let xl${t}_${h} = X[xt${t} + ${block} * 8u + lane * 2u + ${h}u];`).join("\n") : "");
+  const xVec = (t, block, i) => (broadcastX ? `subgroupBroadcast(xl${t}_${i & 1}, ${i >> 1}u)` : `X[xt${t} + ${block} * 8u + ${i}u]`);
   // Block `block`'s x0 .. x7 and xsum, then blockX's statements and each row's dot product.
   const blockDotsOf = (block, blockX, dot) => `    {
-${range(8).map((i) => `      let x${i} = X[xt0 + ${block} * 8u + ${i}u];`).join("\n")}
+${xLoads(0, block, "      ")}
+${range(8).map((i) => `      let x${i} = ${xVec(0, block, i)};`).join("\n")}
       let xsum = dot(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7, vec4<f32>(1.0));
 ${blockX ?? ""}
 ${range(R).map((r) => `      a${r}_0 += ${dot?.(`r${r}`)};`).join("\n")}
@@ -143,18 +154,18 @@ ${pairDots("(j + 1u)", emit.pair.oddHead, emit.blockX, emit.blockDot)}
     }
   } else {
 ` : "";
-  const chunks = T === 1 && (q8 || emit.blockDot) ? blockDots : range(8).map((i) => `    {
+  const chunks = T === 1 && (q8 || emit.blockDot) ? blockDots : [...range(T).map((t) => xLoads(t, "j", "    ")), ...range(8).map((i) => `    {
 ${range(R).map((r) => `      let w${r} = ${emit.chunk(i, `r${r}`)};`).join("\n")}
-${range(T).map((t) => `      { let x = X[xt${t} + j * 8u + ${i}u];${range(R).map((r) => ` a${r}_${t} += dot(w${r}, x);`).join("")} }`).join("\n")}
-    }`).join("\n");
+${range(T).map((t) => `      { let x = ${xVec(t, "j", i)};${range(R).map((r) => ` a${r}_${t} += dot(w${r}, x);`).join("")} }`).join("\n")}
+    }`)].filter(Boolean).join("\n");
   const stores = range(R).flatMap((r) => range(T).map((t) => `  store(r0 + ${r}u, t0 + ${t}u, a${r}_${t});`)).join("\n");
-  return /* wgsl */ `${matmulBindings(q8)}
+  return /* wgsl */ `${broadcastX ? "enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n" : ""}${matmulBindings(q8)}
 
 @compute @workgroup_size(${workgroup})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>${broadcastX ? ", @builtin(subgroup_invocation_id) lane: u32" : ""}) {
   let r0 = gid.x * ${R}u;
   let t0 = gid.y * ${T}u;
-  if (r0 >= shape.rows || t0 >= step.n_tokens) { return; }
+${broadcastX ? "  if (subgroupAll(r0 >= shape.rows)) { return; }" : "  if (r0 >= shape.rows || t0 >= step.n_tokens) { return; }"}
   let k4 = shape.k / 4u;
 ${range(R).map((r) => `  let row${r} = min(r0 + ${r}u, shape.rows - 1u) * shape.row_bytes;`).join("\n")}
 ${range(T).map((t) => `  let xt${t} = min(t0 + ${t}u, step.n_tokens - 1u) * k4;`).join("\n")}
