@@ -19,7 +19,7 @@ import {
 import { rmsnormWGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
 import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
-  ATTENTION_SOFTMAX_WGSL, ATTENTION_SOFTMAX_WG_WGSL, attentionDispatch,
+  ATTENTION_SOFTMAX_WGSL, softmaxWgWGSL, SOFTMAX_WG, SOFTMAX_WG_EMULATED, attentionDispatch,
   scoresWGSL, mixWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, attentionTiledWGSL,
   attentionQ8Fits,
 } from "./kernels/attention.mjs";
@@ -376,7 +376,8 @@ export class Graph {
     jobs.rope = make(ropeWGSL({ pairs: real, kvType: this.kvType }));
     const kv = this.kvType;
     jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU, kv) : scoresWGSL(SCORES_BLOCK_EMULATED, kv, groupSize(this.hp)));
-    jobs.softmax = make(real ? ATTENTION_SOFTMAX_WG_WGSL : ATTENTION_SOFTMAX_WGSL);
+    jobs.softmax = make(real ? softmaxWgWGSL(SOFTMAX_WG) : ATTENTION_SOFTMAX_WGSL);
+    if (!real) jobs.softmaxOne = make(softmaxWgWGSL(SOFTMAX_WG_EMULATED));
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
     if (!this.mixWg) jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp)));
     const tiledAttention = () => {
@@ -861,9 +862,9 @@ export class Graph {
         dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "scores" : "scoresGpu"],
       },
       {
-        pipeline: () => this.pipelines.softmax,
+        pipeline: () => this.pipelines[this.emulated && decode ? "softmaxOne" : "softmax"],
         entries: { 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
-        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "softmax" : "softmaxWg"],
+        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated && !decode ? "softmax" : "softmaxWg"],
       },
       {
         pipeline: () => this.pipelines[mix],

@@ -266,12 +266,17 @@ ${range(heads).flatMap((r) => slots.map((e) => `  if (d + ${e}u < hd4) { O[(h0 +
 
 // Softmax for real GPUs: one workgroup of SOFTMAX_WG per (h, t), tree reductions in workgroup
 // memory (the one-invocation version above runs each row serially).
+// SOFTMAX_WG on real GPUs; on emulated ones the decode takes workgroups of SOFTMAX_WG_EMULATED,
+// one SwiftShader SIMD group per head, so that the heads spread over its threads (at 1,024
+// positions 12-13 -> 6-8 ms a token against one invocation per head, bench/GPU_NOTES.md sessions
+// 14-15); its prefill keeps one invocation per (h, t), as those are many.
 export const SOFTMAX_WG = 256;
-export const ATTENTION_SOFTMAX_WG_WGSL = /* wgsl */ `${HEADER}
+export const SOFTMAX_WG_EMULATED = 4;
+export const softmaxWgWGSL = (wg) => /* wgsl */ `${HEADER}
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
-var<workgroup> red: array<f32, ${SOFTMAX_WG}>;
+var<workgroup> red: array<f32, ${wg}>;
 
-@compute @workgroup_size(${SOFTMAX_WG})
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let h = wid.x;
   let t = wid.y;
@@ -279,13 +284,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = row_of(t, h);
   let n = step.pos0 + t + 1u;
   var m = -3.0e38;
-  for (var p = li; p < n; p += ${SOFTMAX_WG}u) { m = max(m, S[row + p]); }${treeReduce("red", "m", SOFTMAX_WG, maxOf)}
+  for (var p = li; p < n; p += ${wg}u) { m = max(m, S[row + p]); }${treeReduce("red", "m", wg, maxOf)}
   m = red[0];
   workgroupBarrier();
   var z = 0.0;
-  for (var p = li; p < n; p += ${SOFTMAX_WG}u) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }${treeReduce("red", "z", SOFTMAX_WG, sumOf)}
+  for (var p = li; p < n; p += ${wg}u) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }${treeReduce("red", "z", wg, sumOf)}
   let inv = 1.0 / red[0];
-  for (var p = li; p < n; p += ${SOFTMAX_WG}u) { S[row + p] *= inv; }
+  for (var p = li; p < n; p += ${wg}u) { S[row + p] *= inv; }
 }`;
 
 // Mix for real GPUs: one workgroup of MIX_WG per (h, t); its invocations split the positions
