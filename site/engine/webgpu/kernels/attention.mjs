@@ -264,12 +264,11 @@ ${range(heads).flatMap((r) => slots.map((e) => `  if (d + ${e}u < hd4) { O[(h0 +
 }`;
 }
 
-// Softmax for real GPUs: one workgroup of SOFTMAX_WG per (h, t), tree reductions in workgroup
-// memory (the one-invocation version above runs each row serially).
-// SOFTMAX_WG on real GPUs; on emulated ones the decode takes workgroups of SOFTMAX_WG_EMULATED,
-// one SwiftShader SIMD group per head, so that the heads spread over its threads (at 1,024
-// positions 12-13 -> 6-8 ms a token against one invocation per head, bench/GPU_NOTES.md sessions
-// 14-15); its prefill keeps one invocation per (h, t), as those are many.
+// Softmax in one workgroup per (h, t), tree reductions in workgroup memory (the one-invocation
+// version above runs each row serially): of SOFTMAX_WG on real GPUs; on emulated ones the decode
+// takes SOFTMAX_WG_EMULATED, one SwiftShader SIMD group per head, so that the heads spread over
+// its threads (at 1,024 positions 13-15 -> 10 ms a token in Node, bench/GPU_NOTES.md session
+// 15); their prefill keeps one invocation per (h, t), as those are many.
 export const SOFTMAX_WG = 256;
 export const SOFTMAX_WG_EMULATED = 4;
 export const softmaxWgWGSL = (wg) => /* wgsl */ `${HEADER}
