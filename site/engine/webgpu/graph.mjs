@@ -376,8 +376,8 @@ export class Graph {
     jobs.rope = make(ropeWGSL({ pairs: real, kvType: this.kvType }));
     const kv = this.kvType;
     jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU, kv) : scoresWGSL(SCORES_BLOCK_EMULATED, kv, groupSize(this.hp)));
-    jobs.softmax = make(real ? softmaxWgWGSL(SOFTMAX_WG) : ATTENTION_SOFTMAX_WGSL);
-    if (!real) jobs.softmaxOne = make(softmaxWgWGSL(SOFTMAX_WG_EMULATED));
+    jobs.softmaxWg = make(softmaxWgWGSL(real ? SOFTMAX_WG : SOFTMAX_WG_EMULATED));
+    if (!real) jobs.softmax = make(ATTENTION_SOFTMAX_WGSL);
     jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
     if (!this.mixWg) jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp)));
     const tiledAttention = () => {
@@ -855,6 +855,8 @@ export class Graph {
       }];
     }
     const mix = decode && !this.mixWg ? "mixOne" : "mix";
+    // One invocation per (h, t) for emulated prefill, whose rows are many; else a workgroup each.
+    const softmax = this.emulated && !decode ? "softmax" : "softmaxWg";
     return [
       {
         pipeline: () => this.pipelines.scores,
@@ -862,9 +864,9 @@ export class Graph {
         dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "scores" : "scoresGpu"],
       },
       {
-        pipeline: () => this.pipelines[this.emulated && decode ? "softmaxOne" : "softmax"],
+        pipeline: () => this.pipelines[softmax],
         entries: { 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
-        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated && !decode ? "softmax" : "softmaxWg"],
+        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[softmax],
       },
       {
         pipeline: () => this.pipelines[mix],
