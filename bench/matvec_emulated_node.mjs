@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
 import { storageBuffer, uniformBuffer } from "./dawn_buffers.mjs";
-import { EMULATED_BLOCKS, matmulDispatch, matmulWGSL } from "../site/engine/webgpu/kernels/matmul.mjs";
+import { EMULATED_BLOCKS, matmulDispatch, matmulWGSL, matvecBlockFor } from "../site/engine/webgpu/kernels/matmul.mjs";
 import { TENSOR_TYPES, rowBytes } from "../site/engine/webgpu/tensor-types.mjs";
 
 const { values } = parseArgs({ options: { types: { type: "string", default: "Q4_1,Q8_0,Q4_0,Q5_0,Q4_K,Q6_K" }, rows: { type: "string", default: "" }, quads: { type: "string", default: "false" }, tokens: { type: "string", default: "1" } } });
@@ -66,12 +66,13 @@ async function timeKernel(typeName, [rows, k], block) {
   return best;
 }
 
-const rowsPerInvocation = values.rows ? values.rows.split(",").map(Number) : [EMULATED_BLOCKS.matvec.rows];
+// The engine's shape for each type (matvecBlockFor) unless --rows sets the rows.
+const rowsPerInvocation = values.rows ? values.rows.split(",").map(Number) : [null];
 for (const typeName of values.types.split(",")) {
   for (const [shapeName, shape] of Object.entries(SHAPES)) {
     if (shape[1] % typeByName.get(typeName).blockSize) continue; // K-quants: rows of 256s only
     for (const rows of rowsPerInvocation) for (const tokens of values.tokens.split(",").map(Number)) for (const quads of values.quads.split(",").map((b) => b === "true")) {
-      const block = { ...EMULATED_BLOCKS.matvec, rows, tokens, quads };
+      const block = rows ? { ...EMULATED_BLOCKS.matvec, rows, tokens, quads } : matvecBlockFor(typeName, { ...EMULATED_BLOCKS.matvec, tokens, quads });
       const ms = await timeKernel(typeName, shape, block);
       console.log(JSON.stringify({ type: typeName, shape: shapeName, rows: shape[0], k: shape[1], block, ms: +ms.toFixed(3), nsPerWeight: +((ms * 1e6) / (shape[0] * shape[1])).toFixed(3) }));
     }

@@ -25,8 +25,10 @@ ROWS, K = 70, 512  # 70 rows: not a multiple of the workgroup or the row block: 
 # shape (SHAPES) runs with an aligned-word type and a K-quant (SHAPE_TYPES).
 TILED = {"tile": {"rows": 32, "tokens": 64, "blocks": 1}, "rows": 2, "tokens": 4}
 FAMILIES = [
-    (1, {"rows": 8, "tokens": 1, "workgroup": 16}),  # the emulated mat-vec (EMULATED_BLOCKS)
-    (1, {"rows": 8, "tokens": 1, "workgroup": 16, "quads": True}),  # x shared by subgroups of 4
+    # The emulated mat-vec (EMULATED_BLOCKS; word by word where a type has words, whose rows are
+    # 8 or 4), and with x shared by subgroups of 4.
+    (1, {"rows": 8, "tokens": 1, "workgroup": 16}),
+    (1, {"rows": 4, "tokens": 1, "workgroup": 16, "quads": True}),
     (11, {"rows": 8, "tokens": 8, "workgroup": 16}),  # the emulated mat-mat
     (3, {"rows": 8, "tokens": 4, "workgroup": 16}),  # an emulated few-token shape (matmulFew)
     (1, {"rows": 8, "lanes": 32}),

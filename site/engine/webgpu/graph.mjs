@@ -5,7 +5,7 @@
 import { EngineError } from "../errors.mjs";
 import {
   matvecWGSL, getRowsWGSL, matvecDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, GPU_BLOCKS_Q8, MODE, TALL_ROWS,
-  WIDE_K, Q8_ACTIVATION_TYPES, matvecWarpWorkgroupBytes,
+  WIDE_K, Q8_ACTIVATION_TYPES, matvecWarpWorkgroupBytes, matvecBlockFor,
 } from "./kernels/matmul.mjs";
 import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "./kernels/activations-q8.mjs";
 import {
@@ -360,7 +360,7 @@ export class Graph {
     const wideTypes = new Set([...this.weights.tensors.values()]
       .filter((t) => t.shape.length > 1 && t.rowLength >= WIDE_K).map((t) => t.type.name));
     for (const type of types) {
-      jobs[`matvec.${type}`] = makeMatvec(type, this.blocks.matvec);
+      jobs[`matvec.${type}`] = makeMatvec(type, matvecBlockFor(type, this.blocks.matvec));
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
     }
     for (const type of gatedTypes) {
@@ -618,7 +618,7 @@ export class Graph {
     const blocks = q8 ? this.q8Blocks : this.blocks;
     const kind = this.isTall(rows) ? "tall" : (blocks.matvecWide && rowLength >= WIDE_K ? "wide" : "");
     const block = { tall: blocks.matvecTall, wide: blocks.matvecWide }[kind] ?? blocks.matvec;
-    return { name: `matvec.${type}${kind ? `.${kind}` : ""}${q8 ? ".q8" : ""}`, block };
+    return { name: `matvec.${type}${kind ? `.${kind}` : ""}${q8 ? ".q8" : ""}`, block: matvecBlockFor(type, block) };
   }
 
   // The prefill shape for a part of `rows` rows in a pass of n tokens, and its pipeline name's

@@ -12,7 +12,7 @@
 // matvecLanesWGSL: the decode mat-vec for real GPUs: LANES neighbouring invocations share a row
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
-import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, NIBBLE_X, BYTE_X, nibbleDot, byteDot, withQ8 } from "./quant.mjs";
+import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, NIBBLE_X, BYTE_X, nibbleDot, byteDot, withQ8, nibbleWords } from "./quant.mjs";
 import { Q8_BLOCK_BYTES } from "./activations-q8.mjs";
 
 export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2, SPLIT_QKV: 3 });
@@ -23,8 +23,10 @@ export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2, SPLIT_QKV: 3 
 // whole warps; their shapes are first guesses, not yet tuned on hardware.
 // matmulFew: the shapes for passes of at most `tokens` tokens (the decode's drafts: a pass of 2
 // tokens costs ~1.4 decode steps in the 2-token shape, 2.7 in the 8-token one; of 4, 1.8 and 2.7).
+// `typeRows`: a type whose mat-vec goes word by word (emit.words) takes its own rows
+// (matvecBlockFor).
 export const EMULATED_BLOCKS = Object.freeze({
-  matvec: Object.freeze({ rows: 8, tokens: 1, workgroup: 16 }),
+  matvec: Object.freeze({ rows: 8, tokens: 1, workgroup: 16, typeRows: true }),
   matmul: Object.freeze({ rows: 8, tokens: 8, workgroup: 16 }),
   matmulFew: Object.freeze([2, 4].map((tokens) => Object.freeze({ rows: 8, tokens, workgroup: 16 }))),
 });
@@ -67,6 +69,7 @@ export const GPU_BLOCKS_Q8 = Object.freeze({
 const GET_ROWS_WORKGROUP = 64;
 
 const range = (n) => [...Array(n).keys()];
+const indent = (code, pad) => code.split("\n").map((line) => pad + line).join("\n");
 
 const SHAPE_AND_STEP = /* wgsl */ `
 struct Shape { k: u32, rows: u32, row_bytes: u32, row_offset: u32, y_stride: u32, mode: u32, has_bias: u32, tokens: u32 }
@@ -130,9 +133,9 @@ ${range(R).map((r) => `      a${r}_0 += ${emit.blockDotQ8?.(`r${r}`)};`).join("\
   // 15). A subgroup then returns early only as a whole (subgroupAll), which WGSL's uniformity
   // analysis cannot see, hence its diagnostic off.
   const broadcastX = quads && !q8;
-  const xLoads = (t, block, indent) => (broadcastX
-    ? range(2).map((h) => `${indent}let xl${t}_${h} = X[xt${t} + ${block} * 8u + lane * 2u + ${h}u];`).join("\n") : "");
-  const xVec = (t, block, i) => (broadcastX ? `subgroupBroadcast(xl${t}_${i & 1}, ${i >> 1}u)` : `X[xt${t} + ${block} * 8u + ${i}u]`);
+  const xLoads = (t, block, indent, name = `xl${t}`) => (broadcastX
+    ? range(2).map((h) => `${indent}let ${name}_${h} = X[xt${t} + ${block} * 8u + lane * 2u + ${h}u];`).join("\n") : "");
+  const xVec = (t, block, i, name = `xl${t}`) => (broadcastX ? `subgroupBroadcast(${name}_${i & 1}, ${i >> 1}u)` : `X[xt${t} + ${block} * 8u + ${i}u]`);
   // Block `block`'s x0 .. x7 and xsum, then blockX's statements and each row's dot product.
   const blockDotsOf = (block, blockX, dot) => `    {
 ${xLoads(0, block, "      ")}
@@ -142,22 +145,43 @@ ${blockX ?? ""}
 ${range(R).map((r) => `      a${r}_0 += ${dot?.(`r${r}`)};`).join("\n")}
     }`;
   const blockDots = q8 ? blockDotsQ8 : blockDotsOf("j", emit.blockX, emit.blockDot);
-  // Pairs of blocks without funnels where rows start on a word (emit.pair; the decode mat-vec).
-  const pairDots = (block, head, blockX, dot) => `    {
-${range(R).map((r) => head(`(row${r} >> 2u) + (j >> 1u) * ${emit.pair.words}u`, `r${r}`)).join("\n")}
-${blockDotsOf(block, blockX, dot)}
+  // Word by word (emit.words; one token on float x): for each quant word its x, then that word of
+  // every row, each row's sum scaled once a part's words are in. Few values live at once, so
+  // SwiftShader's JIT (Subzero), whose code for whole blocks spent most of its instructions
+  // spilling registers and reloading constants, keeps more in registers (a third less time a
+  // weight for Q4_1 at 4 rows, 10-20% for Q4_0 / Q8_0 at 8; bench/GPU_NOTES.md session 16).
+  // Units of two blocks need rows that start on a word; others take the whole blocks, funnelled.
+  const words = T === 1 && !q8 ? emit.words : null;
+  const loaded = new Set(words?.parts.flatMap((part) => part.quants));
+  const wordAt = (r, k) => `W[wb${r} + unit + ${k}u]`;
+  const wordOf = (r) => (k) => (loaded.has(k) ? `q${r}_${k}` : wordAt(r, k));
+  const wordDots = words && `    {
+      let unit = ${words.blocks === 2 ? "(j >> 1u)" : "j"} * ${words.unitWords}u;
+${words.parts.map((part, p) => {
+    const block = part.block ? `(j + ${part.block}u)` : "j";
+    return `${xLoads(0, block, "      ", `xl${p}`)}
+${range(R).map((r) => `      var s${r}_${p} = 0.0;`).join("\n")}
+${indent(part.sums, "      ")}
+${part.quants.map((k, i) => `${indent(part.x(i, (v) => xVec(0, block, v, `xl${p}`)), "      ")}
+${range(R).map((r) => `      let q${r}_${k} = ${wordAt(r, k)};
+      s${r}_${p} += ${part.dot(`q${r}_${k}`, i)};`).join("\n")}`).join("\n")}
+${indent(part.after, "      ")}
+${range(R).map((r) => `      a${r}_0 += ${part.scale(wordOf(r), `s${r}_${p}`)};`).join("\n")}`;
+  }).join("\n")}
     }`;
-  const pairLoop = T === 1 && !q8 && emit.pair ? `  if ((shape.row_bytes & 3u) == 0u) {
-    for (var j = 0u; j < shape.k / 32u; j += 2u) {
-${pairDots("j", emit.pair.evenHead, emit.pair.evenX, emit.pair.evenDot)}
-${pairDots("(j + 1u)", emit.pair.oddHead, emit.blockX, emit.blockDot)}
-    }
-  } else {
-` : "";
+  const wordLoop = words && `  for (var j = 0u; j < shape.k / 32u; j += ${words.blocks}u) {
+${wordDots}
+  }`;
   const chunks = T === 1 && (q8 || emit.blockDot) ? blockDots : [...range(T).map((t) => xLoads(t, "j", "    ")), ...range(8).map((i) => `    {
 ${range(R).map((r) => `      let w${r} = ${emit.chunk(i, `r${r}`)};`).join("\n")}
 ${range(T).map((t) => `      { let x = ${xVec(t, "j", i)};${range(R).map((r) => ` a${r}_${t} += dot(w${r}, x);`).join("")} }`).join("\n")}
     }`)].filter(Boolean).join("\n");
+  const blockLoop = `  for (var j = 0u; j < shape.k / 32u; j++) {
+${heads}
+${chunks}
+  }`;
+  const mainLoop = !words ? blockLoop : words.blocks === 1 ? wordLoop
+    : `  if ((shape.row_bytes & 3u) == 0u) {\n${indent(wordLoop, "  ")}\n  } else {\n${indent(blockLoop, "  ")}\n  }`;
   const stores = range(R).flatMap((r) => range(T).map((t) => `  store(r0 + ${r}u, t0 + ${t}u, a${r}_${t});`)).join("\n");
   return /* wgsl */ `${broadcastX ? "enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n" : ""}${matmulBindings(q8)}
 
@@ -167,15 +191,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>${broadcastX ? ", @builtin(
   let t0 = gid.y * ${T}u;
 ${broadcastX ? "  if (subgroupAll(r0 >= shape.rows)) { return; }" : "  if (r0 >= shape.rows || t0 >= step.n_tokens) { return; }"}
   let k4 = shape.k / 4u;
-${range(R).map((r) => `  let row${r} = min(r0 + ${r}u, shape.rows - 1u) * shape.row_bytes;`).join("\n")}
+${range(R).map((r) => `  let row${r} = min(r0 + ${r}u, shape.rows - 1u) * shape.row_bytes;${words ? ` let wb${r} = row${r} >> 2u;` : ""}`).join("\n")}
 ${range(T).map((t) => `  let xt${t} = min(t0 + ${t}u, step.n_tokens - 1u) * k4;`).join("\n")}
 ${range(R).flatMap((r) => range(T).map((t) => `  var a${r}_${t} = 0.0;`)).join("\n")}
-${pairLoop}  for (var j = 0u; j < shape.k / 32u; j++) {
-${heads}
-${chunks}
-  }
-${pairLoop ? "  }\n" : ""}${stores}
+${mainLoop}
+${stores}
 }`;
+}
+
+// The emulated decode mat-vec's block for a type: the rows of its words where it goes word by word.
+export function matvecBlockFor(typeName, block) {
+  const words = block.typeRows && block.tokens === 1 && !block.q8 ? matrixEmitter(typeName).words : null;
+  return words ? { ...block, rows: words.rows } : block;
 }
 
 export function matmulDispatch(rows, nTokens, { rows: R, tokens: T, workgroup }) {
@@ -229,37 +256,58 @@ ${range(quantWords).map((k) => `let ${w}q${k} = select((${w}w${k} >> 16u) | (${w
 // Where rows hold an even number of blocks (so start on a word), a pair of Q4_0 / Q8_0 blocks
 // (j even, j + 1) is a whole number of words (9 / 17): block j's scale in the low half of word 0
 // and its quants from byte 2, block j + 1's scale in the high half of the word after them and its
-// quants aligned. Block j is dotted against x arranged to match its words (value v at byte v + 2,
-// zero where a byte holds a scale) instead of funnelling each word into place (the emulated
-// decode mat-vec: on SwiftShader a fifth less time a weight for Q8_0, a tenth for Q4_0;
-// bench/GPU_NOTES.md session 14).
-// `straddled(k, last, from)`: the arranged vec4 for word k of the words 0 .. last that hold
-// the values of x{from} .. x{from + last - 1} two bytes late.
-const straddled = (k, last, from = 0) => `vec4<f32>(${k === 0 ? "0.0, 0.0" : `x${from + k - 1}.z, x${from + k - 1}.w`}, ${k === last ? "0.0, 0.0" : `x${from + k}.x, x${from + k}.y`})`;
-const pairHeads = (quantWords) => ({
-  words: 2 * quantWords + 1,
-  evenHead: (base, w) => `${range(quantWords + 1).map((k) => `let ${w}q${k} = W[${base} + ${k}u];`).join("\n")}
-let ${w}d = unpack2x16float(${w}q0).x;`,
-  oddHead: (base, w) => `let ${w}d = unpack2x16float(W[${base} + ${quantWords}u]).y;
-${range(quantWords).map((k) => `let ${w}q${k} = W[${base} + ${quantWords + 1 + k}u];`).join("\n")}`,
-});
-const Q4_0_PAIR = {
-  ...pairHeads(4),
-  // Word k's low nibbles are values 4k - 2 .. 4k + 1, its high nibbles 16 more; xetop: the
-  // values at each word's top high nibble.
-  evenX: `${range(5).map((k) => `let xpl${k} = ${straddled(k, 4)} * BYTE_WEIGHTS;
-let xh${k} = ${straddled(k, 4, 4)};
-let xph${k} = xh${k} * (BYTE_WEIGHTS * 0.0625);`).join("\n")}
-let xetop = ${range(5).map((k) => `xh${k}.w`).join(" + ")};`,
-  evenDot: (w) => `${w}d * (${range(5).map((k) => `dot(masked(${w}q${k}, LO_NIBBLES), xpl${k}) + dot(masked(${w}q${k} ^ 0x80000000u, HI_NIBBLES), xph${k})`).join("\n         + ")} + 8.0 * (xetop - xsum))`,
+// quants aligned. Block j's words are dotted against x arranged to match them (value v at byte
+// v + 2, zero where a byte holds a scale) instead of funnelling each word into place (on
+// SwiftShader a fifth less time a weight for Q8_0, a tenth for Q4_0; bench/GPU_NOTES.md session
+// 14). `straddled(i, last, v)`: that arrangement for word i of the words 0 .. last holding the
+// values of x's vec4s v(0) .. v(last - 1) (names in scope) two bytes late.
+const straddled = (i, last, v) => `vec4<f32>(${i === 0 ? "0.0, 0.0" : `${v(i - 1)}.z, ${v(i - 1)}.w`}, ${i === last ? "0.0, 0.0" : `${v(i)}.x, ${v(i)}.y`})`;
+const Q4_0_PAIR_WORDS = {
+  rows: 8,
+  blocks: 2,
+  unitWords: 9,
+  parts: [{
+    // Words 0 .. 4: their low nibbles are values 4i - 2 .. 4i + 1, their high ones 16 more; the
+    // top high nibbles (xetop) read 8 less, as in nibbleDot.
+    block: 0,
+    quants: range(5),
+    sums: "var xes4 = vec4<f32>(0.0);\nvar xetop = 0.0;",
+    x: (i, x) => `${i < 4 ? `let xel${i} = ${x(i)};\nlet xeh${i} = ${x(i + 4)};\nxes4 += xel${i} + xeh${i};\n` : ""}let xepl${i} = ${straddled(i, 4, (v) => `xel${v}`)} * BYTE_WEIGHTS;
+let xehs${i} = ${straddled(i, 4, (v) => `xeh${v}`)};
+xetop += xehs${i}.w;
+let xeph${i} = xehs${i} * (BYTE_WEIGHTS * 0.0625);`,
+    dot: (q, i) => `dot(masked(${q}, LO_NIBBLES), xepl${i}) + dot(masked(${q} ^ 0x80000000u, HI_NIBBLES), xeph${i})`,
+    after: "let xesum = dot(xes4, vec4<f32>(1.0));",
+    scale: (word, s) => `unpack2x16float(${word(0)}).x * (${s} + 8.0 * (xetop - xesum))`,
+  },
+  { ...nibbleWords("o", [5, 6, 7, 8], (word, s) => `unpack2x16float(${word(4)}).y * (${s} + 8.0 * (oxtop - oxsum))`), block: 1 }],
 };
-const Q8_0_PAIR = {
-  ...pairHeads(8),
-  // Word k's bytes are values 4k - 2 .. 4k + 1; xlow: the values at bytes 0-2 of the words.
-  evenX: `${range(9).map((k) => `let xs${k} = ${straddled(k, 8)};
-let xp${k} = xs${k} * BYTE_WEIGHTS;`).join("\n")}
-let xlow = dot(${range(9).map((k) => `xs${k}`).join(" + ")}, vec4<f32>(1.0, 1.0, 1.0, 0.0));`,
-  evenDot: (w) => `${w}d * (${range(9).map((k) => `dot(masked(${w}q${k} ^ 0x00808080u, BYTES), xp${k})`).join("\n         + ")} - 128.0 * xlow)`,
+const Q8_0_PAIR_WORDS = {
+  rows: 8,
+  blocks: 2,
+  unitWords: 17,
+  parts: [{
+    // Words 0 .. 8: their bytes are values 4i - 2 .. 4i + 1; bytes 0-2 read 128 more (xelow).
+    block: 0,
+    quants: range(9),
+    sums: "var xelow4 = vec4<f32>(0.0);",
+    x: (i, x) => `${i < 8 ? `let xev${i} = ${x(i)};\n` : ""}let xes${i} = ${straddled(i, 8, (v) => `xev${v}`)};
+xelow4 += xes${i};
+let xep${i} = xes${i} * BYTE_WEIGHTS;`,
+    dot: (q, i) => `dot(masked(${q} ^ 0x00808080u, BYTES), xep${i})`,
+    after: "let xelow = dot(xelow4, vec4<f32>(1.0, 1.0, 1.0, 0.0));",
+    scale: (word, s) => `unpack2x16float(${word(0)}).x * (${s} - 128.0 * xelow)`,
+  }, {
+    block: 1,
+    quants: range(8).map((i) => 9 + i),
+    sums: "var xolow4 = vec4<f32>(0.0);",
+    x: (i, x) => `let xov${i} = ${x(i)};
+xolow4 += xov${i};
+let xop${i} = xov${i} * BYTE_WEIGHTS;`,
+    dot: (q, i) => `dot(masked(${q} ^ 0x00808080u, BYTES), xop${i})`,
+    after: "let xolow = dot(xolow4, vec4<f32>(1.0, 1.0, 1.0, 0.0));",
+    scale: (word, s) => `unpack2x16float(${word(8)}).y * (${s} - 128.0 * xolow)`,
+  }],
 };
 
 const Q4_0_ALIGNED = {
@@ -268,7 +316,7 @@ const Q4_0_ALIGNED = {
   // The whole block's dot with x0..x7: d * (q . x - 8 * sum(x)).
   blockX: NIBBLE_X,
   blockDot: (w) => `${w}d * (${nibbleDot((k) => `${w}q${k}`)} + 8.0 * (xtop - xsum))`,
-  pair: Q4_0_PAIR,
+  words: Q4_0_PAIR_WORDS,
   // Word k's low nibbles are values 4k.., its high nibbles 16 + 4k...
   ...withQ8({ word: (w, k) => `(${w}q${k % 4}${k < 4 ? "" : " >> 4u"}) & 0x0f0f0f0fu`, offset: 8, scales: (w) => [`${w}d`] }),
 };
@@ -277,7 +325,7 @@ const Q8_0_ALIGNED = {
   chunk: (i, w) => `i8x4(${w}q${i}) * ${w}d`,
   blockX: BYTE_X,
   blockDot: (w) => `${w}d * (${byteDot((k) => `${w}q${k}`)} - 128.0 * (xsum - xtop))`,
-  pair: Q8_0_PAIR,
+  words: Q8_0_PAIR_WORDS,
   ...withQ8({ word: (w, k) => `${w}q${k}`, signed: true, scales: (w) => [`${w}d`] }),
 };
 

@@ -4,7 +4,16 @@
 //   chunk(i, w)      an expression for the vec4 of weights 4i .. 4i+3 (i < 8),
 //   blockDot(w)      (some types) the block's dot product with x0 .. x7 (vec4s in scope, and
 //                    xsum = their sum) with the scale applied once per block, not per weight;
-//   blockX           its statements on x0 .. x7 alone, run once per block for all rows.
+//   blockX           its statements on x0 .. x7 alone, run once per block for all rows;
+//   words            (some types) the one-token dot product word by word (kernels/matmul.mjs
+//                    says why) at `rows` rows an invocation, over units of `blocks` blocks (1, or 2 where a block is not a
+//                    whole number of words: such units need rows that start on a word) of
+//                    `unitWords` words, in `parts`, each a sum over some of the unit's words:
+//                    its words `quants` (indices in the unit), `sums` declaring running sums over
+//                    x, x(i, x) the statements on x for its i-th word (x(v): the expression of
+//                    vec4 v of block `block` of the unit), dot(q, i) that word's partial dot
+//                    product, `after` statements once all are in, scale(word, s) the part's sum
+//                    s scaled (word(k): the unit's word k); names unique across parts;
 //   q8               (Q8_ACTIVATION_TYPES) the block as int8 values for integer dot products of
 //                    four (dot4I8Packed), see q8Parts;
 //   blockDotQ8(w)    from q8: the block's dot product with int8 activations (activations-q8.mjs):
@@ -78,6 +87,25 @@ export const nibbleDot = (q) => range(4).map((k) => `dot(masked(${q(k)}, LO_NIBB
 // Sum over the eight words q(k) of a block's signed bytes of value * x, except that bytes 0-2 of
 // each word count 128 more (subtract 128 * (xsum - xtop)).
 export const byteDot = (q) => range(8).map((k) => `dot(masked(${q(k)} ^ 0x00808080u, BYTES), xp${k})`).join("\n         + ");
+
+// A part of a type's word-by-word dot products (the `words` of an emitter) over aligned words of
+// nibbles: the block's words `quants` hold values 4i.. (low nibbles) and 16 + 4i.. (high), read
+// by masks as in nibbleDot; its sum counts each top high nibble 8 less, so scale(word, s) gets
+// xtop and xsum (names prefixed with p) to undo that and apply the block's scales.
+export const nibbleWords = (p, quants, scale) => ({
+  block: 0,
+  quants,
+  sums: `var ${p}xs4 = vec4<f32>(0.0);\nvar ${p}xtop = 0.0;`,
+  x: (i, x) => `let ${p}xlo${i} = ${x(i)};
+let ${p}xhi${i} = ${x(i + 4)};
+${p}xs4 += ${p}xlo${i} + ${p}xhi${i};
+${p}xtop += ${p}xhi${i}.w;
+let ${p}xpl${i} = ${p}xlo${i} * BYTE_WEIGHTS;
+let ${p}xph${i} = ${p}xhi${i} * (BYTE_WEIGHTS * 0.0625);`,
+  dot: (q, i) => `dot(masked(${q}, LO_NIBBLES), ${p}xpl${i}) + dot(masked(${q} ^ 0x80000000u, HI_NIBBLES), ${p}xph${i})`,
+  after: `let ${p}xsum = dot(${p}xs4, vec4<f32>(1.0));`,
+  scale,
+});
 
 // The int8 activation word of values 4k .. 4k+3 of the block (k < 8).
 const xWord = (k) => `${k < 4 ? "xa" : "xb"}.${"xyzw"[k % 4]}`;
@@ -162,6 +190,13 @@ ${range(4).map((k) => `let ${w}q${k} = W[${w}b + ${1 + k}u];`).join("\n")}`,
     chunk: (i, w) => `${nib(`${w}q${i % 4}`, i >= 4)} * ${w}dm.x + ${w}dm.y`,
     blockX: NIBBLE_X,
     blockDot: (w) => `${w}dm.x * (${nibbleDot((k) => `${w}q${k}`)} + 8.0 * xtop) + ${w}dm.y * xsum`,
+    // Word by word: one block of 5 words, its scales (d, m) in word 0.
+    words: {
+      rows: 4,
+      blocks: 1,
+      unitWords: 5,
+      parts: [nibbleWords("", [1, 2, 3, 4], (word, s) => `dot(unpack2x16float(${word(0)}), vec2<f32>(${s} + 8.0 * xtop, xsum))`)],
+    },
     ...withQ8({ word: (w, k) => (k < 4 ? LO4 : HI4)(`${w}q${k % 4}`), scales: (w) => [`${w}dm.x`], bias: (w) => `${w}dm.y` }),
   },
   Q5_0: {
