@@ -12,7 +12,9 @@
 // matvecLanesWGSL: the decode mat-vec for real GPUs: LANES neighbouring invocations share a row
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
-import { QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, NIBBLE_X, BYTE_X, nibbleDot, byteDot, withQ8, nibbleWords } from "./quant.mjs";
+import {
+  QUANT_HELPERS, KERNEL_TYPES, dequantEmitter, NIBBLE_X, BYTE_X, nibbleDot, byteDot, withQ8, nibbleWords, nibbleWordDot, byteWordDot,
+} from "./quant.mjs";
 import { Q8_BLOCK_BYTES } from "./activations-q8.mjs";
 
 export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2, SPLIT_QKV: 3 });
@@ -276,7 +278,7 @@ const Q4_0_PAIR_WORDS = {
 let xehs${i} = ${straddled(i, 4, (v) => `xeh${v}`)};
 xetop += xehs${i}.w;
 let xeph${i} = xehs${i} * (BYTE_WEIGHTS * 0.0625);`,
-    dot: (q, i) => `dot(masked(${q}, LO_NIBBLES), xepl${i}) + dot(masked(${q} ^ 0x80000000u, HI_NIBBLES), xeph${i})`,
+    dot: (q, i) => nibbleWordDot(q, `xepl${i}`, `xeph${i}`),
     after: "let xesum = dot(xes4, vec4<f32>(1.0));",
     scale: (word, s) => `unpack2x16float(${word(0)}).x * (${s} + 8.0 * (xetop - xesum))`,
   },
@@ -294,7 +296,7 @@ const Q8_0_PAIR_WORDS = {
     x: (i, x) => `${i < 8 ? `let xev${i} = ${x(i)};\n` : ""}let xes${i} = ${straddled(i, 8, (v) => `xev${v}`)};
 xelow4 += xes${i};
 let xep${i} = xes${i} * BYTE_WEIGHTS;`,
-    dot: (q, i) => `dot(masked(${q} ^ 0x00808080u, BYTES), xep${i})`,
+    dot: (q, i) => byteWordDot(q, `xep${i}`),
     after: "let xelow = dot(xelow4, vec4<f32>(1.0, 1.0, 1.0, 0.0));",
     scale: (word, s) => `unpack2x16float(${word(0)}).x * (${s} - 128.0 * xelow)`,
   }, {
@@ -304,7 +306,7 @@ let xep${i} = xes${i} * BYTE_WEIGHTS;`,
     x: (i, x) => `let xov${i} = ${x(i)};
 xolow4 += xov${i};
 let xop${i} = xov${i} * BYTE_WEIGHTS;`,
-    dot: (q, i) => `dot(masked(${q} ^ 0x00808080u, BYTES), xop${i})`,
+    dot: (q, i) => byteWordDot(q, `xop${i}`),
     after: "let xolow = dot(xolow4, vec4<f32>(1.0, 1.0, 1.0, 0.0));",
     scale: (word, s) => `unpack2x16float(${word(8)}).y * (${s} - 128.0 * xolow)`,
   }],

@@ -6,9 +6,10 @@
 //                    xsum = their sum) with the scale applied once per block, not per weight;
 //   blockX           its statements on x0 .. x7 alone, run once per block for all rows;
 //   words            (some types) the one-token dot product word by word (kernels/matmul.mjs
-//                    says why) at `rows` rows an invocation, over units of `blocks` blocks (1, or 2 where a block is not a
-//                    whole number of words: such units need rows that start on a word) of
-//                    `unitWords` words, in `parts`, each a sum over some of the unit's words:
+//                    says why) at `rows` rows an invocation, over units of `blocks` blocks (1,
+//                    or 2 where a block is not a whole number of words: such units need rows
+//                    that start on a word) of `unitWords` words, in `parts`, each a sum over
+//                    some of the unit's words:
 //                    its words `quants` (indices in the unit), `sums` declaring running sums over
 //                    x, x(i, x) the statements on x for its i-th word (x(v): the expression of
 //                    vec4 v of block `block` of the unit), dot(q, i) that word's partial dot
@@ -81,12 +82,17 @@ export const NIBBLE_X = `${range(8).map((i) => `let xp${i} = x${i} * ${i < 4 ? "
 let xtop = x4.w + x5.w + x6.w + x7.w;`;
 export const BYTE_X = `${range(8).map((i) => `let xp${i} = x${i} * BYTE_WEIGHTS;`).join("\n")}
 let xtop = ${range(8).map((i) => `x${i}.w`).join(" + ")};`;
+// Word q's nibbles times x: its low ones against lo, its high ones against hi (x already times
+// 1/16), except that its top high nibble counts 8 less.
+export const nibbleWordDot = (q, lo, hi) => `dot(masked(${q}, LO_NIBBLES), ${lo}) + dot(masked(${q} ^ 0x80000000u, HI_NIBBLES), ${hi})`;
+// Word q's signed bytes times x, except that bytes 0-2 count 128 more.
+export const byteWordDot = (q, x) => `dot(masked(${q} ^ 0x00808080u, BYTES), ${x})`;
 // Sum over the four words q(k) of a block's nibbles (low ones against xp0 .. xp3, high ones
 // against xp4 .. xp7) of value * x, except that each top high nibble counts 8 less (add 8 * xtop).
-export const nibbleDot = (q) => range(4).map((k) => `dot(masked(${q(k)}, LO_NIBBLES), xp${k}) + dot(masked(${q(k)} ^ 0x80000000u, HI_NIBBLES), xp${k + 4})`).join("\n         + ");
+export const nibbleDot = (q) => range(4).map((k) => nibbleWordDot(q(k), `xp${k}`, `xp${k + 4}`)).join("\n         + ");
 // Sum over the eight words q(k) of a block's signed bytes of value * x, except that bytes 0-2 of
 // each word count 128 more (subtract 128 * (xsum - xtop)).
-export const byteDot = (q) => range(8).map((k) => `dot(masked(${q(k)} ^ 0x00808080u, BYTES), xp${k})`).join("\n         + ");
+export const byteDot = (q) => range(8).map((k) => byteWordDot(q(k), `xp${k}`)).join("\n         + ");
 
 // A part of a type's word-by-word dot products (the `words` of an emitter) over aligned words of
 // nibbles: the block's words `quants` hold values 4i.. (low nibbles) and 16 + 4i.. (high), read
@@ -102,7 +108,7 @@ ${p}xs4 += ${p}xlo${i} + ${p}xhi${i};
 ${p}xtop += ${p}xhi${i}.w;
 let ${p}xpl${i} = ${p}xlo${i} * BYTE_WEIGHTS;
 let ${p}xph${i} = ${p}xhi${i} * (BYTE_WEIGHTS * 0.0625);`,
-  dot: (q, i) => `dot(masked(${q}, LO_NIBBLES), ${p}xpl${i}) + dot(masked(${q} ^ 0x80000000u, HI_NIBBLES), ${p}xph${i})`,
+  dot: (q, i) => nibbleWordDot(q, `${p}xpl${i}`, `${p}xph${i}`),
   after: `let ${p}xsum = dot(${p}xs4, vec4<f32>(1.0));`,
   scale,
 });
