@@ -7,8 +7,8 @@
 // matmulWGSL: one invocation owns ROWS rows and TOKENS tokens (register blocking, unrolled by
 // the generator): each vec4 of weights is dequantized once and used for TOKENS tokens, each vec4
 // of X is loaded once and used for ROWS rows. Prefill where the GPU is emulated on the CPU
-// (SwiftShader; real GPUs take matmul-tiled.mjs) and, with TOKENS = 1, the decode mat-vec there,
-// which wants exactly this shape.
+// (SwiftShader; real GPUs take matmul-tiled.mjs) and, with TOKENS = 1, the decode mat-vec there
+// (word by word for the types with `words`: see matmulWGSL).
 // matvecLanesWGSL: the decode mat-vec for real GPUs: LANES neighbouring invocations share a row
 // (neighbouring blocks, so loads coalesce) and reduce their partial sums in workgroup memory.
 
