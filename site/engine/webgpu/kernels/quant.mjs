@@ -9,12 +9,12 @@
 //                    says why) at `rows` rows an invocation, over units of `blocks` blocks (1,
 //                    or 2 where a block is not a whole number of words: such units need rows
 //                    that start on a word) of `unitWords` words, in `parts`, each a sum over
-//                    some of the unit's words:
-//                    its words `quants` (indices in the unit), `sums` declaring running sums over
-//                    x, x(i, x) the statements on x for its i-th word (x(v): the expression of
-//                    vec4 v of block `block` of the unit), dot(q, i) that word's partial dot
-//                    product, `after` statements once all are in, scale(word, s) the part's sum
-//                    s scaled (word(k): the unit's word k); names unique across parts;
+//                    some of the unit's words: its words `quants` (indices in the unit), `sums`
+//                    declaring running sums over x, x(i, x) the statements on x for its i-th
+//                    word (x(v): the expression of vec4 v of block `block` of the unit), dot(q,
+//                    i) that word's partial dot product, `after` statements once all are in,
+//                    scale(word, s) the part's sum s scaled (word(k): the unit's word k); names
+//                    unique across parts;
 //   q8               (Q8_ACTIVATION_TYPES) the block as int8 values for integer dot products of
 //                    four (dot4I8Packed), see q8Parts;
 //   blockDotQ8(w)    from q8: the block's dot product with int8 activations (activations-q8.mjs):
