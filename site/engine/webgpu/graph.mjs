@@ -19,8 +19,8 @@ import {
 import { rmsnormWGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
 import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
 import {
-  ATTENTION_SOFTMAX_WGSL, softmaxWgWGSL, SOFTMAX_WG, SOFTMAX_WG_EMULATED, attentionDispatch,
-  scoresWGSL, mixWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, attentionTiledWGSL,
+  ATTENTION_EXPS_WGSL, softmaxWgWGSL, SOFTMAX_WG, SOFTMAX_WG_EMULATED, attentionDispatch, scoresTokensWGSL, mixTokensWGSL, emulatedTokensBlock,
+  scoresWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, attentionTiledWGSL,
   attentionQ8Fits,
 } from "./kernels/attention.mjs";
 import { SAMPLE_ROWS, SAMPLE_WGSL } from "./kernels/sample.mjs";
@@ -187,6 +187,7 @@ export class Graph {
     // The emulated kernels share their loads of x across a subgroup where subgroups are exactly
     // 4 invocations (SwiftShader's SIMD groups).
     const quads = subgroups && device.adapterInfo?.subgroupMinSize === 4 && device.adapterInfo?.subgroupMaxSize === 4;
+    this.quads = emulatedGPU && quads;
     const withQuads = (b) => ({ ...b, quads });
     this.blocks = emulatedGPU
       ? { matvec: withQuads(EMULATED_BLOCKS.matvec), matmul: withQuads(EMULATED_BLOCKS.matmul), matmulFew: EMULATED_BLOCKS.matmulFew.map(withQuads) }
@@ -377,9 +378,15 @@ export class Graph {
     const kv = this.kvType;
     jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU, kv) : scoresWGSL(SCORES_BLOCK_EMULATED, kv, groupSize(this.hp)));
     jobs.softmaxWg = make(softmaxWgWGSL(real ? SOFTMAX_WG : SOFTMAX_WG_EMULATED));
-    if (!real) jobs.softmax = make(ATTENTION_SOFTMAX_WGSL);
-    jobs.mix = make(this.mixWg ? attentionMixWgWGSL(this.hp.headDim, kv) : mixWGSL(kv));
-    if (!this.mixWg) jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp)));
+    if (this.mixWg) jobs.mix = make(attentionMixWgWGSL(this.hp.headDim, kv));
+    else jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp)));
+    if (!real) {
+      const heads = groupSize(this.hp);
+      const block = emulatedTokensBlock(heads);
+      jobs.scoresTokens = make(scoresTokensWGSL(kv, heads, block, this.quads));
+      jobs.exps = make(ATTENTION_EXPS_WGSL);
+      jobs.mixTokens = make(mixTokensWGSL(kv, heads, block, this.quads && this.hp.headDim % 16 === 0));
+    }
     const tiledAttention = () => {
       this.attentionKernel = "tiled";
       return make(attentionTiledWGSL(this.hp.headDim, kv));
@@ -843,8 +850,9 @@ export class Graph {
   }
 
   // Real GPUs' prefill: one pass (attentionSubgroupMatrixWGSL or attentionTiledWGSL). Otherwise
-  // scores, softmax and mix as three dispatches (prefill on emulated GPUs, and decode where not
-  // fused; the decode mix takes one token per invocation where it is not the workgroup one).
+  // scores, softmax and mix as three dispatches: emulated GPUs' passes of several tokens take
+  // the kernels blocked over tokens (scoresTokensWGSL: the mix divides by the sums), their decode
+  // and real GPUs' decode where not fused take one token (the workgroup mix where it fits).
   attentionPasses(cache, attnParams, q, decode) {
     const { hp, buf } = this;
     if (!this.emulated && !decode) {
@@ -854,25 +862,18 @@ export class Graph {
         dispatch: (n, pos0) => (this.attentionKernel === "tiled" ? attentionDispatch(hp, n, pos0).tiled : attentionSubgroupMatrixDispatch(hp, n)),
       }];
     }
-    const mix = decode && !this.mixWg ? "mixOne" : "mix";
-    // One invocation per (h, t) for emulated prefill, whose rows are many; else a workgroup each.
-    const softmax = this.emulated && !decode ? "softmax" : "softmaxWg";
+    const [scores, softmax, mix] = !decode ? ["scoresTokens", "exps", "mixTokens"]
+      : [this.emulated ? "scores" : "scoresGpu", "softmaxWg", this.mixWg ? "mixWg" : "mixOne"];
+    const pipelineOf = { scoresGpu: "scores", mixWg: "mix" };
+    const pass = (kernel, entries) => ({
+      pipeline: () => this.pipelines[pipelineOf[kernel] ?? kernel],
+      entries: { ...entries, 4: attnParams, 5: whole(buf.step) },
+      dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[kernel],
+    });
     return [
-      {
-        pipeline: () => this.pipelines.scores,
-        entries: { 0: q, 1: whole(cache.k), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
-        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[this.emulated ? "scores" : "scoresGpu"],
-      },
-      {
-        pipeline: () => this.pipelines[softmax],
-        entries: { 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step) },
-        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[softmax],
-      },
-      {
-        pipeline: () => this.pipelines[mix],
-        entries: { 2: whole(cache.v), 3: whole(buf.scores), 4: attnParams, 5: whole(buf.step), 6: whole(buf.attn) },
-        dispatch: (n, pos0) => attentionDispatch(hp, n, pos0)[mix === "mix" && this.mixWg ? "mixWg" : mix],
-      },
+      pass(scores, { 0: q, 1: whole(cache.k), 3: whole(buf.scores) }),
+      pass(softmax, { 3: whole(buf.scores) }),
+      pass(mix, { 2: whole(cache.v), 3: whole(buf.scores), 6: whole(buf.attn) }),
     ];
   }
 

@@ -1,12 +1,12 @@
 // Causal attention over the KV cache with grouped-query heads, in three parallel passes over a
 // scores buffer S[t, h, p] (p < n_ctx), without per-invocation arrays (SwiftShader spills them):
 //   scores:  S[t, h, p] = q(t, h) . k(p, h / group) * scale      for p <= pos0 + t
-//            (an invocation does BLOCK positions, loading each vec4 of q once; emulated, for
-//            all the heads of a group, loading each key once)
-//   softmax: S[t, h, :] = softmax over p <= pos0 + t              one invocation per (t, h)
+//   softmax: S[t, h, :] = softmax over p <= pos0 + t
 //   mix:     O[t, h, 4d..4d+3] = sum_p S[t, h, p] * v(p, h / group)[4d..4d+3]
-//            (an invocation does BLOCK tokens, loading each vec4 of v once; the one-token mix
-//            does all the heads of a group and four vec4s per invocation instead)
+// One token (decode where not fused): scoresWGSL (an invocation does BLOCK positions, loading
+// each vec4 of q once; emulated, for all the heads of a group, loading each key once),
+// softmaxWgWGSL, and the workgroup mix or (emulated) mixOneWGSL. Emulated GPUs' passes of
+// several tokens: scoresTokensWGSL, ATTENTION_EXPS_WGSL and mixTokensWGSL, blocked over tokens.
 // Real GPUs' prefill takes one tiled pass instead (attentionTiledWGSL, flash attention).
 
 import { treeReduce, subgroupReduce, maxOf, sumOf } from "./reduce.mjs";
@@ -63,6 +63,113 @@ ${pairs.map(([r, b]) => `    s${r}_${b} += dot(q${r}, kb${b});`).join("\n")}
   }
 ${range(heads).map((r) => `  let row${r} = row_of(t, h0 + ${r}u);`).join("\n")}
 ${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) {${range(heads).map((r) => ` S[row${r} + p0 + ${b}u] = s${r}_${b} * params.scale;`).join("")} }`).join("\n")}
+}`;
+}
+
+// Emulated GPUs' prefill and few-token passes: scores and mix blocked over `tokens` tokens as
+// well as over positions or output vec4s and all `heads` query heads of a kv head, so that each
+// load of a key, a value or a probability serves many products (SwiftShader pays for every load
+// lane by lane; one token at a time, each key was loaded once per token of a chunk).
+// Per invocation: scores for 4 positions x `tokens` tokens x the group's heads, at most ~48 sums;
+// the mix's `mixTokens` tokens x heads output vec4s, at most ~8 (more spill: SmolLM2's group of 3
+// at 2 tokens against 4, Qwen2.5-0.5B's of 7 at 1 against 2, bench/attention_emulated_node.mjs).
+export const emulatedTokensBlock = (heads) => ({
+  positions: 4,
+  tokens: Math.max(1, Math.min(8, Math.floor(48 / (4 * heads)))),
+  mixTokens: Math.max(1, Math.floor(8 / heads)),
+});
+
+// Invocation (positions p0.., kv head g, tokens t0..): every score of those positions, tokens and
+// g's query heads; positions past the block's last token's are read clamped, and each score is
+// stored only where its token sees its position. `quads` (subgroups of exactly 4, as in
+// kernels/matmul.mjs): the four invocations of a subgroup need the same q, so each loads a
+// quarter of it and takes the rest from its neighbours.
+export function scoresTokensWGSL(kvType, heads, { positions: PB, tokens: TB }, quads = false) {
+  const triples = range(TB).flatMap((t) => range(heads).flatMap((r) => range(PB).map((b) => [t, r, b])));
+  const s = (t, r, b) => `s${t}_${r}_${b}`;
+  const qs = range(TB).flatMap((t) => range(heads).map((r) => [t, r]));
+  const slots = range(Math.ceil(qs.length / 4));
+  // Entry e of qs: (t, r) = (e / heads, e % heads); with quads lane l loads entries l, l + 4, ...
+  const qIndex = (t, r) => `(min(t0 + ${t}, step.n_tokens - 1u) * params.n_head + h0 + ${r}) * hd4`;
+  const qStarts = quads
+    ? slots.map((k) => `  let qe${k} = min(${4 * k}u + lane, ${qs.length - 1}u);
+  let qi${k} = ${qIndex(`qe${k} / ${heads}u`, `qe${k} % ${heads}u`)};`).join("\n")
+    : qs.map(([t, r]) => `  let q${t}_${r} = ${qIndex(`${t}u`, `${r}u`)};`).join("\n");
+  const qOf = (e) => (quads ? `subgroupBroadcast(ql${e >> 2}, ${e & 3}u)` : `Q[q${qs[e][0]}_${qs[e][1]} + i]`);
+  return /* wgsl */ `${quads ? "enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n" : ""}${kvCache(kvType, { keys: true })}${HEADER}
+@group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+
+@compute @workgroup_size(${ATTENTION_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>${quads ? ", @builtin(subgroup_invocation_id) lane: u32" : ""}) {
+  let p0 = gid.x * ${PB}u;
+  let g = gid.y;
+  let t0 = gid.z * ${TB}u;
+  if (t0 >= step.n_tokens) { return; }
+  let last = step.pos0 + min(t0 + ${TB}u, step.n_tokens) - 1u;
+  if (${quads ? "subgroupAll(p0 > last)" : "p0 > last"}) { return; }
+  let hd4 = params.head_dim / 4u;
+  let stride = params.n_kv * hd4;
+  let h0 = g * ${heads}u;
+${range(PB).map((b) => `  let k${b} = min(p0 + ${b}u, last) * stride + g * hd4;`).join("\n")}
+${qStarts}
+${triples.map((x) => `  var ${s(...x)} = 0.0;`).join("\n")}
+  for (var i = 0u; i < hd4; i++) {
+${range(PB).map((b) => `    let kb${b} = key4(k${b} + i);`).join("\n")}
+${quads ? slots.map((k) => `    let ql${k} = Q[qi${k} + i];`).join("\n") : ""}
+${qs.map(([t, r], e) => `    { let q = ${qOf(e)};${range(PB).map((b) => ` ${s(t, r, b)} += dot(q, kb${b});`).join("")} }`).join("\n")}
+  }
+${range(TB).map((t) => `  if (t0 + ${t}u < step.n_tokens) {
+${range(heads).map((r) => `    let row${t}_${r} = row_of(t0 + ${t}u, h0 + ${r}u);`).join("\n")}
+${range(PB).map((b) => `    if (p0 + ${b}u <= step.pos0 + t0 + ${t}u) {${range(heads).map((r) => ` S[row${t}_${r} + p0 + ${b}u] = ${s(t, r, b)} * params.scale;`).join("")} }`).join("\n")}
+  }`).join("\n")}
+}`;
+}
+
+// Invocation (kv head g's output vec4 d, tokens t0..): that vec4 of every query head of g for
+// each token, each value loaded once for them all. Positions every token of the block sees run
+// unmasked; the few past the first token's last are masked per token. `quads`: a subgroup's four
+// invocations (neighbouring vec4s of one kv head: head_dim a multiple of 16) need the same
+// probabilities, so four positions at a time each loads one position's and takes the others'
+// from its neighbours.
+export function mixTokensWGSL(kvType, heads, { mixTokens: TB }, quads = false) {
+  const pairs = range(TB).flatMap((t) => range(heads).map((r) => [t, r]));
+  const products = (masked) => pairs.map(([t, r]) => `    { let e = ${masked ? `select(0.0, S[row${t}_${r} + p], p <= step.pos0 + t0 + ${t}u)` : `S[row${t}_${r} + p]`}; acc${t}_${r} += e * v; z${t}_${r} += e; }`).join("\n");
+  const quadLoop = `  var p = 0u;
+  for (; p + 3u <= seen; p += 4u) {
+${pairs.map(([t, r]) => `    let s${t}_${r} = S[row${t}_${r} + p + lane];`).join("\n")}
+${range(4).map((u) => `    {
+      let v = value4((p + ${u}u) * stride + vd);
+${pairs.map(([t, r]) => `      { let e = subgroupBroadcast(s${t}_${r}, ${u}u); acc${t}_${r} += e * v; z${t}_${r} += e; }`).join("\n")}
+    }`).join("\n")}
+  }
+  for (; p <= seen; p++) {`;
+  return /* wgsl */ `${quads ? "enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n" : ""}${mixBindings(kvType)}
+
+@compute @workgroup_size(${MIX_ONE_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>${quads ? ", @builtin(subgroup_invocation_id) lane: u32" : ""}) {
+  let hd4 = params.head_dim / 4u;
+  let g = gid.x / hd4;
+  let d = gid.x % hd4;
+  let t0 = gid.y * ${TB}u;
+  if (g >= params.n_kv || t0 >= step.n_tokens) { return; }
+  let stride = params.n_kv * hd4;
+  let h0 = g * ${heads}u;
+  let vd = g * hd4 + d;
+${pairs.map(([t, r]) => `  let row${t}_${r} = row_of(min(t0 + ${t}u, step.n_tokens - 1u), h0 + ${r}u);
+  var acc${t}_${r} = vec4<f32>(0.0);
+  var z${t}_${r} = 0.0;`).join("\n")}
+  let seen = step.pos0 + t0;
+  let last = step.pos0 + min(t0 + ${TB}u, step.n_tokens) - 1u;
+${quads ? quadLoop : "  for (var p = 0u; p <= seen; p++) {"}
+    let v = value4(p * stride + vd);
+${products(false)}
+  }
+  for (var p = seen + 1u; p <= last; p++) {
+    let v = value4(p * stride + vd);
+${products(true)}
+  }
+${pairs.map(([t, r]) => `  if (t0 + ${t}u < step.n_tokens) { O[((t0 + ${t}u) * params.n_head + h0 + ${r}u) * hd4 + d] = acc${t}_${r} / z${t}_${r}; }`).join("\n")}
 }`;
 }
 
@@ -181,7 +288,10 @@ ${outs.map(([a, c]) => `  if (tok${a} < step.n_tokens && ${c * C}u + tx < hd4) {
 // The query heads that share a kv head: an emulated scores or one-token mix invocation takes them all.
 export const groupSize = ({ nHead, nKv }) => nHead / nKv;
 
-export const ATTENTION_SOFTMAX_WGSL = /* wgsl */ `${HEADER}
+// Emulated GPUs' passes of several tokens: exp(s - max) per (t, h) without the division, which
+// mixTokensWGSL applies once per output (its loads of S give it the sum for free): one pass
+// over S less (a load and a store per score).
+export const ATTENTION_EXPS_WGSL = /* wgsl */ `${HEADER}
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 
 @compute @workgroup_size(${ATTENTION_WORKGROUP})
@@ -193,42 +303,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = step.pos0 + t + 1u;
   var m = -3.0e38;
   for (var p = 0u; p < n; p++) { m = max(m, S[row + p]); }
-  var z = 0.0;
-  for (var p = 0u; p < n; p++) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }
-  let inv = 1.0 / z;
-  for (var p = 0u; p < n; p++) { S[row + p] *= inv; }
+  for (var p = 0u; p < n; p++) { S[row + p] = exp(S[row + p] - m); }
 }`;
 
 // What every mix kernel binds: the value cache, the probabilities S, the output O.
 const mixBindings = (kvType) => /* wgsl */ `${kvCache(kvType, { values: true })}${HEADER}
 @group(0) @binding(3) var<storage, read> S: array<f32>;
 @group(0) @binding(6) var<storage, read_write> O: array<vec4<f32>>;`;
-
-// Head h, vec4 d of its output per invocation; its values at v + p * stride for position p.
-export function mixWGSL(kvType) {
-  return /* wgsl */ `${mixBindings(kvType)}
-
-@compute @workgroup_size(${ATTENTION_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let hd4 = params.head_dim / 4u;
-  let h = gid.x / hd4;
-  let d = gid.x % hd4;
-  let v = (h / (params.n_head / params.n_kv)) * hd4 + d;
-  let stride = params.n_kv * hd4;
-  let t0 = gid.y * ${BLOCK}u;
-  if (h >= params.n_head || t0 >= step.n_tokens) { return; }
-  // Token t0 + b attends positions 0..pos0 + t0 + b; rows past n_tokens are never stored.
-  let n_t = min(${BLOCK}u, step.n_tokens - t0);
-${range(BLOCK).map((b) => `  let row${b} = row_of(min(t0 + ${b}u, step.n_tokens - 1u), h);
-  var acc${b} = vec4<f32>(0.0);`).join("\n")}
-  let last = step.pos0 + t0 + n_t - 1u;
-  for (var p = 0u; p <= last; p++) {
-    let vp = value4(p * stride + v);
-${range(BLOCK).map((b) => `    if (p <= step.pos0 + t0 + ${b}u) { acc${b} += S[row${b} + p] * vp; }`).join("\n")}
-  }
-${range(BLOCK).map((b) => `  if (${b}u < n_t) { O[((t0 + ${b}u) * params.n_head + h) * hd4 + d] = acc${b}; }`).join("\n")}
-}`;
-}
 
 // The mix of one token (decode where the GPU is emulated): an invocation takes MIX_ONE_VEC4S
 // neighbouring vec4s of the output of all the `heads` query heads of kv head g, so each value is
@@ -447,18 +528,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-export function attentionDispatch({ nHead, nKv, headDim, nCtx }, nTokens, pos0) {
+// `block`: the emulated several-token kernels' (benchmarks try others).
+export function attentionDispatch({ nHead, nKv, headDim, nCtx }, nTokens, pos0, block = emulatedTokensBlock(nHead / nKv)) {
   const split = decodeSplit({ headDim, nCtx });
   return {
     scores: [Math.ceil((pos0 + nTokens) / BLOCK / ATTENTION_WORKGROUP), nKv, nTokens],
-    softmax: [Math.ceil(nHead / ATTENTION_WORKGROUP), nTokens],
     softmaxWg: [nHead, nTokens],
     scoresGpu: [Math.ceil((pos0 + nTokens) / SCORES_BLOCK_GPU / ATTENTION_WORKGROUP), nHead, nTokens],
     mixWg: [nHead, nTokens],
     decode: [nHead, Math.floor(pos0 / split) + 1],
     combine: [pos0 >= split ? nHead : 0],
-    mix: [Math.ceil((nHead * headDim) / 4 / ATTENTION_WORKGROUP), Math.ceil(nTokens / BLOCK)],
     mixOne: [Math.ceil((nKv * Math.ceil(headDim / 4 / MIX_ONE_VEC4S)) / MIX_ONE_WORKGROUP), 1],
     tiled: [1, nHead, Math.ceil(nTokens / TILE)],
+    scoresTokens: [Math.ceil((pos0 + nTokens) / block.positions / ATTENTION_WORKGROUP), nKv, Math.ceil(nTokens / block.tokens)],
+    exps: [Math.ceil(nHead / ATTENTION_WORKGROUP), nTokens],
+    mixTokens: [Math.ceil((nKv * headDim) / 4 / MIX_ONE_WORKGROUP), Math.ceil(nTokens / block.mixTokens)],
   };
 }
