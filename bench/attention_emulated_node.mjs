@@ -89,17 +89,17 @@ for (const [shapeName, shape] of Object.entries(SHAPES).filter(([name]) => !valu
     for (const at of values.at.split(",").map(Number)) {
       const pos0 = Math.min(at, N_CTX - n);
       const dispatch = attentionDispatch({ ...shape, nCtx: N_CTX }, n, pos0);
-      const exps = { code: ATTENTION_EXPS_WGSL, dispatch: dispatch.exps };
-      const variants = {
-        tokens: [{ code: scoresTokensWGSL("f32", heads, block), dispatch: dispatch.scoresTokens }, exps, { code: mixTokensWGSL("f32", heads, block), dispatch: dispatch.mixTokens }],
-        quads: [{ code: scoresTokensWGSL("f32", heads, block, true), dispatch: dispatch.scoresTokens }, exps, { code: mixTokensWGSL("f32", heads, block, true), dispatch: dispatch.mixTokens }],
+      // The blocked kernels at `blk` as [scores, softmax, mix].
+      const blocked = (blk, quads) => {
+        const at = attentionDispatch({ ...shape, nCtx: N_CTX }, n, pos0, blk);
+        return [{ code: scoresTokensWGSL("f32", heads, blk, quads), dispatch: at.scoresTokens }, { code: ATTENTION_EXPS_WGSL, dispatch: at.exps },
+          { code: mixTokensWGSL("f32", heads, blk, quads), dispatch: at.mixTokens }];
       };
+      const variants = { tokens: blocked(block, false), quads: blocked(block, true) };
       if (n === 1) variants.decode = [{ code: scoresWGSL(SCORES_BLOCK_EMULATED, "f32", heads), dispatch: dispatch.scores }, { code: softmaxWgWGSL(SOFTMAX_WG_EMULATED), dispatch: dispatch.softmaxWg }, { code: mixOneWGSL("f32", heads), dispatch: dispatch.mixOne }];
       for (const b of values.blocks ? values.blocks.split(",") : []) {
         const [positions, tokens] = b.split("x").map(Number);
-        const blk = { positions, tokens, mixTokens: tokens };
-        const blockDispatch = attentionDispatch({ ...shape, nCtx: N_CTX }, n, pos0, blk);
-        variants[`quads_${b}`] = [{ code: scoresTokensWGSL("f32", heads, blk, true), dispatch: blockDispatch.scoresTokens }, exps, { code: mixTokensWGSL("f32", heads, blk, true), dispatch: blockDispatch.mixTokens }];
+        variants[`quads_${b}`] = blocked({ positions, tokens, mixTokens: tokens }, true);
       }
       const outBytes = n * shape.nHead * shape.headDim * 4;
       const outs = Object.fromEntries(Object.keys(variants).map((v) => [v, storageBuffer(device, new Float32Array(outBytes / 4))]));
