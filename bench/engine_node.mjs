@@ -216,7 +216,7 @@ async function profile(engine, info) {
   engine.reset();
   await engine.prefill(prompt(at));
   graph.writeSampleParams({ temperature: 0, topK: 0, topP: 1, us: [0], row: 0 });
-  const decode = await profileSteps(graph, [...graph.head.sample, ...graph.decodeBody, ...graph.head.one], 1, at);
+  const decode = await profileSteps(graph, [...graph.head.sample, ...graph.decodeBody, ...(graph.head.argmax ?? graph.head.one)], 1, at);
   console.log(JSON.stringify({ event: "profile", pass: "decode", ...decode }));
   const chunk = graph.prefillChunk;
   engine.reset();

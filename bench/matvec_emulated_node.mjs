@@ -5,7 +5,8 @@
 // rounds: this machine's other work moves single runs by 10-40%. Weights are random bytes
 // (scales kept finite), x constant.
 //   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium \
-//     node bench/matvec_emulated_node.mjs [--types Q4_1,Q8_0] [--rows 4,8]
+//     node bench/matvec_emulated_node.mjs [--types Q4_1,Q8_0] [--rows 4,8] [--quads false,true]
+//       [--tokens 1,4] [--workgroups 8,16] [--shapes ffn_gate,attn_q]
 // (Node 22 for navigator; the GPU machine's .gpu/node.xz and .gpu/webgpu serve, as in
 // bench/gpu_machine.sh.)
 import { parseArgs } from "node:util";
@@ -14,14 +15,15 @@ import { storageBuffer, uniformBuffer } from "./dawn_buffers.mjs";
 import { EMULATED_BLOCKS, matmulDispatch, matmulWGSL, matvecBlockFor } from "../site/engine/webgpu/kernels/matmul.mjs";
 import { TENSOR_TYPES, rowBytes } from "../site/engine/webgpu/tensor-types.mjs";
 
-const { values } = parseArgs({ options: { types: { type: "string", default: "Q4_1,Q8_0,Q4_0,Q5_0,Q4_K,Q6_K" }, rows: { type: "string", default: "" }, quads: { type: "string", default: "false" }, tokens: { type: "string", default: "1" } } });
+const { values } = parseArgs({ options: { types: { type: "string", default: "Q4_1,Q8_0,Q4_0,Q5_0,Q4_K,Q6_K" }, rows: { type: "string", default: "" }, quads: { type: "string", default: "false" }, tokens: { type: "string", default: "1" }, workgroups: { type: "string", default: "" }, shapes: { type: "string", default: "" } } });
 Object.assign(globalThis, globals);
 const gpu = create([]);
 const adapter = await gpu.requestAdapter();
 const device = await adapter.requestDevice({ requiredFeatures: ["timestamp-query", "subgroups"], requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } });
 globalThis.dawnKeepAlive = { gpu, adapter }; // Dawn crashes if these are collected mid-run
 const typeByName = new Map([...TENSOR_TYPES.values()].map((t) => [t.name, t]));
-const SHAPES = { ffn_gate: [1536, 576], ffn_down: [576, 1536], output: [49152, 576], qwen_ffn_down: [896, 4864] };
+const ALL_SHAPES = { ffn_gate: [1536, 576], ffn_down: [576, 1536], output: [49152, 576], attn_q: [576, 576], attn_kv: [192, 576], qwen_ffn_down: [896, 4864] };
+const SHAPES = values.shapes ? Object.fromEntries(values.shapes.split(",").map((name) => [name, ALL_SHAPES[name]])) : ALL_SHAPES;
 const ROUNDS = 5;
 
 const storage = (data) => storageBuffer(device, data);
@@ -68,11 +70,13 @@ async function timeKernel(typeName, [rows, k], block) {
 
 // The engine's shape for each type (matvecBlockFor) unless --rows sets the rows.
 const rowsPerInvocation = values.rows ? values.rows.split(",").map(Number) : [null];
+const workgroups = values.workgroups ? values.workgroups.split(",").map(Number) : [null];
 for (const typeName of values.types.split(",")) {
   for (const [shapeName, shape] of Object.entries(SHAPES)) {
     if (shape[1] % typeByName.get(typeName).blockSize) continue; // K-quants: rows of 256s only
-    for (const rows of rowsPerInvocation) for (const tokens of values.tokens.split(",").map(Number)) for (const quads of values.quads.split(",").map((b) => b === "true")) {
-      const block = rows ? { ...EMULATED_BLOCKS.matvec, rows, tokens, quads } : matvecBlockFor(typeName, { ...EMULATED_BLOCKS.matvec, tokens, quads });
+    for (const rows of rowsPerInvocation) for (const tokens of values.tokens.split(",").map(Number)) for (const quads of values.quads.split(",").map((b) => b === "true")) for (const workgroup of workgroups) {
+      const shapeBlock = { ...EMULATED_BLOCKS.matvec, tokens, quads, workgroup: workgroup ?? EMULATED_BLOCKS.matvec.workgroup };
+      const block = rows ? { ...shapeBlock, rows } : matvecBlockFor(typeName, shapeBlock);
       const ms = await timeKernel(typeName, shape, block);
       console.log(JSON.stringify({ type: typeName, shape: shapeName, rows: shape[0], k: shape[1], block, ms: +ms.toFixed(3), nsPerWeight: +((ms * 1e6) / (shape[0] * shape[1])).toFixed(3) }));
     }

@@ -6,6 +6,9 @@ import { matvecWGSL, matvecDispatch } from "/site/engine/webgpu/kernels/matmul.m
 import { prefillMatmulWGSL, prefillMatmulDispatch } from "/site/engine/webgpu/kernels/matmul-tiled.mjs";
 import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "/site/engine/webgpu/kernels/activations-q8.mjs";
 import { rmsnormWgWGSL } from "/site/engine/webgpu/kernels/norm.mjs";
+import {
+  shadowQuantizeWGSL, shadowQuantizeDispatch, shadowCandidatesWGSL, shadowCandidatesDispatch, shadowRescoreWGSL, shadowRescoreDispatch,
+} from "/site/engine/webgpu/kernels/shadow-head.mjs";
 
 function fromBase64(s) {
   return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
@@ -125,6 +128,73 @@ async function quantizeQ8({ x, weight = null, eps = 1e-5, subgroups = false }) {
   return toBase64(out);
 }
 
+// Kernels run in order, each {code, bindings (indices into `buffers`), size}, over buffers made
+// from the typed arrays or byte counts in `buffers` (`uniform`: indices of uniform ones); the
+// listed buffers read back as bytes (base64).
+async function runKernels(kernels, buffers, uniform, readBack) {
+  const dev = await getDevice();
+  const made = buffers.map((data, i) => {
+    const usage = (uniform.includes(i) ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE) | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const size = Math.max(16, Math.ceil((data.byteLength ?? data) / 4) * 4);
+    const b = dev.createBuffer({ size, usage });
+    if (data.byteLength) {
+      const padded = new Uint8Array(size);
+      padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      dev.queue.writeBuffer(b, 0, padded);
+    }
+    return b;
+  });
+  const encoder = dev.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  for (const { code, bindings, size } of kernels) {
+    const pipeline = await dev.createComputePipelineAsync({ layout: "auto", compute: { module: dev.createShaderModule({ code }), entryPoint: "main" } });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0),
+      entries: bindings.map((i, binding) => ({ binding, resource: { buffer: made[i] } })) }));
+    pass.dispatchWorkgroups(...size);
+  }
+  pass.end();
+  const reads = readBack.map((i) => {
+    const read = dev.createBuffer({ size: made[i].size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    encoder.copyBufferToBuffer(made[i], 0, read, 0, made[i].size);
+    return read;
+  });
+  dev.queue.submit([encoder.finish()]);
+  const out = [];
+  for (const read of reads) {
+    await read.mapAsync(GPUMapMode.READ);
+    out.push(toBase64(new Uint8Array(read.getMappedRange().slice(0))));
+    read.destroy();
+  }
+  for (const b of made) b.destroy();
+  return out;
+}
+
+// The output head's Q4_1 shadow of `rows` rows of raw GGUF bytes (kernels/shadow-head.mjs): the
+// shadow's bytes and each row's error norm.
+async function shadowQuantize({ type, weights, rows, k, rowBytes }) {
+  const shadowBytes = rows * (k / 32) * 20;
+  const [shadow, errors] = await runKernels(
+    [{ code: shadowQuantizeWGSL(type), bindings: [0, 1, 2, 3], size: shadowQuantizeDispatch(rows) }],
+    [fromBase64(weights), shadowBytes, rows * 4, new Uint32Array([k, rows, rowBytes, 0])], [3], [1, 2]);
+  return { shadow, errors };
+}
+
+// The greedy head's candidates and rescoring (kernels/shadow-head.mjs) over `logits` (nTokens
+// rows of `rows`, the shadow's values) for x (nTokens rows of k) and raw GGUF weights; rows
+// rowStart .. rowStart + partRows of the vocabulary in this part. The logits after, and the lists.
+async function shadowCandidates({ type, weights, rows, k, rowBytes, x, logits, nTokens, zE, capacity, rowStart = 0, partRows = rows }) {
+  const params = new ArrayBuffer(16);
+  new Uint32Array(params).set([rows, k]);
+  new Float32Array(params)[2] = zE;
+  const [after, lists] = await runKernels([
+    { code: shadowCandidatesWGSL(capacity), bindings: [0, 1, 2, 3], size: shadowCandidatesDispatch(nTokens) },
+    { code: shadowRescoreWGSL(type, capacity), bindings: [4, 1, 0, 2, 5], size: shadowRescoreDispatch(nTokens, capacity) },
+  ], [fromBase64(logits), fromBase64(x), nTokens * (capacity + 1) * 4, new Uint8Array(params), fromBase64(weights),
+    new Uint32Array([k, partRows, rowBytes, rowStart, rows, 0, 0, 0])], [3, 5], [0, 2]);
+  return { logits: after, lists };
+}
+
 // Errors cross as their JSON shape so tests can check `kind`.
 async function attempt(fn) {
   try {
@@ -140,5 +210,5 @@ async function subgroupSizes() {
   return (await getDevice()).features.has("subgroups") ? { min: info.subgroupMinSize, max: info.subgroupMaxSize } : null;
 }
 
-window.harness = { createWebGPUEngine, matmul, quantizeQ8, subgroupSizes, toBase64, fromBase64, attempt };
+window.harness = { createWebGPUEngine, matmul, quantizeQ8, shadowQuantize, shadowCandidates, subgroupSizes, toBase64, fromBase64, attempt };
 window.harnessReady = true;

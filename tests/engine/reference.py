@@ -112,6 +112,21 @@ def dequantize(type_name: str, raw: bytes | np.ndarray, row_length: int) -> np.n
     return DEQUANTIZERS[type_name](blocks).reshape(-1, row_length).astype(np.float32)
 
 
+def shadow_q4_1(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of dequantized weights requantized as the engine's output-head shadow
+    (kernels/shadow-head.mjs): per block of 32, d = (max - min) / 15 and m = min rounded to f16,
+    q = clamp(round((w - m) / d), 0, 15). The shadow's values (float32, as w) and each row's
+    error norm |shadow - w|_2."""
+    blocks = w.astype(np.float32).reshape(w.shape[0], -1, 32)
+    lo, hi = blocks.min(axis=-1, keepdims=True), blocks.max(axis=-1, keepdims=True)
+    d = ((hi - lo) / np.float32(15)).astype(np.float16).astype(np.float32)
+    m = lo.astype(np.float16).astype(np.float32)
+    inv = np.divide(np.float32(1), d, out=np.zeros_like(d), where=d > 0)
+    q = np.clip(np.round((blocks - m) * inv), 0, 15)
+    shadow = (q * d + m).reshape(w.shape).astype(np.float32)
+    return shadow, np.linalg.norm((shadow - w).astype(np.float64), axis=1)
+
+
 ROPE_SCALING_TYPES = ("none", "linear", "yarn")
 YARN_BETA_FAST, YARN_BETA_SLOW = 32.0, 1.0  # llama.cpp's defaults (llama-hparams.h)
 

@@ -24,6 +24,11 @@ import {
   attentionQ8Fits,
 } from "./kernels/attention.mjs";
 import { SAMPLE_ROWS, SAMPLE_WGSL } from "./kernels/sample.mjs";
+import {
+  SHADOW_TYPE, SHADOW_Z, SHADOW_LIST_WORDS, SHADOWED_TYPES, shadowCandidatesWGSL, shadowQuantizeWGSL, shadowQuantizeDispatch,
+  shadowCandidatesDispatch, shadowRescoreWGSL, shadowRescoreDispatch,
+} from "./kernels/shadow-head.mjs";
+import { TENSOR_TYPES, rowBytes } from "./tensor-types.mjs";
 import { layerTensorNames } from "./model.mjs";
 import { contiguousSpan } from "./weights.mjs";
 
@@ -146,6 +151,17 @@ function fills(block, rows, n) {
     && prefillMatmulDispatch(rows, n, block).reduce((x, y) => x * y) >= (block.minWorkgroups ?? 0);
 }
 
+// The output head's shadow (kernels/shadow-head.mjs): Q4_1 rows in parts of the head's rows (a
+// part's shadow is smaller than the part, so it fits wherever the part does), their buffers made
+// and filled in Graph.buildShadow, and delta's factor zE (SHADOW_Z * the largest row error /
+// sqrt(k)) set there.
+function shadowOf(head) {
+  const type = [...TENSOR_TYPES.values()].find((t) => t.name === SHADOW_TYPE);
+  const bytesPerRow = rowBytes(type, head.rowLength);
+  const parts = head.parts.map(({ rowStart, rowCount }) => ({ rowStart, rowCount, arena: { buffer: null }, offset: 0, size: rowCount * bytesPerRow }));
+  return { head, tensor: { name: "output.shadow", type, rowLength: head.rowLength, bytesPerRow, parts }, maxError: 0, zE: 0 };
+}
+
 // emulatedGPU picks the kernel shapes (kernels/matmul.mjs) for a GPU emulated on the CPU;
 // precision "f16" (the device has shader-f16) stores the KV cache as f16 and runs prefill on
 // f16 subgroup matrices where the device has them. By default (real GPUs whose WGSL has
@@ -154,7 +170,8 @@ function fills(block, rows, n) {
 // longer prefill passes where their mat-mats are tiled (kernels/matmul-tiled-q8.mjs: GPUs
 // without subgroup matrices, which is Chrome without its experimental flag) if the int8 tiles
 // are the faster ones on this device (chooseTiles). activations "q8" takes all of them on any
-// GPU without asking; "f32" keeps them float.
+// GPU without asking; "f32" keeps them float. shadowHead false: greedy steps run the exact head
+// even where it has a shadow.
 export class Graph {
   static async create(device, hp, weights, emulatedGPU, options = {}) {
     const graph = new Graph(device, hp, weights, emulatedGPU, { precision: "f32", ...options });
@@ -165,7 +182,7 @@ export class Graph {
 
   // matvecBlock / matmulBlock / fusions override the decode / prefill kernel shapes and the
   // decode fusions (benchmarks).
-  constructor(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision, adapterInfo, prefillChunk, activations }) {
+  constructor(device, hp, weights, emulatedGPU, { matvecBlock, matmulBlock, fusions, precision, adapterInfo, prefillChunk, activations, shadowHead }) {
     this.device = device;
     this.hp = hp;
     this.prefillChunk = prefillChunk;
@@ -246,10 +263,14 @@ export class Graph {
     const bytes = device.limits.maxComputeWorkgroupStorageSize;
     this.fewGatedBlocks = this.fuse.gateUp
       ? (this.blocks.matmulFew ?? []).filter((b) => b.warps && matvecWarpWorkgroupBytes({ ...b, gated: true }) <= bytes) : [];
+    // Greedy passes take the head's Q4_1 shadow where the GPU is emulated and the head's type
+    // costs more a weight there (kernels/shadow-head.mjs).
+    const head = this.tensor(hp.tiedOutput ? "token_embd.weight" : "output.weight");
+    this.shadow = emulatedGPU && shadowHead !== false && SHADOWED_TYPES.includes(head.type.name) ? shadowOf(head) : null;
   }
 
   tensor(name) {
-    return this.weights.tensors.get(name);
+    return name === this.shadow?.tensor.name ? this.shadow.tensor : this.weights.tensors.get(name);
   }
 
   // Weight matrices as one (weights.mjs contiguousSpan) with their type and row shape, or null.
@@ -312,6 +333,8 @@ export class Graph {
       sampleRows: this.buffer("sampleRows", SAMPLE_PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST),
       // Two, so that one decode step's id can be read while the next step runs.
       idRead: [0, 1].map((i) => this.buffer(`idRead${i}`, ID_READ_BYTES, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)),
+      // The shadow head's candidates, a list per row of a greedy pass.
+      shadowLists: this.buffer("shadowLists", this.shadow ? SAMPLE_ROWS * SHADOW_LIST_WORDS * 4 : 16),
     };
     // The prefill's q, k and v: where the decode fuses them (their rows' byte sizes meet the
     // offset alignment) three parts of one buffer, which a layer whose q, k and v weights lie back
@@ -329,6 +352,7 @@ export class Graph {
       this.kvCache.push({ k: this.buffer(`k${i}`, growing.kvLayer), v: this.buffer(`v${i}`, growing.kvLayer) });
     }
     await this.makePipelines();
+    if (this.shadow) await this.buildShadow();
     this.uniforms = new UniformArena(device.limits.minUniformBufferOffsetAlignment);
     this.stepOne = this.uniforms.add((u) => { u[0] = 1; });
     this.body = this.layerSpecs(false);
@@ -341,6 +365,7 @@ export class Graph {
   async makePipelines() {
     const { device } = this;
     const types = new Set([...this.weights.tensors.values()].filter((t) => t.shape.length > 1).map((t) => t.type.name));
+    if (this.shadow) types.add(SHADOW_TYPE);
     this.matmulLayout = device.createBindGroupLayout({ entries: matmulLayoutEntries });
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.matmulLayout] });
     const make = (code, pipelineLayout = "auto") => device.createComputePipelineAsync({
@@ -398,6 +423,10 @@ export class Graph {
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
     }
     jobs.sample = make(SAMPLE_WGSL);
+    if (this.shadow) {
+      jobs.shadowCandidates = make(shadowCandidatesWGSL());
+      jobs.shadowRescore = make(shadowRescoreWGSL(this.shadow.head.type.name));
+    }
     const q8 = this.q8 ? this.q8Pipelines({ make, makeMatvec, makeNorm, subgroupsOr, layout }, { types, tallTypes, wideTypes, gatedTypes }) : null;
     const names = Object.keys(jobs);
     try {
@@ -471,7 +500,42 @@ export class Graph {
     return [
       ...[...this.weights.tensors.values()].filter((t) => t.shape.length > 1).flatMap((t) => t.parts.map((p) => [t.type.name, p.rowCount])),
       ...this.qkvSpans.filter(Boolean).map((span) => [span.type, span.weights.rowCount]),
+      ...(this.shadow?.tensor.parts.map((p) => [SHADOW_TYPE, p.rowCount]) ?? []),
     ];
+  }
+
+  // Fill the shadow's buffers, a head part at a time, and read back the rows' error norms for
+  // delta.
+  async buildShadow() {
+    const { device, shadow: { head, tensor } } = this;
+    const code = shadowQuantizeWGSL(head.type.name);
+    const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module: device.createShaderModule({ code }), entryPoint: "main" } });
+    const errorBytes = Math.max(...tensor.parts.map((p) => p.rowCount)) * 4;
+    const errors = device.createBuffer({ size: errorBytes, usage: STORAGE | GPUBufferUsage.COPY_SRC });
+    const read = device.createBuffer({ size: errorBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const shape = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    let maxError = 0;
+    for (const [i, part] of tensor.parts.entries()) {
+      part.arena.buffer = this.buffer("shadow", part.size);
+      device.queue.writeBuffer(shape, 0, new Uint32Array([head.rowLength, part.rowCount, head.bytesPerRow, 0]));
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [range(head.parts[i]), range(part), whole(errors), whole(shape)].map((resource, binding) => ({ binding, resource })),
+      }));
+      pass.dispatchWorkgroups(...shadowQuantizeDispatch(part.rowCount));
+      pass.end();
+      encoder.copyBufferToBuffer(errors, 0, read, 0, part.rowCount * 4);
+      device.queue.submit([encoder.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      for (const e of new Float32Array(read.getMappedRange(0, part.rowCount * 4))) maxError = Math.max(maxError, e);
+      read.unmap();
+    }
+    for (const b of [errors, read, shape]) b.destroy();
+    this.shadow.maxError = maxError;
+    this.shadow.zE = (SHADOW_Z * maxError) / Math.sqrt(head.rowLength);
   }
 
   // The prefill blocks that read int8 activation rows (where this.q8, and where every row an
@@ -900,7 +964,27 @@ export class Graph {
       entries: [whole(buf.logits), whole(buf.ids), whole(params)],
       dispatch: (rows) => [rows],
     }];
-    return { last, all, one: oneToken, sample: sampling(buf.sample), sampleRows: sampling(buf.sampleRows) };
+    const heads = { last, all, one: oneToken, sample: sampling(buf.sample), sampleRows: sampling(buf.sampleRows) };
+    if (!this.shadow) return heads;
+    // Greedy passes: the shadow's logits, the candidates, their logits from the head's weights.
+    const t = this.tensor(out);
+    const argmax = [
+      this.rmsnorm("output_norm.weight", buf.x, buf.xn),
+      ...this.matmul(this.shadow.tensor.name, buf.xn, whole(buf.logits), hp.nVocab),
+      {
+        pipeline: () => this.pipelines.shadowCandidates,
+        entries: [whole(buf.logits), whole(buf.xn), whole(buf.shadowLists),
+          this.uniforms.add((u, fl) => { u[0] = hp.nVocab; u[1] = hp.nEmbd; fl[2] = this.shadow.zE; })],
+        dispatch: (n) => shadowCandidatesDispatch(n),
+      },
+      ...t.parts.map((part) => ({
+        pipeline: () => this.pipelines.shadowRescore,
+        entries: [range(part), whole(buf.xn), whole(buf.logits), whole(buf.shadowLists),
+          this.uniforms.add((u) => u.set([t.rowLength, part.rowCount, t.bytesPerRow, part.rowStart, hp.nVocab]))],
+        dispatch: (n) => shadowRescoreDispatch(n),
+      })),
+    ];
+    return { ...heads, argmax };
   }
 
   bindAll(specs) {
@@ -933,14 +1017,15 @@ export class Graph {
 
   // Encode the layers for n tokens at positions pos0.. (ids in buf.ids, step written) and the
   // output head: "last" puts the last token's logits in logits[0, :], "all" every token's in
-  // logits[t, :] (at most ALL_LOGITS_ROWS tokens).
+  // logits[t, :] (at most ALL_LOGITS_ROWS tokens), "argmax" as "all" for rows that are only
+  // argmaxed: where the head has a shadow, exact only where a row's maximum may lie.
   encodeForward(encoder, n, pos0, logits) {
-    if (logits === "all" && n > ALL_LOGITS_ROWS) throw new EngineError("internal", `all logits of ${n} tokens asked in one pass`);
+    if (logits !== "last" && n > ALL_LOGITS_ROWS) throw new EngineError("internal", `all logits of ${n} tokens asked in one pass`);
     let pass = encoder.beginComputePass();
     this.run(pass, n === 1 ? this.decodeBody : this.body, n, pos0);
     // One token is its own last row: the "all" head, without a copy into xLast.
-    if (logits === "all" || n === 1) {
-      this.run(pass, n === 1 ? this.head.one : this.head.all, n);
+    if (logits !== "last" || n === 1) {
+      this.run(pass, logits === "argmax" && this.head.argmax ? this.head.argmax : n === 1 ? this.head.one : this.head.all, n);
       pass.end();
       return;
     }

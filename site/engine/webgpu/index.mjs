@@ -6,7 +6,7 @@
 //   await engine.prefill(ids, {onProgress, returnLogits: "none" | "last" | "all"}) -> {nCached, nEvaluated, logits?}
 //   await engine.generate({maxTokens, temperature, topK, topP, seed, stopIds, onToken}) -> {tokens, stopReason, stats}
 //   engine.cancel(); engine.reset(); await engine.unload(); engine.stats() (speeds; gpuBytes: weights, working;
-//   prefillTiles: int8 or float prefill tiles, as timed at load)
+//   prefillTiles: int8 or float prefill tiles, as timed at load; shadowHead: the output head's shadow, if any)
 
 import { EngineError, asEngineError } from "../errors.mjs";
 import { openSource, readHeader } from "./gguf.mjs";
@@ -69,16 +69,17 @@ function choosePrecision(device, precision = "auto") {
   return hasF16 ? "f16" : "f32";
 }
 
-// matvecBlock / matmulBlock / fusions / prefillChunk / activations override the decode mat-vec /
-// prefill mat-mat kernel shapes, the decode fusions, the tokens per prefill pass and the decode
-// mat-vecs' int8 activations ("f32" turns them off) (benchmarks, tests; see kernels/matmul.mjs,
-// graph.mjs and fit.mjs).
-export async function createWebGPUEngine({ device, emulatedGPU, precision, matvecBlock, matmulBlock, fusions, prefillChunk, activations } = {}) {
+// matvecBlock / matmulBlock / fusions / prefillChunk / activations / shadowHead override the
+// decode mat-vec / prefill mat-mat kernel shapes, the decode fusions, the tokens per prefill
+// pass, the decode mat-vecs' int8 activations ("f32" turns them off) and greedy steps' shadow of
+// the output head (false: the exact head) (benchmarks, tests; see kernels/matmul.mjs,
+// kernels/shadow-head.mjs, graph.mjs and fit.mjs).
+export async function createWebGPUEngine({ device, emulatedGPU, precision, matvecBlock, matmulBlock, fusions, prefillChunk, activations, shadowHead } = {}) {
   const opened = device ? { device, emulated: isEmulated(device.adapterInfo), adapterInfo: device.adapterInfo } : await requestDevice();
   const engine = new WebGPUEngine(opened.device, emulatedGPU ?? opened.emulated);
   engine.graphOptions = {
     matvecBlock, matmulBlock, fusions, precision: choosePrecision(opened.device, precision), adapterInfo: opened.adapterInfo,
-    prefillChunk, activations,
+    prefillChunk, activations, shadowHead,
   };
   return engine;
 }
@@ -211,6 +212,7 @@ class WebGPUEngine {
       onProgress?.({ phase: "prefill", loaded: pos + chunk.length - reuse, total: tokens.length - reuse });
     }
     this.logitsRow = all ? (tokens.length - 1) % prefillChunk : 0;
+    this.argmaxOnly = false;
     const evaluated = tokens.length - reuse;
     const ms = performance.now() - started;
     this.totals.prefillTokens += evaluated;
@@ -239,6 +241,11 @@ class WebGPUEngine {
         { nCached: this.cached.length, maxTokens, nCtx: hp.nCtx });
     }
     this.cancelled = false;
+    // Greedy passes leave logits fit only for the argmax (the head's shadow, Graph.encodeForward):
+    // sampling from the last of them takes its token through the exact head first.
+    const greedy = temperature <= 0;
+    if (!greedy && this.argmaxOnly) await this.prefillTokens(this.cached, {});
+    this.argmaxOnly = greedy && Boolean(graph.head.argmax);
     const stops = new Set(stopIds);
     const sampling = { temperature, topK, topP };
     const draws = [];
@@ -296,7 +303,7 @@ class WebGPUEngine {
       graph.writeStep(n, pos);
       const encoder = this.device.createCommandEncoder();
       graph.encodeSample(encoder, slot, n === 1);
-      graph.encodeForward(encoder, n, pos, n === 1 ? "last" : "all");
+      graph.encodeForward(encoder, n, pos, greedy ? "argmax" : n === 1 ? "last" : "all");
       if (n > 1) graph.encodeSampleRows(encoder, n, slot);
       this.device.queue.submit([encoder.finish()]);
       return { ...draft, reading: graph.readIds(slot, n === 1 ? 1 : SAMPLE_ROWS + n), submittedAt: performance.now() };
@@ -398,6 +405,8 @@ class WebGPUEngine {
       gpuBytes: this.model ? { weights: planBytes(this.model.plan), working: this.model.graph.workingBytes() } : null,
       // Whether prefill's mat-mats read int8 rows on this device, as timed at load (Graph.chooseTiles).
       prefillTiles: this.model?.graph.tileChoice ?? null,
+      // Greedy steps' shadow of the output head (kernels/shadow-head.mjs), where it has one.
+      shadowHead: this.model?.graph.shadow ? { type: this.model.graph.shadow.tensor.type.name, maxRowError: this.model.graph.shadow.maxError } : null,
     };
   }
 }
