@@ -214,7 +214,10 @@ async function profile(engine, info) {
   }
   const at = Number(values["profile-at"]);
   engine.reset();
-  await engine.prefill(prompt(at));
+  // A greedy step first, so the profiled one samples as greedy decoding does (from the shadow
+  // head's candidates where the head has a shadow).
+  await engine.prefill(prompt(at - 1));
+  await engine.generate({ maxTokens: 1 });
   graph.writeSampleParams({ temperature: 0, topK: 0, topP: 1, us: [0], row: 0 });
   const decode = await profileSteps(graph, [...graph.head.sample, ...graph.decodeBody, ...(graph.head.argmax ?? graph.head.one)], 1, at);
   console.log(JSON.stringify({ event: "profile", pass: "decode", ...decode }));

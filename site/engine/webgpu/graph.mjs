@@ -23,7 +23,7 @@ import {
   scoresWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, attentionTiledWGSL,
   attentionQ8Fits,
 } from "./kernels/attention.mjs";
-import { SAMPLE_ROWS, SAMPLE_WGSL } from "./kernels/sample.mjs";
+import { SAMPLE_ROWS, SAMPLE_WORKGROUP, sampleWGSL } from "./kernels/sample.mjs";
 import {
   SHADOW_TYPE, SHADOW_Z, SHADOW_LIST_WORDS, SHADOWED_TYPES, shadowCandidatesWGSL, shadowQuantizeWGSL, shadowQuantizeDispatch,
   shadowCandidatesDispatch, shadowRescoreWGSL, shadowRescoreDispatch,
@@ -267,6 +267,8 @@ export class Graph {
     // costs more a weight there (kernels/shadow-head.mjs).
     const head = this.tensor(hp.tiedOutput ? "token_embd.weight" : "output.weight");
     this.shadow = emulatedGPU && shadowHead !== false && SHADOWED_TYPES.includes(head.type.name) ? shadowOf(head) : null;
+    // Whether the last forward's logits rows came from the shadow's greedy head (encodeForward).
+    this.argmaxRows = false;
   }
 
   tensor(name) {
@@ -422,7 +424,7 @@ export class Graph {
       jobs.attentionDecode = subgroupsOr((sg) => make(attentionDecodeWGSL(this.hp.headDim, decodeSplit(this.hp), kv, { subgroups: sg })));
       jobs.attentionCombine = make(attentionCombineWGSL(this.hp.headDim, decodeSplit(this.hp)));
     }
-    jobs.sample = make(SAMPLE_WGSL);
+    jobs.sample = make(sampleWGSL(this.emulated ? SAMPLE_WORKGROUP.emulated : SAMPLE_WORKGROUP.gpu));
     if (this.shadow) {
       jobs.shadowCandidates = make(shadowCandidatesWGSL());
       jobs.shadowRescore = make(shadowRescoreWGSL(this.shadow.head.type.name));
@@ -961,7 +963,7 @@ export class Graph {
     ] : all;
     const sampling = (params) => [{
       pipeline: () => this.pipelines.sample,
-      entries: [whole(buf.logits), whole(buf.ids), whole(params)],
+      entries: [whole(buf.logits), whole(buf.ids), whole(params), whole(buf.shadowLists)],
       dispatch: (rows) => [rows],
     }];
     const heads = { last, all, one: oneToken, sample: sampling(buf.sample), sampleRows: sampling(buf.sampleRows) };
@@ -1021,6 +1023,7 @@ export class Graph {
   // argmaxed: where the head has a shadow, exact only where a row's maximum may lie.
   encodeForward(encoder, n, pos0, logits) {
     if (logits !== "last" && n > ALL_LOGITS_ROWS) throw new EngineError("internal", `all logits of ${n} tokens asked in one pass`);
+    this.argmaxRows = logits === "argmax" && Boolean(this.head.argmax);
     let pass = encoder.beginComputePass();
     this.run(pass, n === 1 ? this.decodeBody : this.body, n, pos0);
     // One token is its own last row: the "all" head, without a copy into xLast.
@@ -1057,7 +1060,8 @@ export class Graph {
   }
 
   // us: the uniform numbers of the rows sampled, from `row` on (the first `rows` rows for
-  // encodeSampleRows, where `rows` is true).
+  // encodeSampleRows, where `rows` is true). Greedy rows from the shadow's head take the argmax
+  // over their candidates: the last forward's rows, or (`rows`) those of the greedy pass to come.
   writeSampleParams({ temperature, topK, topP, us, row = 0, rows = false }) {
     const data = new ArrayBuffer(SAMPLE_PARAMS_BYTES);
     const words = new Uint32Array(data);
@@ -1068,6 +1072,7 @@ export class Graph {
     floats[3] = topP;
     words[4] = row;
     words[5] = rows ? SAMPLE_ROWS : 0;
+    words[6] = temperature <= 0 && (rows ? Boolean(this.head.argmax) : this.argmaxRows) ? 1 : 0;
     floats.set(us, 8);
     this.device.queue.writeBuffer(rows ? this.buf.sampleRows : this.buf.sample, 0, data);
   }

@@ -5,11 +5,17 @@
 // with a uniform number in [0, 1) that the host derives from the seed. Workgroup i samples logits
 // row `row` + i with u[i] into ids[dest + i]: one row for a decode step, every row of a pass
 // that checks drafted tokens (the same code either way, so a row sampled twice with the same u
-// gives the same id).
+// gives the same id). `candidates` 1 (greedy rows of a pass that ran the head's shadow,
+// kernels/shadow-head.mjs): the argmax over row i's list of candidates, which hold its exact
+// logits, unless the list overflowed.
 
 import { treeReduce, minOf, sumOf } from "./reduce.mjs";
+import { SHADOW_CAPACITY, SHADOW_LIST_WORDS } from "./shadow-head.mjs";
 
-const N = 256;
+// Invocations per workgroup. An emulated GPU (SwiftShader) runs a workgroup on one CPU thread,
+// subgroup by subgroup, switching between them at every barrier: one subgroup of 4 takes the
+// same loads with a fraction of the switching (greedy SmolLM2 step: ~2 ms at 256).
+export const SAMPLE_WORKGROUP = Object.freeze({ gpu: 256, emulated: 4 });
 // The most rows one dispatch samples (the u array of the parameters).
 export const SAMPLE_ROWS = 16;
 const ARGMAX_LOADS = 16;
@@ -22,18 +28,19 @@ const scanLoads = (strided, last, pad) =>
 
 // fn name(tid, v) -> the sum of v over the workgroup, through the workgroup array arr; uniform
 // (workgroupUniformLoad), so that the bisections below may stop early.
-const sumFunction = (name, arr, type) => `fn ${name}(tid: u32, v: ${type}) -> ${type} {${treeReduce(arr, "v", N, sumOf, { index: "tid" })}
+const sumFunction = (name, arr, type, n) => `fn ${name}(tid: u32, v: ${type}) -> ${type} {${treeReduce(arr, "v", n, sumOf, { index: "tid" })}
   let r = workgroupUniformLoad(&${arr}[0]);
   workgroupBarrier();
   return r;
 }`;
 
-export const SAMPLE_WGSL = /* wgsl */ `
-struct Params { n_vocab: u32, top_k: u32, temperature: f32, top_p: f32, row: u32, dest: u32, pad0: u32, pad1: u32,
+export const sampleWGSL = (N = SAMPLE_WORKGROUP.gpu) => /* wgsl */ `
+struct Params { n_vocab: u32, top_k: u32, temperature: f32, top_p: f32, row: u32, dest: u32, candidates: u32, pad1: u32,
   u: array<vec4<f32>, ${SAMPLE_ROWS / 4}> }
 @group(0) @binding(0) var<storage, read> all_logits: array<f32>;
 @group(0) @binding(1) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> lists: array<u32>;
 
 const N = ${N}u;
 var<workgroup> red_f: array<f32, N>;
@@ -44,9 +51,9 @@ var<private> row: u32;
 
 fn logit(i: u32) -> f32 { return all_logits[row * params.n_vocab + i]; }
 
-${sumFunction("sum_f", "red_f", "f32")}
+${sumFunction("sum_f", "red_f", "f32", N)}
 
-${sumFunction("sum_u", "red_u", "u32")}
+${sumFunction("sum_u", "red_u", "u32", N)}
 
 // The bisections below scan the vocabulary 40 times each, the draw once: SCAN_LOADS independent
 // loads per iteration (past the end: the last logit, not counted).
@@ -70,7 +77,7 @@ ${range(SCAN_LOADS).map((k) => `    z += select(0.0, exp((l${k} - top) / params.
   return sum_f(tid, z);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(${N})
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let tid = lid.x;
   row = params.row + wid.x;
@@ -80,6 +87,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   var best = -3.0e38;
   var best_i = 0xffffffffu;
   var low = 3.0e38;
+  let list = row * ${SHADOW_LIST_WORDS}u;
+  if (params.candidates == 1u && lists[list] <= ${SHADOW_CAPACITY}u) {
+    for (var j = tid; j < lists[list]; j += N) {
+      let i = lists[list + 1u + j];
+      let l = logit(i);
+      if (l > best || (l == best && i < best_i)) { best = l; best_i = i; }
+    }
+  } else {
   // ${ARGMAX_LOADS} independent loads per iteration: the scan is a chain of load latencies, not
   // bandwidth (a thread's indices still rise, so ties keep the first).
   for (var i0 = tid; i0 < n; i0 += ${ARGMAX_LOADS}u * N) {
@@ -89,6 +104,7 @@ ${range(ARGMAX_LOADS / 4).map((g) => `    for (var k = 0u; k < 4u; k++) {
       if (i < n && l${g}[k] > best) { best = l${g}[k]; best_i = i; }
     }
     low = min(low, min(min(l${g}.x, l${g}.y), min(l${g}.z, l${g}.w)));`).join("\n")}
+  }
   }
   red_f[tid] = best;
   red_u[tid] = best_i;

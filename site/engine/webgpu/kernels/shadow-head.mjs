@@ -25,7 +25,8 @@ export const SHADOW_CAPACITY = 512;
 // Words per logits row of the candidate lists: the count, then the candidates' rows.
 export const SHADOW_LIST_WORDS = SHADOW_CAPACITY + 1;
 const QUANTIZE_WORKGROUP = 64;
-const CANDIDATES_WORKGROUP = 64;
+// One SwiftShader subgroup: see SAMPLE_WORKGROUP in sample.mjs.
+const CANDIDATES_WORKGROUP = 4;
 const RESCORE_WORKGROUP = 64;
 const range = (n) => [...Array(n).keys()];
 
