@@ -537,7 +537,8 @@ export class Graph {
     }
     for (const b of [errors, read, shape]) b.destroy();
     this.shadow.maxError = maxError;
-    this.shadow.zE = (SHADOW_Z * maxError) / Math.sqrt(head.rowLength);
+    // A head whose shadow is not finite (f16 overflow) lists every row, i.e. runs exactly.
+    this.shadow.zE = Number.isFinite(maxError) ? (SHADOW_Z * maxError) / Math.sqrt(head.rowLength) : Infinity;
   }
 
   // The prefill blocks that read int8 activation rows (where this.q8, and where every row an

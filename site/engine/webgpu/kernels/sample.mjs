@@ -88,7 +88,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   var best_i = 0xffffffffu;
   var low = 3.0e38;
   let list = row * ${SHADOW_LIST_WORDS}u;
-  if (params.candidates == 1u && lists[list] <= ${SHADOW_CAPACITY}u) {
+  if (params.candidates == 1u && lists[list] - 1u < ${SHADOW_CAPACITY}u) { // 1 .. capacity listed
     for (var j = tid; j < lists[list]; j += N) {
       let i = lists[list + 1u + j];
       let l = logit(i);
