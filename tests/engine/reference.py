@@ -274,16 +274,30 @@ def activations_q8_bytes(x: np.ndarray) -> bytes:
     return b"".join(row.tobytes() + row_scales.astype(np.float32).tobytes() for row, row_scales in zip(q, scales))
 
 
+def _project(model: Model, h: np.ndarray, name: str, q8_from: int | None) -> np.ndarray:
+    if q8_from is not None and model.types[name] in Q8_ACTIVATION_TYPES:
+        h = np.concatenate([h[:q8_from], quantize_activations_q8(h[q8_from:])])
+    return h @ model.weights[name].T
+
+
+def head_name(model: Model) -> str:
+    """The output head's tensor: its own, or the tied token embeddings."""
+    return "output.weight" if "output.weight" in model.weights else "token_embd.weight"
+
+
 def forward(model: Model, ids: list[int], q8_from: int | None = None) -> np.ndarray:
     """Logits [T, vocab] for every position of `ids` (positions 0..T-1), in float64. `q8_from`:
     positions from there on run as the engine's one-token pass on a real GPU, whose mat-vecs of
     Q8_ACTIVATION_TYPES read their input rounded to int8 blocks."""
+    return _project(model, head_input(model, ids, q8_from), head_name(model), q8_from)
+
+
+def head_input(model: Model, ids: list[int], q8_from: int | None = None) -> np.ndarray:
+    """The output head's input [T, n_embd] (the last RMSNorm's output) for every position."""
     w, hp = model.weights, model.hp
 
     def project(h: np.ndarray, name: str) -> np.ndarray:
-        if q8_from is not None and model.types[name] in Q8_ACTIVATION_TYPES:
-            h = np.concatenate([h[:q8_from], quantize_activations_q8(h[q8_from:])])
-        return h @ w[name].T
+        return _project(model, h, name, q8_from)
 
     neox = model.arch == "qwen2"
     n_head, n_kv, hd = hp["n_head"], hp["n_kv"], hp["head_dim"]
@@ -313,5 +327,4 @@ def forward(model: Model, ids: list[int], q8_from: int | None = None) -> np.ndar
         gate = project(h, p + "ffn_gate.weight")
         up = project(h, p + "ffn_up.weight")
         x = x + project(gate / (1 + np.exp(-gate)) * up, p + "ffn_down.weight")
-    h = rms_norm(x, w["output_norm.weight"], hp["eps"])
-    return project(h, "output.weight" if "output.weight" in w else "token_embd.weight")
+    return rms_norm(x, w["output_norm.weight"], hp["eps"])
