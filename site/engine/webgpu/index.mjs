@@ -212,7 +212,6 @@ class WebGPUEngine {
       onProgress?.({ phase: "prefill", loaded: pos + chunk.length - reuse, total: tokens.length - reuse });
     }
     this.logitsRow = all ? (tokens.length - 1) % prefillChunk : 0;
-    this.argmaxOnly = false;
     const evaluated = tokens.length - reuse;
     const ms = performance.now() - started;
     this.totals.prefillTokens += evaluated;
@@ -244,8 +243,7 @@ class WebGPUEngine {
     // Greedy passes leave logits fit only for the argmax (the head's shadow, Graph.encodeForward):
     // sampling from the last of them takes its token through the exact head first.
     const greedy = temperature <= 0;
-    if (!greedy && this.argmaxOnly) await this.prefillTokens(this.cached, {});
-    this.argmaxOnly = greedy && Boolean(graph.head.argmax);
+    if (!greedy && graph.argmaxRows) await this.prefillTokens(this.cached, {});
     const stops = new Set(stopIds);
     const sampling = { temperature, topK, topP };
     const draws = [];
