@@ -266,6 +266,43 @@ def test_drafted_decoding_gives_the_tokens_of_plain_decoding(harness, qwen, kern
         assert greedy["kept"] > 0 and greedy["passes"] < len(greedy["tokens"])
 
 
+CONTINUE = """
+const e = await window.harness.createWebGPUEngine(arg.options);
+await e.load(arg.url);
+await e.prefill(arg.ids);
+const whole = (await e.generate({maxTokens: 40})).tokens;
+await e.prefill(arg.ids);
+// A token the model has not given before, past the loop it starts in.
+const stop = whole.find((t, i) => i >= 8 && whole.indexOf(t) === i);
+const stopped = await e.generate({maxTokens: 40, stopIds: [stop]});
+const parts = [];
+for (const n of arg.split) parts.push((await e.generate({maxTokens: n})).tokens);
+return {whole, stop, stopped: stopped.tokens, parts};
+"""
+
+
+@pytest.mark.parametrize("kernels", ["emulated", "real-gpu"])
+def test_generate_goes_on_where_the_last_one_stopped(harness, qwen, kernels):
+    """A generate() right after another (no prefill between) continues the text as one longer
+    call would: after a stop token, after a call whose last pass kept drafted tokens (the next
+    token comes from that pass's last row, not its first; the emulated kernels draft on this
+    looping model, and the second part ends in the loop, just before the model leaves it), and
+    after one whose last step had the next one already under way (the real GPUs' kernels go
+    ahead of the ids they read). Both failed before the engine kept track of that row."""
+    url, _ = qwen
+    options = {} if kernels == "emulated" else {"emulatedGPU": False}
+    split = [3, 6, 8]
+    result = harness.call(CONTINUE, {"url": url, "ids": PROMPT, "split": split, "options": options})
+    assert result["ok"], result
+    v = result["value"]
+    whole = v["whole"]
+    stop = whole.index(v["stop"])
+    assert v["stopped"] == whole[:stop]
+    following = whole[stop + 1 : stop + 1 + sum(split)]
+    assert len(set(following)) > 3  # not the loop of one token, where any row would do
+    assert [t for part in v["parts"] for t in part] == following
+
+
 def test_stop_ids_and_cancel(harness, qwen):
     url, _ = qwen
     result = harness.call("""

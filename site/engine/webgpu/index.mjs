@@ -240,10 +240,11 @@ class WebGPUEngine {
         { nCached: this.cached.length, maxTokens, nCtx: hp.nCtx });
     }
     this.cancelled = false;
-    // Greedy passes leave logits fit only for the argmax (the head's shadow, Graph.encodeForward):
-    // sampling from the last of them takes its token through the exact head first.
+    // The last token goes through the model again where the logits buffer does not hold its row
+    // (a pass went ahead of the previous call's end) or holds it fit only for the argmax (greedy
+    // passes take the head's shadow, Graph.encodeForward) and this call samples.
     const greedy = temperature <= 0;
-    if (!greedy && graph.argmaxRows) await this.prefillTokens(this.cached, {});
+    if (this.logitsRow === null || (!greedy && graph.argmaxRows)) await this.prefillTokens(this.cached, {});
     const stops = new Set(stopIds);
     const sampling = { temperature, topK, topP };
     const draws = [];
@@ -264,7 +265,9 @@ class WebGPUEngine {
     // draft already sampled it (sampling that row again with its number gives the same id).
     let row = this.logitsRow;
     let known = null;
-    this.logitsRow = 0;
+    this.logitsRow = null;
+    // The row of the last pass that holds the logits after the last token taken.
+    let lastRow = 0;
     // Takes a token whose pass has run; true when the generation ends with it.
     const take = (id) => {
       this.cached.push(id);
@@ -317,6 +320,7 @@ class WebGPUEngine {
       counts.passes++;
       row = 0;
       known = null;
+      lastRow = 0;
       if (guess.length < 2) {
         gate.plainStep(now - Math.max(plainDoneAt, submittedAt));
         plainDoneAt = now;
@@ -330,6 +334,7 @@ class WebGPUEngine {
       if (take(ids[0])) return true;
       for (let i = 1; i < kept; i++) {
         counts.accepted++;
+        lastRow = i;
         if (take(guess[i])) return true;
       }
       known = next[kept - 1];
@@ -351,6 +356,7 @@ class WebGPUEngine {
         }
         done = await settle(step);
       }
+      if (!ahead) this.logitsRow = lastRow;
     } finally {
       await ahead?.reading.catch(() => {});
     }
