@@ -10,6 +10,9 @@
 //        subgroup matrices, so prefill takes the tiled mat-mats)
 //        [--profile] (GPU time per kernel of one decode step and of one prefill chunk)
 //        [--profile-at 128] (the position of the profiled decode step)
+//        [--profile-prompt PROMPTS.json] (profile after the first prompt of a bench/task_prompts.py
+//        file, repeated as needed, instead of made-up ids: on those the output head's shadow lists
+//        hundreds to over a thousand candidates, past its capacity, where text lists a few)
 //        [--tasks PROMPTS.json [--drafts 0,auto]] (decoding the app's real task prompts, made by
 //        bench/task_prompts.py, with each cap on prompt lookup's drafts: tok/s, passes, drafted
 //        and kept tokens, and whether every setting gave the same tokens; then the time of one
@@ -38,6 +41,7 @@ const { values, positionals } = parseArgs({
     dawn: { type: "string", default: "" },
     profile: { type: "boolean", default: false },
     "profile-at": { type: "string", default: "128" },
+    "profile-prompt": { type: "string", default: "" },
     matvec: { type: "string", default: "" },
     "prefill-chunk": { type: "string", default: "" },
     context: { type: "string", default: "2048" },
@@ -204,7 +208,8 @@ async function profile(engine, info) {
   const { device } = engine;
   if (!device.features.has("timestamp-query")) { console.log(JSON.stringify({ event: "profile", error: "no timestamp-query" })); return; }
   const graph = engine.model.graph;
-  const prompt = (n) => Array.from({ length: n }, (_, i) => (i * 7919) % info.nVocab);
+  const text = values["profile-prompt"] ? JSON.parse(readFileSync(values["profile-prompt"], "utf8"))[0].ids : null;
+  const prompt = (n) => Array.from({ length: n }, (_, i) => (text ? text[i % text.length] : (i * 7919) % info.nVocab));
   // Half a second of generation first: the GPU idled while the model loaded, and an H100 raises
   // its clocks only after ~100-300 ms of sustained work (bench/GPU_NOTES.md, session 9).
   for (const started = performance.now(); performance.now() - started < 500;) {
@@ -247,6 +252,7 @@ async function profileSteps(graph, steps, n, pos) {
   const resolve = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   const read = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const per = passes.map(() => []);
+  let waitMs = 0;
   for (let rep = 0; rep < 7; rep++) {
     graph.writeStep(n, pos);
     const enc = device.createCommandEncoder();
@@ -258,10 +264,14 @@ async function profileSteps(graph, steps, n, pos) {
     enc.resolveQuerySet(qs, 0, nQ, resolve, 0);
     enc.copyBufferToBuffer(resolve, 0, read, 0, nQ * 8);
     device.queue.submit([enc.finish()]);
+    // dawn.node polls without pause while a promise of it is pending, taking one of two cores
+    // from SwiftShader's threads: sleep through most of the work first (as matvec_emulated_node).
+    await new Promise((done) => setTimeout(done, waitMs));
     await read.mapAsync(GPUMapMode.READ);
     const t = new BigInt64Array(read.getMappedRange().slice(0));
     read.unmap();
     passes.forEach((_, i) => per[i].push(Number(t[2 * i + 1] - t[2 * i]) / 1000));
+    waitMs = (0.9 * Number(t[nQ - 1] - t[0])) / 1e6;
   }
   const us = per.map(median);
   const byKernel = Object.fromEntries([...groups].map(([name, specs], i) => [name,

@@ -406,7 +406,7 @@ export class Graph {
     jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU, kv) : scoresWGSL(SCORES_BLOCK_EMULATED, kv, groupSize(this.hp)));
     jobs.softmaxWg = make(softmaxWgWGSL(real ? SOFTMAX_WG : SOFTMAX_WG_EMULATED));
     if (this.mixWg) jobs.mix = make(attentionMixWgWGSL(this.hp.headDim, kv));
-    else jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp)));
+    else jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp), this.quads));
     if (!real) {
       const heads = groupSize(this.hp);
       const block = emulatedTokensBlock(heads);
@@ -930,8 +930,8 @@ export class Graph {
       }];
     }
     const [scores, softmax, mix] = !decode ? ["scoresTokens", "exps", "mixTokens"]
-      : [this.emulated ? "scores" : "scoresGpu", "softmaxWg", this.mixWg ? "mixWg" : "mixOne"];
-    const pipelineOf = { scoresGpu: "scores", mixWg: "mix" };
+      : [this.emulated ? "scores" : "scoresGpu", "softmaxWg", this.mixWg ? "mixWg" : this.quads ? "mixOneQuads" : "mixOne"];
+    const pipelineOf = { scoresGpu: "scores", mixWg: "mix", mixOneQuads: "mixOne" };
     const pass = (kernel, entries) => ({
       pipeline: () => this.pipelines[pipelineOf[kernel] ?? kernel],
       entries: { ...entries, 4: attnParams, 5: whole(buf.step) },

@@ -321,27 +321,34 @@ const mixBindings = (kvType) => /* wgsl */ `${kvCache(kvType, { values: true })}
 const MIX_ONE_WORKGROUP = 4;
 const MIX_ONE_VEC4S = 4;
 
-export function mixOneWGSL(kvType, heads) {
+// With `quads` (subgroups of exactly 4, kernels/matmul.mjs) a workgroup is one SwiftShader SIMD
+// group: its four invocations take every fourth position of one output slot and add their sums
+// by subgroupAdd, so that the slots' work spreads over SwiftShader's threads in 4x the
+// workgroups (SmolLM2: 12 instead of 3, which two threads ran as 2 + 1).
+export function mixOneWGSL(kvType, heads, quads = false) {
   const slots = range(MIX_ONE_VEC4S);
-  return /* wgsl */ `${mixBindings(kvType)}
+  const sum = (acc) => (quads ? `subgroupAdd(${acc})` : acc);
+  return /* wgsl */ `${quads ? "enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n" : ""}${mixBindings(kvType)}
 
 @compute @workgroup_size(${MIX_ONE_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>${quads ? ", @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32" : ""}) {
   let hd4 = params.head_dim / 4u;
   let per_head = (hd4 + ${MIX_ONE_VEC4S - 1}u) / ${MIX_ONE_VEC4S}u;
-  let g = gid.x / per_head;
-  let d = (gid.x % per_head) * ${MIX_ONE_VEC4S}u;
+  let slot = ${quads ? "wid.x" : "gid.x"};
+  let g = slot / per_head;
+  let d = (slot % per_head) * ${MIX_ONE_VEC4S}u;
   if (g >= params.n_kv) { return; }
   let stride = params.n_kv * hd4;
 ${slots.map((e) => `  let v${e} = g * hd4 + min(d + ${e}u, hd4 - 1u);`).join("\n")}
   let h0 = g * ${heads}u;
 ${range(heads).map((r) => `  let row${r} = row_of(0u, h0 + ${r}u);
 ${slots.map((e) => `  var acc${r}_${e} = vec4<f32>(0.0);`).join("\n")}`).join("\n")}
-  for (var p = 0u; p <= step.pos0; p++) {
+  for (var p = ${quads ? "lane" : "0u"}; p <= step.pos0; p += ${quads ? 4 : 1}u) {
 ${slots.map((e) => `    let x${e} = value4(p * stride + v${e});`).join("\n")}
 ${range(heads).map((r) => `    { let s = S[row${r} + p];${slots.map((e) => ` acc${r}_${e} += s * x${e};`).join("")} }`).join("\n")}
   }
-${range(heads).flatMap((r) => slots.map((e) => `  if (d + ${e}u < hd4) { O[(h0 + ${r}u) * hd4 + d + ${e}u] = acc${r}_${e}; }`)).join("\n")}
+${range(heads).flatMap((r) => slots.map((e) => `  let o${r}_${e} = ${sum(`acc${r}_${e}`)};`)).join("\n")}
+${quads ? "  if (lane != 0u) { return; }\n" : ""}${range(heads).flatMap((r) => slots.map((e) => `  if (d + ${e}u < hd4) { O[(h0 + ${r}u) * hd4 + d + ${e}u] = o${r}_${e}; }`)).join("\n")}
 }`;
 }
 
@@ -539,6 +546,7 @@ export function attentionDispatch({ nHead, nKv, headDim, nCtx }, nTokens, pos0, 
     decode: [nHead, Math.floor(pos0 / split) + 1],
     combine: [pos0 >= split ? nHead : 0],
     mixOne: [Math.ceil((nKv * Math.ceil(headDim / 4 / MIX_ONE_VEC4S)) / MIX_ONE_WORKGROUP), 1],
+    mixOneQuads: [nKv * Math.ceil(headDim / 4 / MIX_ONE_VEC4S), 1],
     tiled: [1, nHead, Math.ceil(nTokens / TILE)],
     scoresTokens: [Math.ceil((pos0 + nTokens) / block.positions / ATTENTION_WORKGROUP), nKv, Math.ceil(nTokens / block.tokens)],
     exps: [Math.ceil(nHead / ATTENTION_WORKGROUP), nTokens],
