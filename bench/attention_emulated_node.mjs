@@ -3,9 +3,9 @@
 // bench/matvec_emulated_node.mjs: without and with `quads`, and at other blocks (--blocks
 // POSITIONSxTOKENS,...: the scores' positions and tokens, the mix's tokens) for a pass of each
 // --tokens at each --at position, at SmolLM2-135M's and Qwen2.5-0.5B's head shapes; with
-// --tokens 1, the decode's one-token kernels beside them. Milliseconds per layer for scores,
-// softmax and mix (GPU timestamps, best of several alternating rounds) and each variant's largest
-// relative difference from the first's output.
+// --tokens 1, the decode's one-token kernels beside them (and their mix without quads).
+// Milliseconds per layer for scores, softmax and mix (GPU timestamps, best of several
+// alternating rounds) and each variant's largest relative difference from the first's output.
 //   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium \
 //     node bench/attention_emulated_node.mjs [--at 64,512,960] [--tokens 64,4] [--blocks 4x2,8x2]
 //       [--shapes smollm2,qwen05]
@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
 import { storageBuffer, uniformBuffer } from "./dawn_buffers.mjs";
 import {
-  ATTENTION_EXPS_WGSL, SOFTMAX_WG_EMULATED, mixOneWGSL, softmaxWgWGSL, SCORES_BLOCK_EMULATED, attentionDispatch, emulatedTokensBlock, mixTokensWGSL, scoresTokensWGSL, scoresWGSL,
+  ATTENTION_EXPS_WGSL, SOFTMAX_WG_EMULATED, mixOneWGSL, softmaxWgWGSL, SCORES_BLOCK_EMULATED, attentionDispatch, emulatedTokensBlock, mixTokensWGSL, scoresTokensWGSL, scoresWGSL, SCORES_WORKGROUP_EMULATED,
 } from "../site/engine/webgpu/kernels/attention.mjs";
 
 const { values } = parseArgs({ options: { at: { type: "string", default: "64,512,960" }, tokens: { type: "string", default: "64,4" }, rounds: { type: "string", default: "4" }, blocks: { type: "string", default: "" }, shapes: { type: "string", default: "" } } });
@@ -101,8 +101,12 @@ for (const [shapeName, shape] of Object.entries(SHAPES).filter(([name]) => !valu
           { code: mixTokensWGSL("f32", heads, blk, quads), dispatch: at.mixTokens }];
       };
       const variants = { tokens: blocked(block, false), quads: blocked(block, true) };
-      if (n === 1) variants.decode = [{ code: scoresWGSL(SCORES_BLOCK_EMULATED, "f32", heads), dispatch: dispatch.scores }, { code: softmaxWgWGSL(SOFTMAX_WG_EMULATED), dispatch: dispatch.softmaxWg }, { code: mixOneWGSL("f32", heads), dispatch: dispatch.mixOne }];
-      if (n === 1) variants.decodeQuads = [...variants.decode.slice(0, 2), { code: mixOneWGSL("f32", heads, true), dispatch: dispatch.mixOneQuads }];
+      if (n === 1) {
+        const decodeScores = { code: scoresWGSL(SCORES_BLOCK_EMULATED, "f32", heads, SCORES_WORKGROUP_EMULATED), dispatch: dispatch.scores };
+        const softmax = { code: softmaxWgWGSL(SOFTMAX_WG_EMULATED), dispatch: dispatch.softmaxWg };
+        variants.decode = [decodeScores, softmax, { code: mixOneWGSL("f32", heads, true), dispatch: dispatch.mixOneQuads }];
+        variants.decodeNoQuads = [decodeScores, softmax, { code: mixOneWGSL("f32", heads), dispatch: dispatch.mixOne }];
+      }
       for (const b of values.blocks ? values.blocks.split(",") : []) {
         const [positions, tokens] = b.split("x").map(Number);
         variants[`quads_${b}`] = blocked({ positions, tokens, mixTokens: tokens }, true);
