@@ -17,7 +17,7 @@ import { TENSOR_TYPES, rowBytes } from "../site/engine/webgpu/tensor-types.mjs";
 
 const { values } = parseArgs({ options: { types: { type: "string", default: "Q4_1,Q8_0,Q4_0,Q5_0,Q4_K,Q6_K" }, rows: { type: "string", default: "" }, quads: { type: "string", default: "false" }, tokens: { type: "string", default: "1" }, workgroups: { type: "string", default: "" }, shapes: { type: "string", default: "" } } });
 Object.assign(globalThis, globals);
-const gpu = create([]);
+const gpu = create(["disable-dawn-features=timestamp_quantization"]);
 const adapter = await gpu.requestAdapter();
 const device = await adapter.requestDevice({ requiredFeatures: ["timestamp-query", "subgroups"], requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } });
 globalThis.dawnKeepAlive = { gpu, adapter }; // Dawn crashes if these are collected mid-run

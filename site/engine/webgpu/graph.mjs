@@ -5,7 +5,7 @@
 import { EngineError } from "../errors.mjs";
 import {
   matvecWGSL, getRowsWGSL, matvecDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, GPU_BLOCKS_Q8, MODE, TALL_ROWS,
-  WIDE_K, Q8_ACTIVATION_TYPES, matvecWarpWorkgroupBytes, matvecBlockFor,
+  WIDE_K, Q8_ACTIVATION_TYPES, matvecWarpWorkgroupBytes, matvecBlockFor, emulatedMatvecWorkgroup,
 } from "./kernels/matmul.mjs";
 import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "./kernels/activations-q8.mjs";
 import {
@@ -188,6 +188,8 @@ export class Graph {
     this.prefillChunk = prefillChunk;
     this.weights = weights;
     this.emulated = emulatedGPU;
+    // The CPU threads an emulated GPU runs its workgroups on (SwiftShader takes one per core).
+    this.threads = globalThis.navigator?.hardwareConcurrency || 2;
     this.kvType = precision;
     this.mixWg = !emulatedGPU && mixWgFits(hp.headDim);
     // Prefill tiles: the fastest shapes the device's workgroup memory allows; on the f16 path,
@@ -390,6 +392,14 @@ export class Graph {
     for (const type of types) {
       jobs[`matvec.${type}`] = makeMatvec(type, matvecBlockFor(type, this.blocks.matvec));
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
+    }
+    // The emulated mat-vecs' other workgroups (emulatedMatvecWorkgroup), as the parts need them.
+    const matrices = [...this.weights.tensors.values()].filter((t) => t.shape.length > 1)
+      .flatMap((t) => t.parts.map((part) => [t.type.name, part.rowCount, t.rowLength]));
+    for (const span of this.qkvSpans) if (span) matrices.push([span.type, span.weights.rowCount, span.rowLength]);
+    for (const [type, rows, rowLength] of matrices) {
+      const { name, block } = this.matvecKernel(type, rows, false, rowLength);
+      jobs[name] ??= makeMatvec(type, block);
     }
     for (const type of gatedTypes) {
       jobs[this.gatedKernelName(type, false)] = makeMatvec(type, { ...this.gatedBlock(false), gated: true });
@@ -691,8 +701,10 @@ export class Graph {
   matvecKernel(type, rows, q8, rowLength) {
     const blocks = q8 ? this.q8Blocks : this.blocks;
     const kind = this.isTall(rows) ? "tall" : (blocks.matvecWide && rowLength >= WIDE_K ? "wide" : "");
-    const block = { tall: blocks.matvecTall, wide: blocks.matvecWide }[kind] ?? blocks.matvec;
-    return { name: `matvec.${type}${kind ? `.${kind}` : ""}${q8 ? ".q8" : ""}`, block: matvecBlockFor(type, block) };
+    const block = matvecBlockFor(type, { tall: blocks.matvecTall, wide: blocks.matvecWide }[kind] ?? blocks.matvec);
+    const name = `matvec.${type}${kind ? `.${kind}` : ""}${q8 ? ".q8" : ""}`;
+    const workgroup = this.emulated && !q8 ? emulatedMatvecWorkgroup(rows, block, this.threads) : block.workgroup;
+    return workgroup === block.workgroup ? { name, block } : { name: `${name}.wg${workgroup}`, block: { ...block, workgroup } };
   }
 
   // The prefill shape for a part of `rows` rows in a pass of n tokens, and its pipeline name's
