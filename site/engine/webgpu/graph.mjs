@@ -5,7 +5,7 @@
 import { EngineError } from "../errors.mjs";
 import {
   matvecWGSL, getRowsWGSL, matvecDispatch, getRowsDispatch, EMULATED_BLOCKS, GPU_BLOCKS, GPU_BLOCKS_Q8, MODE, TALL_ROWS,
-  WIDE_K, Q8_ACTIVATION_TYPES, matvecWarpWorkgroupBytes, matvecBlockFor, emulatedMatvecWorkgroup,
+  WIDE_K, Q8_ACTIVATION_TYPES, matvecWarpWorkgroupBytes, matvecBlockFor, emulatedWorkgroup,
 } from "./kernels/matmul.mjs";
 import { QUANTIZE_Q8_WGSL, QUANTIZE_WORKGROUP, q8RowBytes } from "./kernels/activations-q8.mjs";
 import {
@@ -393,7 +393,7 @@ export class Graph {
       jobs[`matvec.${type}`] = makeMatvec(type, matvecBlockFor(type, this.blocks.matvec));
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
     }
-    // The emulated mat-vecs' other workgroups (emulatedMatvecWorkgroup), as the parts need them.
+    // The emulated mat-vecs' other workgroups (emulatedWorkgroup), as the parts need them.
     const matrices = [...this.weights.tensors.values()].filter((t) => t.shape.length > 1)
       .flatMap((t) => t.parts.map((part) => [t.type.name, part.rowCount, t.rowLength]));
     for (const span of this.qkvSpans) if (span) matrices.push([span.type, span.weights.rowCount, span.rowLength]);
@@ -703,7 +703,7 @@ export class Graph {
     const kind = this.isTall(rows) ? "tall" : (blocks.matvecWide && rowLength >= WIDE_K ? "wide" : "");
     const block = matvecBlockFor(type, { tall: blocks.matvecTall, wide: blocks.matvecWide }[kind] ?? blocks.matvec);
     const name = `matvec.${type}${kind ? `.${kind}` : ""}${q8 ? ".q8" : ""}`;
-    const workgroup = this.emulated && !q8 ? emulatedMatvecWorkgroup(rows, block, this.threads) : block.workgroup;
+    const workgroup = this.emulated && !q8 ? emulatedWorkgroup(rows, block, this.threads) : block.workgroup;
     return workgroup === block.workgroup ? { name, block } : { name: `${name}.wg${workgroup}`, block: { ...block, workgroup } };
   }
 
@@ -713,7 +713,11 @@ export class Graph {
   prefillBlock(rows, n) {
     const { matmul, matmulTall: tall, matmulXL: xl, matmulFew } = this.blocks;
     const few = matmulFew?.find((b) => n <= b.tokens);
-    if (few) return { block: few, suffix: `.few${few.tokens}` };
+    if (few) {
+      const workgroup = this.emulated ? emulatedWorkgroup(rows, few, this.threads) : few.workgroup;
+      const suffix = `.few${few.tokens}${workgroup === few.workgroup ? "" : `.wg${workgroup}`}`;
+      return { block: { ...few, workgroup }, suffix };
+    }
     if (fills(xl, rows, n)) return { block: xl, suffix: ".xl" };
     return fills(tall, rows, n) ? { block: tall, suffix: ".tall" } : { block: matmul, suffix: "" };
   }

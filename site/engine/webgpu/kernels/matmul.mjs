@@ -207,11 +207,12 @@ export function matvecBlockFor(typeName, block) {
   return words ? { ...block, rows: words.rows } : block;
 }
 
-// The emulated mat-vec's workgroup for a part of `rows` rows: SwiftShader runs each workgroup on
-// one of its `threads` threads, so of 16, 12 and 8 invocations (whole SIMD groups of 4) the one
-// whose workgroups spread most evenly over them; ties keep the larger. SmolLM2's k and v (48
-// invocations of 4 rows) made 3 workgroups of 16 for 2 threads, 4 of 12 now (kernel -23%).
-export function emulatedMatvecWorkgroup(rows, block, threads) {
+// The workgroup of an emulated mat-vec or few-token mat-mat (`block`) for a part of `rows` rows:
+// SwiftShader runs each workgroup on one of its `threads` threads, so of 16, 12 and 8 invocations
+// (whole SIMD groups of 4) the one whose workgroups spread most evenly over them; ties keep the
+// block's. SmolLM2's k and v (48 invocations of 4 rows) made 3 workgroups of 16 for 2 threads, 4
+// of 12 now (kernel -23%).
+export function emulatedWorkgroup(rows, block, threads) {
   const invocations = Math.ceil(rows / block.rows);
   const busiest = (workgroup) => Math.ceil(Math.ceil(invocations / workgroup) / threads) * workgroup;
   return [12, 8].reduce((best, workgroup) => (busiest(workgroup) < busiest(best) ? workgroup : best), block.workgroup);
