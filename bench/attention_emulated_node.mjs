@@ -11,7 +11,7 @@
 //       [--shapes smollm2,qwen05]
 import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
-import { storageBuffer, uniformBuffer } from "./dawn_buffers.mjs";
+import { mapAfterWork, storageBuffer, uniformBuffer } from "./dawn_buffers.mjs";
 import {
   ATTENTION_EXPS_WGSL, SOFTMAX_WG_EMULATED, mixOneWGSL, softmaxWgWGSL, SCORES_BLOCK_EMULATED, attentionDispatch, emulatedTokensBlock, mixTokensWGSL, scoresTokensWGSL, scoresWGSL, SCORES_WORKGROUP_EMULATED,
 } from "../site/engine/webgpu/kernels/attention.mjs";
@@ -51,7 +51,7 @@ async function timeVariant(shape, n, pos0, kernels, out) {
   const stamps = device.createQuerySet({ type: "timestamp", count: 2 * steps.length });
   const resolved = device.createBuffer({ size: 16 * steps.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   const read = device.createBuffer({ size: 16 * steps.length, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  let waitMs = 0;
+  let lastMs = 0;
   return async () => {
     const encoder = device.createCommandEncoder();
     steps.forEach(({ pipeline, bindGroup, dispatch }, i) => {
@@ -64,13 +64,10 @@ async function timeVariant(shape, n, pos0, kernels, out) {
     encoder.resolveQuerySet(stamps, 0, 2 * steps.length, resolved, 0);
     encoder.copyBufferToBuffer(resolved, 0, read, 0, 16 * steps.length);
     device.queue.submit([encoder.finish()]);
-    // dawn.node polls without pause while a promise of it is pending, taking one of two cores
-    // from SwiftShader's threads: sleep through most of the work first.
-    await new Promise((done) => setTimeout(done, waitMs));
-    await read.mapAsync(GPUMapMode.READ);
+    await mapAfterWork(read, lastMs);
     const t = new BigUint64Array(read.getMappedRange().slice(0));
     read.unmap();
-    waitMs = (0.9 * Number(t[2 * steps.length - 1] - t[0])) / 1e6;
+    lastMs = Number(t[2 * steps.length - 1] - t[0]) / 1e6;
     return steps.map((_, i) => Number(t[2 * i + 1] - t[2 * i]) / 1e6);
   };
 }

@@ -10,6 +10,15 @@ export function storageBuffer(device, data, usage = 0) {
   return buffer;
 }
 
+// Maps `read` (a MAP_READ buffer the submitted work copies into) once that work is done, after
+// sleeping through ~90% of `lastMs` (how long the same work took the time before): dawn.node
+// polls without pause while a promise of it is pending, which takes one of this machine's two
+// cores from SwiftShader's threads.
+export async function mapAfterWork(read, lastMs) {
+  await new Promise((done) => setTimeout(done, 0.9 * lastMs));
+  await read.mapAsync(GPUMapMode.READ);
+}
+
 // A uniform buffer holding `words`.
 export function uniformBuffer(device, words) {
   const buffer = device.createBuffer({ size: words.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });

@@ -31,6 +31,7 @@ import { createReadStream, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
+import { mapAfterWork } from "./dawn_buffers.mjs";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -252,7 +253,7 @@ async function profileSteps(graph, steps, n, pos) {
   const resolve = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   const read = device.createBuffer({ size: nQ * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const per = passes.map(() => []);
-  let waitMs = 0;
+  let lastMs = 0;
   for (let rep = 0; rep < 7; rep++) {
     graph.writeStep(n, pos);
     const enc = device.createCommandEncoder();
@@ -264,14 +265,11 @@ async function profileSteps(graph, steps, n, pos) {
     enc.resolveQuerySet(qs, 0, nQ, resolve, 0);
     enc.copyBufferToBuffer(resolve, 0, read, 0, nQ * 8);
     device.queue.submit([enc.finish()]);
-    // dawn.node polls without pause while a promise of it is pending, taking one of two cores
-    // from SwiftShader's threads: sleep through most of the work first (as matvec_emulated_node).
-    await new Promise((done) => setTimeout(done, waitMs));
-    await read.mapAsync(GPUMapMode.READ);
+    await mapAfterWork(read, lastMs);
     const t = new BigInt64Array(read.getMappedRange().slice(0));
     read.unmap();
     passes.forEach((_, i) => per[i].push(Number(t[2 * i + 1] - t[2 * i]) / 1000));
-    waitMs = (0.9 * Number(t[nQ - 1] - t[0])) / 1e6;
+    lastMs = Number(t[nQ - 1] - t[0]) / 1e6;
   }
   const us = per.map(median);
   const byKernel = Object.fromEntries([...groups].map(([name, specs], i) => [name,

@@ -11,7 +11,7 @@
 // bench/gpu_machine.sh.)
 import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
-import { storageBuffer, uniformBuffer } from "./dawn_buffers.mjs";
+import { mapAfterWork, storageBuffer, uniformBuffer } from "./dawn_buffers.mjs";
 import { EMULATED_BLOCKS, matmulDispatch, matmulWGSL, matvecBlockFor } from "../site/engine/webgpu/kernels/matmul.mjs";
 import { TENSOR_TYPES, rowBytes } from "../site/engine/webgpu/tensor-types.mjs";
 
@@ -43,7 +43,7 @@ async function timeKernel(typeName, [rows, k], block) {
   const stamps = device.createQuerySet({ type: "timestamp", count: 2 });
   const resolved = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  let waitMs = 0;
+  let lastMs = 0;
   for (let round = 0; round <= ROUNDS; round++) {
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass({ timestampWrites: { querySet: stamps, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
@@ -54,14 +54,11 @@ async function timeKernel(typeName, [rows, k], block) {
     encoder.resolveQuerySet(stamps, 0, 2, resolved, 0);
     encoder.copyBufferToBuffer(resolved, 0, read, 0, 16);
     device.queue.submit([encoder.finish()]);
-    // dawn.node polls without pause while a promise of it is pending, taking one of this
-    // machine's two cores from SwiftShader's threads: sleep through most of the work first.
-    await new Promise((resolve) => setTimeout(resolve, waitMs));
-    await read.mapAsync(GPUMapMode.READ);
+    await mapAfterWork(read, lastMs);
     const [begin, end] = new BigUint64Array(read.getMappedRange());
     read.unmap();
     const ms = Number(end - begin) / 1e6;
-    waitMs = ms * 0.9;
+    lastMs = ms;
     if (round > 0) best = Math.min(best, ms / reps);
   }
   [...buffers, stamps, resolved, read].forEach((b) => b.destroy());
