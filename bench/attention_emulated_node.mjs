@@ -100,9 +100,9 @@ for (const [shapeName, shape] of Object.entries(SHAPES).filter(([name]) => !valu
       const variants = { tokens: blocked(block, false), quads: blocked(block, true) };
       if (n === 1) {
         const decodeScores = { code: scoresWGSL(SCORES_BLOCK_EMULATED, "f32", heads, SCORES_WORKGROUP_EMULATED), dispatch: dispatch.scores };
-        const softmax = { code: softmaxWgWGSL(SOFTMAX_WG_EMULATED), dispatch: dispatch.softmaxWg };
-        variants.decode = [decodeScores, softmax, { code: mixOneWGSL("f32", heads, true), dispatch: dispatch.mixOneQuads }];
-        variants.decodeNoQuads = [decodeScores, softmax, { code: mixOneWGSL("f32", heads), dispatch: dispatch.mixOne }];
+        const exps = { code: softmaxWgWGSL(SOFTMAX_WG_EMULATED, { normalize: false }), dispatch: dispatch.softmaxWg };
+        variants.decode = [decodeScores, exps, { code: mixOneWGSL("f32", heads, true), dispatch: dispatch.mixOneQuads }];
+        variants.decodeNoQuads = [decodeScores, exps, { code: mixOneWGSL("f32", heads), dispatch: dispatch.mixOne }];
       }
       for (const b of values.blocks ? values.blocks.split(",") : []) {
         const [positions, tokens] = b.split("x").map(Number);

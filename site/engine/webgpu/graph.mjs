@@ -17,7 +17,7 @@ import {
   attentionSubgroupMatrixWGSL, attentionSubgroupMatrixFits, attentionSubgroupMatrixBytes, attentionSubgroupMatrixDispatch,
 } from "./kernels/attention-subgroup-matrix.mjs";
 import { rmsnormWGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
-import { ropeWGSL, ROPE_WORKGROUP } from "./kernels/rope.mjs";
+import { ropeWGSL, ropeDispatch } from "./kernels/rope.mjs";
 import {
   ATTENTION_EXPS_WGSL, softmaxWgWGSL, SOFTMAX_WG, SOFTMAX_WG_EMULATED, attentionDispatch, scoresTokensWGSL, mixTokensWGSL, emulatedTokensBlock,
   scoresWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, SCORES_WORKGROUP_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, attentionTiledWGSL,
@@ -414,7 +414,8 @@ export class Graph {
     jobs.rope = make(ropeWGSL({ pairs: real, kvType: this.kvType }));
     const kv = this.kvType;
     jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU, kv) : scoresWGSL(SCORES_BLOCK_EMULATED, kv, groupSize(this.hp), SCORES_WORKGROUP_EMULATED));
-    jobs.softmaxWg = make(softmaxWgWGSL(real ? SOFTMAX_WG : SOFTMAX_WG_EMULATED));
+    // The one-token mix divides by the sums itself: its softmax leaves exp(score - max).
+    jobs.softmaxWg = make(softmaxWgWGSL(real ? SOFTMAX_WG : SOFTMAX_WG_EMULATED, { normalize: this.mixWg }));
     if (this.mixWg) jobs.mix = make(attentionMixWgWGSL(this.hp.headDim, kv));
     else jobs.mixOne = make(mixOneWGSL(kv, groupSize(this.hp), this.quads));
     if (!real) {
@@ -767,7 +768,7 @@ export class Graph {
       entries: [whole(x), range(this.tensor(name).parts[0]), whole(y),
         this.uniforms.add((u, fl) => { u[0] = this.hp.nEmbd; fl[1] = this.hp.eps; }), step ?? whole(this.buf.step),
         ...(withQ8 ? [whole(q8)] : [])],
-      dispatch: (n) => (this.emulated ? [ceilDiv(n, NORM_WORKGROUP)] : [n]),
+      dispatch: (n) => (!this.emulated ? [n] : [ceilDiv(n, NORM_WORKGROUP), n === 1 && !withQ8 ? Math.min(this.threads, 4) : 1]),
     };
   }
 
@@ -852,7 +853,7 @@ export class Graph {
           pipeline: () => this.pipelines.rope,
           entries: [qkv.q, qkv.k, qkv.v, whole(cache.k), whole(cache.v), ropeParams, whole(buf.step),
             hp.ropeFreqs ? range(this.tensor("rope_freqs.weight").parts[0]) : whole(buf.dummy)],
-          dispatch: (n) => [ceilDiv((hp.nHead + hp.nKv) * (this.emulated ? 1 : hp.headDim / 2), ROPE_WORKGROUP), n],
+          dispatch: (n) => ropeDispatch(hp, n, this.emulated),
         },
         ...attention,
         ...quantized(buf.attn, buf.attnQ8, qDim),
@@ -935,7 +936,8 @@ export class Graph {
   // Real GPUs' prefill: one pass (attentionSubgroupMatrixWGSL or attentionTiledWGSL). Otherwise
   // scores, softmax and mix as three dispatches: emulated GPUs' passes of several tokens take
   // the kernels blocked over tokens (scoresTokensWGSL: the mix divides by the sums), their decode
-  // and real GPUs' decode where not fused take one token (the workgroup mix where it fits).
+  // and real GPUs' decode where not fused take one token (the workgroup mix where it fits; the
+  // one-token mix divides by the sums as well).
   attentionPasses(cache, attnParams, q, decode) {
     const { hp, buf } = this;
     if (!this.emulated && !decode) {

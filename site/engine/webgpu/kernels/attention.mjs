@@ -5,8 +5,9 @@
 //   mix:     O[t, h, 4d..4d+3] = sum_p S[t, h, p] * v(p, h / group)[4d..4d+3]
 // One token (decode where not fused): scoresWGSL (an invocation does BLOCK positions, loading
 // each vec4 of q once; emulated, for all the heads of a group, loading each key once),
-// softmaxWgWGSL, and the workgroup mix or (emulated) mixOneWGSL. Emulated GPUs' passes of
-// several tokens: scoresTokensWGSL, ATTENTION_EXPS_WGSL and mixTokensWGSL, blocked over tokens.
+// softmaxWgWGSL, and the workgroup mix or (emulated) mixOneWGSL, which takes the exps undivided
+// and divides by their sum. Emulated GPUs' passes of several tokens: scoresTokensWGSL,
+// ATTENTION_EXPS_WGSL and mixTokensWGSL, blocked over tokens.
 // Real GPUs' prefill takes one tiled pass instead (attentionTiledWGSL, flash attention).
 
 import { treeReduce, subgroupReduce, maxOf, sumOf } from "./reduce.mjs";
@@ -329,8 +330,11 @@ const MIX_ONE_VEC4S = 4;
 // group: its four invocations take every fourth position of one output slot and add their sums
 // by subgroupAdd, so that the slots' work spreads over SwiftShader's threads in 4x the
 // workgroups (SmolLM2: 12 instead of 3, which two threads ran as 2 + 1).
+// S holds exp(score - max) per head (softmaxWgWGSL without its normalizing pass): the mix sums
+// the values it loads and divides once at the end, instead of a pass that divides every score.
 export function mixOneWGSL(kvType, heads, quads = false) {
   const slots = range(MIX_ONE_VEC4S);
+  const rows = range(heads);
   const sum = (acc) => (quads ? `subgroupAdd(${acc})` : acc);
   return /* wgsl */ `${quads ? "enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n" : ""}${mixBindings(kvType)}
 
@@ -345,14 +349,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>${quads ? ", @builtin(workg
   let stride = params.n_kv * hd4;
 ${slots.map((e) => `  let v${e} = g * hd4 + min(d + ${e}u, hd4 - 1u);`).join("\n")}
   let h0 = g * ${heads}u;
-${range(heads).map((r) => `  let row${r} = row_of(0u, h0 + ${r}u);
+${rows.map((r) => `  let row${r} = row_of(0u, h0 + ${r}u);
+  var z${r} = 0.0;
 ${slots.map((e) => `  var acc${r}_${e} = vec4<f32>(0.0);`).join("\n")}`).join("\n")}
   for (var p = ${quads ? "lane" : "0u"}; p <= step.pos0; p += ${quads ? 4 : 1}u) {
 ${slots.map((e) => `    let x${e} = value4(p * stride + v${e});`).join("\n")}
-${range(heads).map((r) => `    { let s = S[row${r} + p];${slots.map((e) => ` acc${r}_${e} += s * x${e};`).join("")} }`).join("\n")}
+${rows.map((r) => `    { let s = S[row${r} + p]; z${r} += s;${slots.map((e) => ` acc${r}_${e} += s * x${e};`).join("")} }`).join("\n")}
   }
-${range(heads).flatMap((r) => slots.map((e) => `  let o${r}_${e} = ${sum(`acc${r}_${e}`)};`)).join("\n")}
-${quads ? "  if (lane != 0u) { return; }\n" : ""}${range(heads).flatMap((r) => slots.map((e) => `  if (d + ${e}u < hd4) { O[(h0 + ${r}u) * hd4 + d + ${e}u] = o${r}_${e}; }`)).join("\n")}
+${rows.map((r) => `  let inv${r} = 1.0 / ${sum(`z${r}`)};`).join("\n")}
+${rows.flatMap((r) => slots.map((e) => `  let o${r}_${e} = ${sum(`acc${r}_${e}`)} * inv${r};`)).join("\n")}
+${quads ? "  if (lane != 0u) { return; }\n" : ""}${rows.flatMap((r) => slots.map((e) => `  if (d + ${e}u < hd4) { O[(h0 + ${r}u) * hd4 + d + ${e}u] = o${r}_${e}; }`)).join("\n")}
 }`;
 }
 
@@ -360,10 +366,12 @@ ${quads ? "  if (lane != 0u) { return; }\n" : ""}${range(heads).flatMap((r) => s
 // version above runs each row serially): of SOFTMAX_WG on real GPUs; on emulated ones the decode
 // takes SOFTMAX_WG_EMULATED, one SwiftShader SIMD group per head, so that the heads spread over
 // its threads (at 1,024 positions 13-15 -> 10 ms a token in Node, bench/GPU_NOTES.md session
-// 15); their prefill keeps one invocation per (h, t), as those are many.
+// 15); their prefill keeps one invocation per (h, t), as those are many. Without `normalize`,
+// S keeps exp(score - max) for the one-token mix, which divides by the sum itself (one load and
+// store a score less: at 1,000 positions 0.28 -> 0.21 ms a layer).
 export const SOFTMAX_WG = 256;
 export const SOFTMAX_WG_EMULATED = 4;
-export const softmaxWgWGSL = (wg) => /* wgsl */ `${HEADER}
+export const softmaxWgWGSL = (wg, { normalize = true } = {}) => /* wgsl */ `${HEADER}
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 var<workgroup> red: array<f32, ${wg}>;
 
@@ -376,12 +384,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let n = step.pos0 + t + 1u;
   var m = -3.0e38;
   for (var p = li; p < n; p += ${wg}u) { m = max(m, S[row + p]); }${treeReduce("red", "m", wg, maxOf)}
-  m = red[0];
+  m = red[0];${normalize ? `
   workgroupBarrier();
   var z = 0.0;
   for (var p = li; p < n; p += ${wg}u) { let e = exp(S[row + p] - m); S[row + p] = e; z += e; }${treeReduce("red", "z", wg, sumOf)}
   let inv = 1.0 / red[0];
-  for (var p = li; p < n; p += ${wg}u) { S[row + p] *= inv; }
+  for (var p = li; p < n; p += ${wg}u) { S[row + p] *= inv; }` : `
+  for (var p = li; p < n; p += ${wg}u) { S[row + p] = exp(S[row + p] - m); }`}
 }`;
 
 // Mix for real GPUs: one workgroup of MIX_WG per (h, t); its invocations split the positions

@@ -27,9 +27,11 @@ struct Step { n_tokens: u32, pos0: u32, pad0: u32, pad1: u32 }
 const Q8_OUTPUT = /* wgsl */ `@group(0) @binding(5) var<storage, read_write> Q8: array<u32>;
 ${quantizeBlockFn("Y")}`;
 
+// The workgroups' y splits a row's output into as many parts (each invocation still sums the whole
+// row), so that a lone row (decode) spreads over SwiftShader's threads; with `q8`, one part only.
 export const rmsnormWGSL = ({ q8 = false } = {}) => /* wgsl */ `${RMSNORM_BINDINGS}${q8 ? Q8_OUTPUT : ""}
 @compute @workgroup_size(${NORM_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let t = gid.x;
   if (t >= step.n_tokens) { return; }
   let d4 = params.d / 4u;
@@ -37,7 +39,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var ss = vec4<f32>(0.0);
   for (var i = 0u; i < d4; i++) { let x = X[base + i]; ss += x * x; }
   let scale = inverseSqrt(dot(ss, vec4<f32>(1.0)) / f32(params.d) + params.eps);
-  for (var i = 0u; i < d4; i++) { Y[base + i] = X[base + i] * scale * weight[i]; }${q8 ? `
+  let part = (d4 + groups.y - 1u) / groups.y;
+  for (var i = gid.y * part; i < min(d4, (gid.y + 1u) * part); i++) { Y[base + i] = X[base + i] * scale * weight[i]; }${q8 ? `
   if (t == 0u) {
     for (var j = 0u; j < params.d / 32u; j++) { quantize_block(j, params.d / 32u); }
   }` : ""}

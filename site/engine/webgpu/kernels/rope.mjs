@@ -1,16 +1,23 @@
 // RoPE on Q and K, then K and V stored into the layer's KV cache at positions pos0 + t.
-// Invocation (h, t): h < n_head rotates query head h in place; otherwise it handles KV head
-// h - n_head. neox = 1 rotates pairs (i, i + head_dim/2) (qwen2), neox = 0 pairs (2i, 2i+1) (llama).
+// neox = 1 rotates pairs (i, i + head_dim/2) (qwen2), neox = 0 pairs (2i, 2i+1) (llama).
 // Pair i turns by pos * base^(-2i/head_dim) / freqs[i] (freqs: Llama 3.1+ rope_freqs when
 // has_freqs = 1), scaled as ggml's rope_yarn does (model.mjs ropeScaling: linear or YaRN).
 
 export const ROPE_WORKGROUP = 64;
+export const ROPE_WORKGROUP_EMULATED = 8;
 
-// `pairs`: one invocation per (head, pair i) instead of per head (real GPUs). `kvType`: the KV
-// cache's element type, f32 or f16 (graph.mjs).
+// Real GPUs (`pairs`): invocation (h * head_dim / 2 + i, t) takes pair i of head h, query heads
+// first, then kv heads. Emulated ones: invocation (i, t) takes pair i of every head, so its angle
+// (an exp2, a cos and a sin) is computed once for all of them, in small workgroups so that they
+// spread over SwiftShader's threads (it runs a workgroup on one). `kvType`: the KV cache's
+// element type, f32 or f16 (graph.mjs).
 export function ropeWGSL({ pairs, kvType }) {
-  return `${kvType === "f16" ? "enable f16;\n" : ""}${ropeCommon(kvType)}${pairs ? ROPE_PAIRS_MAIN : ROPE_HEAD_MAIN}`;
+  return `${kvType === "f16" ? "enable f16;\n" : ""}${ropeCommon(kvType)}${pairs ? ROPE_PAIRS_MAIN : ROPE_SHARED_MAIN}`;
 }
+
+export const ropeDispatch = ({ nHead, nKv, headDim }, nTokens, emulated) => (emulated
+  ? [Math.ceil(headDim / 2 / ROPE_WORKGROUP_EMULATED), nTokens]
+  : [Math.ceil((nHead + nKv) * headDim / 2 / ROPE_WORKGROUP), nTokens]);
 
 const ROPE_PAIRS_MAIN = /* wgsl */ `@compute @workgroup_size(${ROPE_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -20,14 +27,31 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let t = gid.y;
   if (h >= params.n_head + params.n_kv || t >= step.n_tokens) { return; }
   let pos = step.pos0 + t;
+  let cs = angle(i, pos);
   if (h < params.n_head) {
-    turn_query(t, h, i, pos);
+    turn_query(t, h, i, cs);
     return;
   }
   let at = kv_offsets(t, h - params.n_head, pos);
-  store_key(at, i, pos);
+  store_key(at, i, cs);
   store_value(at, 2u * i);
   store_value(at, 2u * i + 1u);
+}`;
+
+const ROPE_SHARED_MAIN = /* wgsl */ `@compute @workgroup_size(${ROPE_WORKGROUP_EMULATED})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  let t = gid.y;
+  if (i >= params.head_dim / 2u || t >= step.n_tokens) { return; }
+  let pos = step.pos0 + t;
+  let cs = angle(i, pos);
+  for (var h = 0u; h < params.n_head; h++) { turn_query(t, h, i, cs); }
+  for (var g = 0u; g < params.n_kv; g++) {
+    let at = kv_offsets(t, g, pos);
+    store_key(at, i, cs);
+    store_value(at, 2u * i);
+    store_value(at, 2u * i + 1u);
+  }
 }`;
 
 const ropeCommon = (kvType) => /* wgsl */ `
@@ -72,10 +96,10 @@ fn angle(i: u32, pos: u32) -> vec2<f32> {
   return params.mscale * vec2<f32>(cos(theta), sin(theta));
 }
 
-// Pair i of query head h of token t, turned in place.
-fn turn_query(t: u32, h: u32, i: u32, pos: u32) {
+// Pair i of query head h of token t, turned in place by the angle whose (cos, sin) is cs.
+fn turn_query(t: u32, h: u32, i: u32, cs: vec2<f32>) {
   let p = pair(i) + (t * params.n_head + h) * params.head_dim;
-  let q = turn(Q[p.x], Q[p.y], angle(i, pos));
+  let q = turn(Q[p.x], Q[p.y], cs);
   Q[p.x] = q.x;
   Q[p.y] = q.y;
 }
@@ -86,10 +110,10 @@ fn kv_offsets(t: u32, g: u32, pos: u32) -> vec2<u32> {
   return vec2<u32>(t * kv_dim, pos * kv_dim) + g * params.head_dim;
 }
 
-// Pair i of a key (at.x in K) turned and stored into the cache (at.y in Kc).
-fn store_key(at: vec2<u32>, i: u32, pos: u32) {
+// Pair i of a key (at.x in K) turned by cs and stored into the cache (at.y in Kc).
+fn store_key(at: vec2<u32>, i: u32, cs: vec2<f32>) {
   let p = pair(i);
-  let k = turn(K[at.x + p.x], K[at.x + p.y], angle(i, pos));
+  let k = turn(K[at.x + p.x], K[at.x + p.y], cs);
   Kc[at.y + p.x] = ${kvType}(k.x);
   Kc[at.y + p.y] = ${kvType}(k.y);
 }
@@ -99,19 +123,3 @@ fn store_value(at: vec2<u32>, d: u32) {
   Vc[at.y + d] = ${kvType}(V[at.x + d]);
 }
 `;
-
-const ROPE_HEAD_MAIN = /* wgsl */ `@compute @workgroup_size(${ROPE_WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let h = gid.x;
-  let t = gid.y;
-  if (h >= params.n_head + params.n_kv || t >= step.n_tokens) { return; }
-  let half = params.head_dim / 2u;
-  let pos = step.pos0 + t;
-  if (h < params.n_head) {
-    for (var i = 0u; i < half; i++) { turn_query(t, h, i, pos); }
-    return;
-  }
-  let at = kv_offsets(t, h - params.n_head, pos);
-  for (var i = 0u; i < half; i++) { store_key(at, i, pos); }
-  for (var d = 0u; d < params.head_dim; d++) { store_value(at, d); }
-}`;
