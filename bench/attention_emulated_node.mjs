@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { create, globals } from "webgpu";
 import { mapAfterWork, storageBuffer, uniformBuffer } from "./dawn_buffers.mjs";
 import {
-  ATTENTION_EXPS_WGSL, SOFTMAX_WG_EMULATED, mixOneWGSL, softmaxWgWGSL, SCORES_BLOCK_EMULATED, attentionDispatch, emulatedTokensBlock, mixTokensWGSL, scoresTokensWGSL, scoresWGSL, SCORES_WORKGROUP_EMULATED,
+  ATTENTION_EXPS_WGSL, SOFTMAX_WG_EMULATED, mixOneWGSL, softmaxWgWGSL, emulatedDecodeScores, attentionDispatch, emulatedTokensBlock, mixTokensWGSL, scoresTokensWGSL,
 } from "../site/engine/webgpu/kernels/attention.mjs";
 
 const { values } = parseArgs({ options: { at: { type: "string", default: "64,512,960" }, tokens: { type: "string", default: "64,4" }, rounds: { type: "string", default: "4" }, blocks: { type: "string", default: "" }, shapes: { type: "string", default: "" } } });
@@ -99,10 +99,9 @@ for (const [shapeName, shape] of Object.entries(SHAPES).filter(([name]) => !valu
       };
       const variants = { tokens: blocked(block, false), quads: blocked(block, true) };
       if (n === 1) {
-        const decodeScores = { code: scoresWGSL(SCORES_BLOCK_EMULATED, "f32", heads, SCORES_WORKGROUP_EMULATED), dispatch: dispatch.scores };
         const exps = { code: softmaxWgWGSL(SOFTMAX_WG_EMULATED, { normalize: false }), dispatch: dispatch.softmaxWg };
-        variants.decode = [decodeScores, exps, { code: mixOneWGSL("f32", heads, true), dispatch: dispatch.mixOneQuads }];
-        variants.decodeNoQuads = [decodeScores, exps, { code: mixOneWGSL("f32", heads), dispatch: dispatch.mixOne }];
+        variants.decode = [{ code: emulatedDecodeScores("f32", heads, true), dispatch: dispatch.scores }, exps, { code: mixOneWGSL("f32", heads, true), dispatch: dispatch.mixOneQuads }];
+        variants.decodeNoQuads = [{ code: emulatedDecodeScores("f32", heads, false), dispatch: dispatch.scores }, exps, { code: mixOneWGSL("f32", heads), dispatch: dispatch.mixOne }];
       }
       for (const b of values.blocks ? values.blocks.split(",") : []) {
         const [positions, tokens] = b.split("x").map(Number);

@@ -20,7 +20,7 @@ import { rmsnormWGSL, rmsnormWgWGSL, NORM_WORKGROUP } from "./kernels/norm.mjs";
 import { ropeWGSL, ropeDispatch } from "./kernels/rope.mjs";
 import {
   ATTENTION_EXPS_WGSL, softmaxWgWGSL, SOFTMAX_WG, SOFTMAX_WG_EMULATED, attentionDispatch, scoresTokensWGSL, mixTokensWGSL, emulatedTokensBlock,
-  scoresWGSL, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, SCORES_BLOCK_EMULATED, SCORES_WORKGROUP_EMULATED, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, attentionTiledWGSL,
+  scoresWGSL, emulatedDecodeScores, mixOneWGSL, groupSize, SCORES_BLOCK_GPU, attentionMixWgWGSL, attentionDecodeWGSL, attentionCombineWGSL, mixWgFits, decodeSplit, attentionTiledWGSL,
   attentionQ8Fits,
 } from "./kernels/attention.mjs";
 import { SAMPLE_ROWS, SAMPLE_WORKGROUP, sampleWGSL } from "./kernels/sample.mjs";
@@ -413,7 +413,7 @@ export class Graph {
     jobs.rmsnorm = makeNorm(false);
     jobs.rope = make(ropeWGSL({ pairs: real, kvType: this.kvType }));
     const kv = this.kvType;
-    jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU, kv) : scoresWGSL(SCORES_BLOCK_EMULATED, kv, groupSize(this.hp), SCORES_WORKGROUP_EMULATED));
+    jobs.scores = make(real ? scoresWGSL(SCORES_BLOCK_GPU, kv) : emulatedDecodeScores(kv, groupSize(this.hp), this.quads));
     // The one-token mix divides by the sums itself: its softmax leaves exp(score - max).
     jobs.softmaxWg = make(softmaxWgWGSL(real ? SOFTMAX_WG : SOFTMAX_WG_EMULATED, { normalize: this.mixWg }));
     if (this.mixWg) jobs.mix = make(attentionMixWgWGSL(this.hp.headDim, kv));

@@ -3,8 +3,7 @@
 //   scores:  S[t, h, p] = q(t, h) . k(p, h / group) * scale      for p <= pos0 + t
 //   softmax: S[t, h, :] = softmax over p <= pos0 + t
 //   mix:     O[t, h, 4d..4d+3] = sum_p S[t, h, p] * v(p, h / group)[4d..4d+3]
-// One token (decode where not fused): scoresWGSL (an invocation does BLOCK positions, loading
-// each vec4 of q once; emulated, for all the heads of a group, loading each key once),
+// One token (decode where not fused): scoresWGSL (real GPUs) or emulatedDecodeScores,
 // softmaxWgWGSL, and the workgroup mix or (emulated) mixOneWGSL, which takes the exps undivided
 // and divides by their sum. Emulated GPUs' passes of several tokens: scoresTokensWGSL,
 // ATTENTION_EXPS_WGSL and mixTokensWGSL, blocked over tokens.
@@ -33,43 +32,46 @@ fn key4(i: u32) -> vec4<f32> { return vec4<f32>(Kc[i]); }` : ""}
 ${values ? `@group(0) @binding(2) var<storage, read> Vc: array<vec4<${kvType}>>;
 fn value4(i: u32) -> vec4<f32> { return vec4<f32>(Vc[i]); }` : ""}`;
 
-// BLOCK positions per invocation where the GPU is emulated; real GPUs use 1 (more invocations in
-// flight at decode). `heads`: the query heads per invocation, consecutive ones of one kv head
-// (emulated: all of its group, so that each key is loaded once for them; SwiftShader pays for
-// every load lane by lane).
-export const SCORES_BLOCK_EMULATED = BLOCK;
-// Emulated: 16 invocations (4 SwiftShader SIMD groups), so that short contexts still make several
-// workgroups for its threads (SmolLM2 at 128 positions: 6 instead of 3, two threads ran those as
-// 2 + 1): 0.138 -> 0.112 ms a layer at 128 positions, 0.339 -> 0.305 at 600, alike at 1,000.
-export const SCORES_WORKGROUP_EMULATED = 16;
-export function scoresWGSL(BLOCK, kvType, heads = 1, workgroup = ATTENTION_WORKGROUP) {
-  const pairs = range(heads).flatMap((r) => range(BLOCK).map((b) => [r, b]));
+// Real GPUs' one-token scores (where attention is not fused): invocation (p, h, t) takes BLOCK
+// positions of query head h.
+export function scoresWGSL(BLOCK, kvType) {
   return /* wgsl */ `${kvCache(kvType, { keys: true })}${HEADER}
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 
-@compute @workgroup_size(${workgroup})
+@compute @workgroup_size(${ATTENTION_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let p0 = gid.x * ${BLOCK}u;
-  let h0 = gid.y * ${heads}u;
+  let h = gid.y;
   let t = gid.z;
   let last = step.pos0 + t;
   if (t >= step.n_tokens || p0 > last) { return; }
   let hd4 = params.head_dim / 4u;
-  let q = (t * params.n_head + h0) * hd4;
+  let q = (t * params.n_head + h) * hd4;
   let stride = params.n_kv * hd4;
-  let k = (h0 / (params.n_head / params.n_kv)) * hd4;
+  let k = (h / (params.n_head / params.n_kv)) * hd4;
 ${range(BLOCK).map((b) => `  let k${b} = min(p0 + ${b}u, last) * stride + k;`).join("\n")}
-${pairs.map(([r, b]) => `  var s${r}_${b} = 0.0;`).join("\n")}
+${range(BLOCK).map((b) => `  var s${b} = 0.0;`).join("\n")}
   for (var i = 0u; i < hd4; i++) {
-${range(BLOCK).map((b) => `    let kb${b} = key4(k${b} + i);`).join("\n")}
-${range(heads).map((r) => `    let q${r} = Q[q + ${r}u * hd4 + i];`).join("\n")}
-${pairs.map(([r, b]) => `    s${r}_${b} += dot(q${r}, kb${b});`).join("\n")}
+    let qi = Q[q + i];
+${range(BLOCK).map((b) => `    s${b} += dot(qi, key4(k${b} + i));`).join("\n")}
   }
-${range(heads).map((r) => `  let row${r} = row_of(t, h0 + ${r}u);`).join("\n")}
-${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) {${range(heads).map((r) => ` S[row${r} + p0 + ${b}u] = s${r}_${b} * params.scale;`).join("")} }`).join("\n")}
+  let row = row_of(t, h);
+${range(BLOCK).map((b) => `  if (p0 + ${b}u <= last) { S[row + p0 + ${b}u] = s${b} * params.scale; }`).join("\n")}
 }`;
 }
+
+// Emulated GPUs' decode: scoresTokensWGSL over one token, BLOCK positions an invocation (each
+// key loaded once for the kv head's query heads; SwiftShader pays for every load lane by lane),
+// in workgroups of 16, 4 SwiftShader SIMD groups, so that short contexts still make several
+// workgroups for its threads (SmolLM2 at 128 positions: 6 instead of 3, two threads ran those as
+// 2 + 1): 0.138 -> 0.112 ms a layer at 128 positions, 0.339 -> 0.305 at 600, alike at 1,000.
+// With quads a SIMD group's lanes load the group's q heads between them (against a kernel that
+// loaded them all per lane, best of 12 rounds, ms a layer at 128 / 500 / 1,000 positions:
+// SmolLM2 0.121 / 0.282 / 0.528 -> 0.120 / 0.266 / 0.484, Qwen2.5-0.5B's group of 7 0.157 /
+// 0.384 / 0.925 -> 0.125 / 0.335 / 0.701).
+const SCORES_WORKGROUP_EMULATED = 16;
+export const emulatedDecodeScores = (kvType, heads, quads) => scoresTokensWGSL(kvType, heads, { positions: BLOCK, tokens: 1 }, quads, SCORES_WORKGROUP_EMULATED);
 
 // Emulated GPUs' prefill and few-token passes: scores and mix blocked over `tokens` tokens as
 // well as over positions or output vec4s and all `heads` query heads of a kv head, so that each
@@ -89,7 +91,7 @@ export const emulatedTokensBlock = (heads) => ({
 // stored only where its token sees its position. `quads` (subgroups of exactly 4, as in
 // kernels/matmul.mjs): the four invocations of a subgroup need the same q, so each loads a
 // quarter of it and takes the rest from its neighbours.
-export function scoresTokensWGSL(kvType, heads, { positions: PB, tokens: TB }, quads = false) {
+export function scoresTokensWGSL(kvType, heads, { positions: PB, tokens: TB }, quads = false, workgroup = ATTENTION_WORKGROUP) {
   const triples = range(TB).flatMap((t) => range(heads).flatMap((r) => range(PB).map((b) => [t, r, b])));
   const s = (t, r, b) => `s${t}_${r}_${b}`;
   const qs = range(TB).flatMap((t) => range(heads).map((r) => [t, r]));
@@ -105,7 +107,7 @@ export function scoresTokensWGSL(kvType, heads, { positions: PB, tokens: TB }, q
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
 
-@compute @workgroup_size(${ATTENTION_WORKGROUP})
+@compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>${quads ? ", @builtin(subgroup_invocation_id) lane: u32" : ""}) {
   let p0 = gid.x * ${PB}u;
   let g = gid.y;
