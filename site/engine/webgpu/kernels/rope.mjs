@@ -3,8 +3,8 @@
 // Pair i turns by pos * base^(-2i/head_dim) / freqs[i] (freqs: Llama 3.1+ rope_freqs when
 // has_freqs = 1), scaled as ggml's rope_yarn does (model.mjs ropeScaling: linear or YaRN).
 
-export const ROPE_WORKGROUP = 64;
-export const ROPE_WORKGROUP_EMULATED = 8;
+const ROPE_WORKGROUP = 64;
+const ROPE_WORKGROUP_EMULATED = 8;
 
 // Real GPUs (`pairs`): invocation (h * head_dim / 2 + i, t) takes pair i of head h, query heads
 // first, then kv heads. Emulated ones: invocation (i, t) takes pair i of every head, so its angle
