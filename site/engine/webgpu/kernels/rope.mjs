@@ -32,10 +32,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     turn_query(t, h, i, cs);
     return;
   }
-  let at = kv_offsets(t, h - params.n_head, pos);
-  store_key(at, i, cs);
-  store_value(at, 2u * i);
-  store_value(at, 2u * i + 1u);
+  store_kv(kv_offsets(t, h - params.n_head, pos), i, cs);
 }`;
 
 const ROPE_SHARED_MAIN = /* wgsl */ `@compute @workgroup_size(${ROPE_WORKGROUP_EMULATED})
@@ -46,12 +43,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let pos = step.pos0 + t;
   let cs = angle(i, pos);
   for (var h = 0u; h < params.n_head; h++) { turn_query(t, h, i, cs); }
-  for (var g = 0u; g < params.n_kv; g++) {
-    let at = kv_offsets(t, g, pos);
-    store_key(at, i, cs);
-    store_value(at, 2u * i);
-    store_value(at, 2u * i + 1u);
-  }
+  for (var g = 0u; g < params.n_kv; g++) { store_kv(kv_offsets(t, g, pos), i, cs); }
 }`;
 
 const ropeCommon = (kvType) => /* wgsl */ `
@@ -121,5 +113,12 @@ fn store_key(at: vec2<u32>, i: u32, cs: vec2<f32>) {
 // Element d of a value (at.x in V) stored into the cache (at.y in Vc).
 fn store_value(at: vec2<u32>, d: u32) {
   Vc[at.y + d] = ${kvType}(V[at.x + d]);
+}
+
+// Pair i of a key turned by cs, and the value's elements 2i and 2i + 1, into the cache.
+fn store_kv(at: vec2<u32>, i: u32, cs: vec2<f32>) {
+  store_key(at, i, cs);
+  store_value(at, 2u * i);
+  store_value(at, 2u * i + 1u);
 }
 `;
