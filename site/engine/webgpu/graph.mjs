@@ -376,8 +376,15 @@ export class Graph {
       layout: pipelineLayout,
       compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
     });
-    const prefill = this.prefillPipelines(make, layout);
+    const prefill = this.prefillPipelines(make, layout, this.prefillMatrices());
     prefill.catch(() => {}); // awaited below, after the other pipelines
+    // Where greedy passes take the head's shadow, the exact head runs over several tokens only
+    // for passes that return or sample every row's logits: its mat-mats compile on first use
+    // (exactHeadPipelines), not at load, where they are not the layers' too (SmolLM2's Q8_0
+    // head: 3 of ~9 s of kernel compiles on SwiftShader).
+    this.exactHeadReady = !this.shadow;
+    this.exactHeadJob = null;
+    this.makeExactHead = () => this.prefillPipelines(make, layout, this.headMatrices(), this.pipelines);
     const jobs = {};
     const subgroups = this.device.features.has("subgroups");
     // A subgroup kernel that fails to compile falls back to its workgroup-memory version.
@@ -486,16 +493,17 @@ export class Graph {
     }
   }
 
-  // The prefill pipelines by name ("matmul.TYPE", "matmul.TYPE.tall"). Subgroup matrix kernels
-  // that fail to compile (the feature is experimental; its WGSL has changed between versions)
-  // give way to the tiled ones.
-  async prefillPipelines(make, layout) {
+  // The prefill pipelines by name ("matmul.TYPE", "matmul.TYPE.tall") of `matrices`, but for those
+  // in `existing`. Subgroup matrix kernels that fail to compile (the feature is experimental; its
+  // WGSL has changed between versions) give way to the tiled ones.
+  async prefillPipelines(make, layout, matrices, existing = {}) {
     const jobs = {};
-    for (const [type, rows] of this.prefillMatrices()) {
+    for (const [type, rows] of matrices) {
       // The blocks this part takes in passes of 2 .. prefillChunk tokens.
       for (let n = 2; n <= this.prefillChunk; n++) {
         const { block, suffix } = this.prefillBlock(rows, n);
-        jobs[`matmul.${type}${suffix}`] ??= make(prefillMatmulWGSL(type, block), layout);
+        const name = `matmul.${type}${suffix}`;
+        if (!existing[name]) jobs[name] ??= make(prefillMatmulWGSL(type, block), layout);
       }
     }
     try {
@@ -504,17 +512,41 @@ export class Graph {
     } catch (err) {
       if (!this.blocks.matmul.subgroups) throw err;
       this.blocks = { ...this.blocks, ...this.tiledBlocks };
-      return this.prefillPipelines(make, layout);
+      return this.prefillPipelines(make, layout, matrices, existing);
     }
   }
 
-  // Each weight part and fused q, k, v (qkvMatmul) as [type, rows]: the mat-mats of a prefill pass.
+  // The mat-mats of prefill passes as [type, rows]: each part of the layers' matrices, fused q, k,
+  // v (qkvMatmul) and the head's shadow, and the exact head's parts unless it has a shadow (then
+  // exactHeadPipelines makes them).
   prefillMatrices() {
+    const head = this.headName();
+    const parts = (t) => t.parts.map((p) => [t.type.name, p.rowCount]);
     return [
-      ...[...this.weights.tensors.values()].filter((t) => t.shape.length > 1).flatMap((t) => t.parts.map((p) => [t.type.name, p.rowCount])),
+      ...[...this.weights.tensors.values()].filter((t) => t.shape.length > 1 && t.name !== head && t.name !== "token_embd.weight").flatMap(parts),
       ...this.qkvSpans.filter(Boolean).map((span) => [span.type, span.weights.rowCount]),
       ...(this.shadow?.tensor.parts.map((p) => [SHADOW_TYPE, p.rowCount]) ?? []),
+      ...(this.shadow ? [] : this.headMatrices()),
     ];
+  }
+
+  headName() {
+    return this.hp.tiedOutput ? "token_embd.weight" : "output.weight";
+  }
+
+  headMatrices() {
+    const t = this.tensor(this.headName());
+    return t.parts.map((p) => [t.type.name, p.rowCount]);
+  }
+
+  // The exact head's mat-mats where load left them out (prefillMatrices); passes that return or
+  // sample every row's logits await this first.
+  exactHeadPipelines() {
+    this.exactHeadJob ??= this.makeExactHead().then((made) => {
+      Object.assign(this.pipelines, made);
+      this.exactHeadReady = true;
+    });
+    return this.exactHeadJob;
   }
 
   // Fill the shadow's buffers, a head part at a time, and read back the rows' error norms for
@@ -964,7 +996,7 @@ export class Graph {
 
   headSpecs() {
     const { hp, buf } = this;
-    const out = hp.tiedOutput ? "token_embd.weight" : "output.weight";
+    const out = this.headName();
     const one = this.stepOne;
     const last = [
       this.rmsnorm("output_norm.weight", buf.xLast, buf.xLastNorm, one),
@@ -1042,6 +1074,7 @@ export class Graph {
   // argmaxed: where the head has a shadow, exact only where a row's maximum may lie.
   encodeForward(encoder, n, pos0, logits) {
     if (logits !== "last" && n > ALL_LOGITS_ROWS) throw new EngineError("internal", `all logits of ${n} tokens asked in one pass`);
+    if (logits === "all" && n > 1 && !this.exactHeadReady) throw new EngineError("internal", "the exact head's mat-mats are not made yet (exactHeadPipelines)");
     this.argmaxRows = logits === "argmax" && Boolean(this.head.argmax);
     let pass = encoder.beginComputePass();
     this.run(pass, n === 1 ? this.decodeBody : this.body, n, pos0);

@@ -197,6 +197,7 @@ class WebGPUEngine {
     this.cached = tokens.slice(0, reuse);
     const started = performance.now();
     const all = returnLogits === "all" ? new Float32Array(tokens.length * hp.nVocab) : null;
+    if (all) await graph.exactHeadPipelines();
     const prefillChunk = all ? Math.min(graph.prefillChunk, ALL_LOGITS_ROWS) : graph.prefillChunk;
     for (let pos = reuse; pos < tokens.length; pos += prefillChunk) {
       if (this.cancelled) throw new EngineError("cancelled", "Stopped.");
@@ -256,6 +257,8 @@ class WebGPUEngine {
     };
     const lookup = this.emulatedGPU ? DRAFT.emulated : DRAFT.gpu;
     const maxDraft = Math.min(draft ?? lookup.tokens, SAMPLE_ROWS - 1, graph.prefillChunk - 1);
+    // Sampled drafts' passes take every row's exact logits.
+    if (!greedy && maxDraft > 0) await graph.exactHeadPipelines();
     const tokens = [];
     const counts = { passes: 0, drafted: 0, accepted: 0 };
     let stopReason = "length";
