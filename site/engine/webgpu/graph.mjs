@@ -545,6 +545,8 @@ export class Graph {
     this.exactHeadJob ??= this.makeExactHead().then((made) => {
       Object.assign(this.pipelines, made);
       this.exactHeadReady = true;
+    }, (err) => {
+      throw new EngineError("internal", `a WebGPU kernel failed to compile: ${err.message}`);
     });
     return this.exactHeadJob;
   }
