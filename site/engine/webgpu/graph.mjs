@@ -151,6 +151,9 @@ function fills(block, rows, n) {
     && prefillMatmulDispatch(rows, n, block).reduce((x, y) => x * y) >= (block.minWorkgroups ?? 0);
 }
 
+// A matrix's parts as [type, rows].
+const partShapes = (t) => t.parts.map((p) => [t.type.name, p.rowCount]);
+
 // The output head's shadow (kernels/shadow-head.mjs): Q4_1 rows in parts of the head's rows (a
 // part's shadow is smaller than the part, so it fits wherever the part does), their buffers made
 // and filled in Graph.buildShadow, and delta's factor zE (SHADOW_Z * the largest row error /
@@ -219,7 +222,7 @@ export class Graph {
     const withSubgroups = (b) => (b?.warps ? { ...b, subgroups } : b);
     this.blocks = { ...this.blocks, matvec: withSubgroups(this.blocks.matvec), matvecTall: withSubgroups(this.blocks.matvecTall),
       matvecGated: withSubgroups(this.blocks.matvecGated), matmulFew: this.blocks.matmulFew?.map(withSubgroups) };
-    const matrixTypes = new Set([...weights.tensors.values()].filter((t) => t.shape.length > 1).map((t) => t.type.name));
+    const matrixTypes = new Set(this.matrixTensors().map((t) => t.type.name));
     // Settled in makePipelines: false where the kernels do not compile (no dot4I8Packed).
     this.q8 = activations !== "f32" && (activations === "q8" || !emulatedGPU) && (!matvecBlock || Boolean(matvecBlock.q8))
       && Q8_ACTIVATION_TYPES.some((t) => matrixTypes.has(t));
@@ -267,7 +270,7 @@ export class Graph {
       ? (this.blocks.matmulFew ?? []).filter((b) => b.warps && matvecWarpWorkgroupBytes({ ...b, gated: true }) <= bytes) : [];
     // Greedy passes take the head's Q4_1 shadow where the GPU is emulated and the head's type
     // costs more a weight there (kernels/shadow-head.mjs).
-    const head = this.tensor(hp.tiedOutput ? "token_embd.weight" : "output.weight");
+    const head = this.tensor(this.headName());
     this.shadow = emulatedGPU && shadowHead !== false && SHADOWED_TYPES.includes(head.type.name) ? shadowOf(head) : null;
     // Whether the last forward's logits rows came from the shadow's greedy head (encodeForward).
     this.argmaxRows = false;
@@ -368,7 +371,7 @@ export class Graph {
 
   async makePipelines() {
     const { device } = this;
-    const types = new Set([...this.weights.tensors.values()].filter((t) => t.shape.length > 1).map((t) => t.type.name));
+    const types = new Set(this.matrixTensors().map((t) => t.type.name));
     if (this.shadow) types.add(SHADOW_TYPE);
     this.matmulLayout = device.createBindGroupLayout({ entries: matmulLayoutEntries });
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.matmulLayout] });
@@ -390,19 +393,16 @@ export class Graph {
     // A subgroup kernel that fails to compile falls back to its workgroup-memory version.
     const subgroupsOr = (build, want = subgroups) => build(want).catch((err) => (want ? build(false) : Promise.reject(err)));
     const makeMatvec = (type, block) => subgroupsOr((sg) => make(matvecWGSL(type, { ...block, subgroups: sg }), layout), Boolean(block.subgroups));
-    const tallTypes = new Set([...this.weights.tensors.values()]
-      .filter((t) => t.shape.length > 1 && t.parts.some((p) => this.isTall(p.rowCount))).map((t) => t.type.name));
+    const tallTypes = new Set(this.matrixTensors().filter((t) => t.parts.some((p) => this.isTall(p.rowCount))).map((t) => t.type.name));
     for (const span of this.qkvSpans) if (span && this.isTall(span.weights.rowCount)) tallTypes.add(span.type);
     const gatedTypes = new Set(this.gateUpSpans.filter(Boolean).map((span) => span.type));
-    const wideTypes = new Set([...this.weights.tensors.values()]
-      .filter((t) => t.shape.length > 1 && t.rowLength >= WIDE_K).map((t) => t.type.name));
+    const wideTypes = new Set(this.matrixTensors().filter((t) => t.rowLength >= WIDE_K).map((t) => t.type.name));
     for (const type of types) {
       jobs[`matvec.${type}`] = makeMatvec(type, matvecBlockFor(type, this.blocks.matvec));
       if (tallTypes.has(type)) jobs[`matvec.${type}.tall`] = makeMatvec(type, this.blocks.matvecTall);
     }
     // The emulated mat-vecs' other workgroups (emulatedWorkgroup), as the parts need them.
-    const matrices = [...this.weights.tensors.values()].filter((t) => t.shape.length > 1)
-      .flatMap((t) => t.parts.map((part) => [t.type.name, part.rowCount, t.rowLength]));
+    const matrices = this.matrixTensors().flatMap((t) => t.parts.map((part) => [t.type.name, part.rowCount, t.rowLength]));
     for (const span of this.qkvSpans) if (span) matrices.push([span.type, span.weights.rowCount, span.rowLength]);
     for (const [type, rows, rowLength] of matrices) {
       const { name, block } = this.matvecKernel(type, rows, false, rowLength);
@@ -521,12 +521,10 @@ export class Graph {
   // exactHeadPipelines makes them).
   prefillMatrices() {
     const head = this.headName();
-    const parts = (t) => t.parts.map((p) => [t.type.name, p.rowCount]);
     return [
-      ...[...this.weights.tensors.values()].filter((t) => t.shape.length > 1 && t.name !== head && t.name !== "token_embd.weight").flatMap(parts),
+      ...this.matrixTensors().filter((t) => t.name !== head).flatMap(partShapes),
       ...this.qkvSpans.filter(Boolean).map((span) => [span.type, span.weights.rowCount]),
-      ...(this.shadow?.tensor.parts.map((p) => [SHADOW_TYPE, p.rowCount]) ?? []),
-      ...(this.shadow ? [] : this.headMatrices()),
+      ...(this.shadow ? partShapes(this.shadow.tensor) : this.headMatrices()),
     ];
   }
 
@@ -535,8 +533,14 @@ export class Graph {
   }
 
   headMatrices() {
-    const t = this.tensor(this.headName());
-    return t.parts.map((p) => [t.type.name, p.rowCount]);
+    return partShapes(this.tensor(this.headName()));
+  }
+
+  // The weight matrices that mat-vecs and mat-mats read: all but the token embeddings of a model
+  // with its own output head (only their rows are read).
+  matrixTensors() {
+    return [...this.weights.tensors.values()]
+      .filter((t) => t.shape.length > 1 && (this.hp.tiedOutput || t.name !== "token_embd.weight"));
   }
 
   // The exact head's mat-mats where load left them out (prefillMatrices); passes that return or
