@@ -151,7 +151,9 @@ ${range(R).map((r) => `      a${r}_0 += ${dot?.(`r${r}`)};`).join("\n")}
   // every row, each row's sum scaled once a part's words are in. Few values live at once, so
   // SwiftShader's JIT (Subzero), whose code for whole blocks spent most of its instructions
   // spilling registers and reloading constants, keeps more in registers (a third less time a
-  // weight for Q4_1 at 4 rows, 10-20% for Q4_0 / Q8_0 at 8; bench/GPU_NOTES.md session 16).
+  // weight for Q4_1, 10-20% for Q4_0 / Q8_0; bench/GPU_NOTES.md session 16). Each type's rows
+  // (words.rows) share every load and broadcast of x: Q4_1 at 12 rows took 12-15% off its 4-row
+  // time (session 22); Q4_0 and Q8_0 gain nothing past 8.
   // Units of two blocks need rows that start on a word; others take the whole blocks, funnelled.
   const words = T === 1 && !q8 ? emit.words : null;
   const loaded = new Set(words?.parts.flatMap((part) => part.quants));
@@ -210,8 +212,8 @@ export function matvecBlockFor(typeName, block) {
 // The workgroup of an emulated mat-vec or few-token mat-mat (`block`) for a part of `rows` rows:
 // SwiftShader runs each workgroup on one of its `threads` threads, so of 16, 12 and 8 invocations
 // (whole SIMD groups of 4) the one whose workgroups spread most evenly over them; ties keep the
-// block's. SmolLM2's k and v (48 invocations of 4 rows) made 3 workgroups of 16 for 2 threads, 4
-// of 12 now (kernel -23%).
+// block's. SmolLM2's k and v at 4 rows an invocation (48 invocations) made 3 workgroups of 16 for
+// 2 threads, 4 of 12 with this (kernel -23%); at 12 rows they make 2 of 8.
 export function emulatedWorkgroup(rows, block, threads) {
   const invocations = Math.ceil(rows / block.rows);
   const busiest = (workgroup) => Math.ceil(Math.ceil(invocations / workgroup) / threads) * workgroup;

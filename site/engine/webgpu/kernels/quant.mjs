@@ -196,9 +196,9 @@ ${range(4).map((k) => `let ${w}q${k} = W[${w}b + ${1 + k}u];`).join("\n")}`,
     chunk: (i, w) => `${nib(`${w}q${i % 4}`, i >= 4)} * ${w}dm.x + ${w}dm.y`,
     blockX: NIBBLE_X,
     blockDot: (w) => `${w}dm.x * (${nibbleDot((k) => `${w}q${k}`)} + 8.0 * xtop) + ${w}dm.y * xsum`,
-    // Word by word: one block of 5 words, its scales (d, m) in word 0.
+    // Word by word: one block of 5 words, its scales (d, m) in word 0; 12 rows an invocation.
     words: {
-      rows: 4,
+      rows: 12,
       blocks: 1,
       unitWords: 5,
       parts: [nibbleWords("", [1, 2, 3, 4], (word, s) => `dot(unpack2x16float(${word(0)}), vec2<f32>(${s} + 8.0 * xtop, xsum))`)],
