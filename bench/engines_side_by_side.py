@@ -5,13 +5,14 @@ default).
     .venv/bin/python bench/engines_side_by_side.py [--prompts 128,1024] [--decode 32]
     .venv/bin/python bench/engines_side_by_side.py --tasks 3 [--decode 128]
 
---tasks N: instead of cut prompts, the app's own prompts for its document tasks (summary,
-bullets, facts over the first N eval documents: bench/task_prompts.py), each decoded to its end of
-generation; ours with prompt lookup's drafts (the default) and without, wllama with 1 and 2
-threads. Saves bench/results/side_by_side_tasks.json instead.
+Ours runs each prompt with prompt lookup's drafts (the default: `wordcalc-webgpu`) and without
+(`wordcalc-webgpu-nodraft`). --tasks N: instead of cut prompts, the app's own prompts for its
+document tasks (summary, bullets, facts over the first N eval documents: bench/task_prompts.py),
+each decoded to its end of generation, wllama with 1 and 2 threads. Saves
+bench/results/side_by_side_tasks.json instead.
 
 The page is served with COOP/COEP so wllama can use 2 threads. Prints prefill tok/s, decode tok/s
-and time to first token per engine and the ratio of ours to each peer; saves
+and time to first token per engine and the ratio of ours (with drafts) to each peer; saves
 bench/results/side_by_side.json. Needs `python3 build/make.py build` first.
 """
 

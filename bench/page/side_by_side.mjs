@@ -1,9 +1,9 @@
 // One page, one model, the same prompts: our WebGPU engine and wllama (1 and 2 threads, and with
 // n_gpu_layers: 99, which asks llama.cpp's own WebGPU backend to take the layers).
 // Driven by bench/engines_side_by_side.py, which passes the prompts (text and token ids) in
-// window.BENCH and reads window.RESULTS. Task prompts (the app's own, with stopIds) are decoded to
-// their end of generation, ours once with prompt lookup's drafts (the default) and once without;
-// cut prompts run to decodeTokens tokens past any end.
+// window.BENCH and reads window.RESULTS. Ours runs every prompt once with prompt lookup's drafts
+// (the default) and once without. Task prompts (the app's own, with stopIds) are decoded to their
+// end of generation; cut prompts run to decodeTokens tokens past any end.
 
 import { createWebGPUEngine } from "/dist/engine/webgpu/index.mjs";
 import { Wllama } from "/dist/vendor/wllama/index.js";
@@ -22,7 +22,7 @@ const warmUpThenEach = async (runOne) => {
 async function ours(blob) {
   const engine = await createWebGPUEngine();
   await engine.load(blob);
-  for (const draft of tasks ? [undefined, 0] : [undefined]) {
+  for (const draft of [undefined, 0]) {
     await warmUpThenEach(async (prompt, measured) => {
       engine.reset();
       const t0 = performance.now();
