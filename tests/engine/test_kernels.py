@@ -31,6 +31,8 @@ FAMILIES = [
     (1, {"rows": 4, "tokens": 1, "workgroup": 16, "quads": True}),
     (11, {"rows": 8, "tokens": 8, "workgroup": 16}),  # the emulated mat-mat
     (3, {"rows": 8, "tokens": 4, "workgroup": 16}),  # an emulated few-token shape (matmulFew)
+    # and word by word where a type has words (typeRows), with x shared by subgroups of 4
+    (3, {"rows": 8, "tokens": 4, "workgroup": 16, "quads": True, "typeRows": True}),
     (1, {"rows": 8, "lanes": 32}),
     (1, {"rows": 4, "warps": 4, "subgroups": False}),  # the real GPUs' warp mat-vec
     (7, {"rows": 3, "warps": 2, "subgroups": True, "unroll": 2, "tokens": 8}),  # and over tokens
@@ -53,6 +55,7 @@ SHAPES = [
     (3, {"rows": 3, "tokens": 2, "workgroup": 64}),
     # The few-token shapes (matmulFew), one short of their tokens; the warp one at full width.
     (1, {"rows": 8, "tokens": 2, "workgroup": 16}),
+    (1, {"rows": 12, "tokens": 2, "workgroup": 12, "quads": True, "typeRows": True}),
     # The emulated mat-mat and a few-token shape with x shared by subgroups of 4.
     (11, {"rows": 8, "tokens": 8, "workgroup": 16, "quads": True}),
     (3, {"rows": 8, "tokens": 4, "workgroup": 16, "quads": True}),

@@ -501,7 +501,7 @@ export class Graph {
     for (const [type, rows] of matrices) {
       // The blocks this part takes in passes of 2 .. prefillChunk tokens.
       for (let n = 2; n <= this.prefillChunk; n++) {
-        const { block, suffix } = this.prefillBlock(rows, n);
+        const { block, suffix } = this.prefillBlock(type, rows, n);
         const name = `matmul.${type}${suffix}`;
         if (!existing[name]) jobs[name] ??= make(prefillMatmulWGSL(type, block), layout);
       }
@@ -746,13 +746,15 @@ export class Graph {
     return workgroup === block.workgroup ? { name, block } : { name: `${name}.wg${workgroup}`, block: { ...block, workgroup } };
   }
 
-  // The prefill shape for a part of `rows` rows in a pass of n tokens, and its pipeline name's
-  // suffix: the smallest few-token block that holds n tokens, if any (draft passes); else the
-  // largest of the XL, tall and plain blocks that fill this pass (fills).
-  prefillBlock(rows, n) {
+  // The prefill shape for a part of `rows` rows of `type` in a pass of n tokens, and its pipeline
+  // name's suffix: the smallest few-token block that holds n tokens, if any (draft passes; with
+  // the type's rows where it takes them); else the largest of the XL, tall and plain blocks that
+  // fill this pass (fills).
+  prefillBlock(type, rows, n) {
     const { matmul, matmulTall: tall, matmulXL: xl, matmulFew } = this.blocks;
-    const few = matmulFew?.find((b) => n <= b.tokens);
-    if (few) {
+    const fewBlock = matmulFew?.find((b) => n <= b.tokens);
+    if (fewBlock) {
+      const few = matvecBlockFor(type, fewBlock);
       const workgroup = this.emulated ? emulatedWorkgroup(rows, few, this.threads) : few.workgroup;
       const suffix = `.few${few.tokens}${workgroup === few.workgroup ? "" : `.wg${workgroup}`}`;
       return { block: { ...few, workgroup }, suffix };
@@ -773,7 +775,7 @@ export class Graph {
       const matvec = this.matvecKernel(t.type.name, part.rowCount, Boolean(xQ8), t.rowLength);
       return this.withQ8Rows({
         label: name,
-        pipeline: (n) => this.pipelines[n === 1 ? matvec.name : `matmul.${t.type.name}${this.prefillBlock(part.rowCount, n).suffix}`],
+        pipeline: (n) => this.pipelines[n === 1 ? matvec.name : `matmul.${t.type.name}${this.prefillBlock(t.type.name, part.rowCount, n).suffix}`],
         layout: this.matmulLayout,
         entries: [range(part), whole(xQ8 ?? x), y, bias ? range(this.tensor(bias).parts[0]) : whole(this.buf.dummy),
           aux ? whole(aux) : whole(this.buf.dummy),
@@ -781,7 +783,7 @@ export class Graph {
           whole(this.buf.step)],
         dispatch: (n) => (n === 1
           ? matvecDispatch(part.rowCount, matvec.block)
-          : prefillMatmulDispatch(part.rowCount, n, this.prefillBlock(part.rowCount, n).block)),
+          : prefillMatmulDispatch(part.rowCount, n, this.prefillBlock(t.type.name, part.rowCount, n).block)),
       }, t.type.name, part.rowCount, q8Rows);
     });
   }
@@ -931,12 +933,12 @@ export class Graph {
     const qDim = this.hp.nHead * this.hp.headDim;
     return this.withQ8Rows({
       label: "attn_qkv",
-      pipeline: (n) => this.pipelines[`matmul.${type}${this.prefillBlock(rows, n).suffix}`],
+      pipeline: (n) => this.pipelines[`matmul.${type}${this.prefillBlock(type, rows, n).suffix}`],
       layout: this.matmulLayout,
       entries: [range(weights), whole(this.buf.xn), whole(this.buf.qkv), bias ? range(bias) : whole(this.buf.dummy),
         whole(this.buf.dummy), this.uniforms.add((u) => u.set([rowLength, rows, bytesPerRow, 0, qDim, MODE.SPLIT_QKV, bias ? 1 : 0, this.prefillChunk])),
         whole(this.buf.step)],
-      dispatch: (n) => prefillMatmulDispatch(rows, n, this.prefillBlock(rows, n).block),
+      dispatch: (n) => prefillMatmulDispatch(rows, n, this.prefillBlock(type, rows, n).block),
     }, type, rows, this.buf.xnQ8);
   }
 

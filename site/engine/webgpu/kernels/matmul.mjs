@@ -25,12 +25,12 @@ export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2, SPLIT_QKV: 3 
 // whole warps; their shapes are first guesses, not yet tuned on hardware.
 // matmulFew: the shapes for passes of at most `tokens` tokens (the decode's drafts: a pass of 2
 // tokens costs ~1.4 decode steps in the 2-token shape, 2.7 in the 8-token one; of 4, 1.8 and 2.7).
-// `typeRows`: a type whose mat-vec goes word by word (emit.words) takes its own rows
-// (matvecBlockFor).
+// `typeRows`: a type whose mat-vec or few-token mat-mat goes word by word (emit.words) takes its
+// own rows (matvecBlockFor).
 export const EMULATED_BLOCKS = Object.freeze({
   matvec: Object.freeze({ rows: 8, tokens: 1, workgroup: 16, typeRows: true }),
   matmul: Object.freeze({ rows: 8, tokens: 8, workgroup: 16 }),
-  matmulFew: Object.freeze([2, 4].map((tokens) => Object.freeze({ rows: 8, tokens, workgroup: 16 }))),
+  matmulFew: Object.freeze([2, 4].map((tokens) => Object.freeze({ rows: 8, tokens, workgroup: 16, typeRows: true }))),
 });
 // The real-GPU mat-vec: a warp of 32 lanes owns `rows` rows (each vec4 of X loaded once for all of
 // them), `warps` warps per workgroup; `subgroups` (set at load where the device has the feature
@@ -118,7 +118,7 @@ export const loadXQ8 = (nb, indent, row = "") => [
   "let xd = bitcast<vec2<f32>>(select(xs.xy, xs.zw, (j & 1u) != 0u));",
 ].map((line) => indent + line).join("\n");
 
-export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup, q8 = false, quads = false }) {
+export function matmulWGSL(typeName, { rows: R, tokens: T, workgroup, q8 = false, quads = false, typeRows = false }) {
   // Rows and tokens past the end are clamped for loading and skipped for storing.
   const emit = matrixEmitter(typeName);
   const heads = range(R).map((r) => emit.head(`row${r}`, "j", `r${r}`)).join("\n");
@@ -147,30 +147,36 @@ ${blockX ?? ""}
 ${range(R).map((r) => `      a${r}_0 += ${dot?.(`r${r}`)};`).join("\n")}
     }`;
   const blockDots = q8 ? blockDotsQ8 : blockDotsOf("j", emit.blockX, emit.blockDot);
-  // Word by word (emit.words; one token on float x): for each quant word its x, then that word of
-  // every row, each row's sum scaled once a part's words are in. Few values live at once, so
+  // Word by word (emit.words, on float x): for each quant word its x, then that word of every
+  // row, each row's sum scaled once a part's words are in. Few values live at once, so
   // SwiftShader's JIT (Subzero), whose code for whole blocks spent most of its instructions
   // spilling registers and reloading constants, keeps more in registers (a third less time a
   // weight for Q4_1, 10-20% for Q4_0 / Q8_0; bench/GPU_NOTES.md session 16). Each type's rows
   // (words.rows) share every load and broadcast of x: Q4_1 at 12 rows took 12-15% off its 4-row
-  // time (session 22); Q4_0 and Q8_0 gain nothing past 8.
-  // Units of two blocks need rows that start on a word; others take the whole blocks, funnelled.
-  const words = T === 1 && !q8 ? emit.words : null;
-  const loaded = new Set(words?.parts.flatMap((part) => part.quants));
+  // time (session 22); Q4_0 and Q8_0 gain nothing past 8. One token, or the few tokens of a block
+  // that takes its type's rows (`typeRows`: the drafts' passes), each word loaded once for all of
+  // them (Q4_1 passes of 2 / 4 tokens a third / a quarter less time than the block form, session
+  // 22). Units of two blocks need rows that start on a word; others take the whole blocks,
+  // funnelled.
+  const words = !q8 && (T === 1 || typeRows) ? emit.words : null;
+  const tokenParts = words ? range(T).map((t) => words.parts(T === 1 ? "" : `t${t}_`)) : [];
+  const loaded = new Set(tokenParts[0]?.flatMap((part) => part.quants));
   const wordAt = (r, k) => `W[wb${r} + unit + ${k}u]`;
   const wordOf = (r) => (k) => (loaded.has(k) ? `q${r}_${k}` : wordAt(r, k));
+  const sum = (r, p, t) => `s${r}_${p}${T === 1 ? "" : `_${t}`}`;
   const wordDots = words && `    {
       let unit = ${words.blocks === 2 ? "(j >> 1u)" : "j"} * ${words.unitWords}u;
-${words.parts.map((part, p) => {
-    const block = part.block ? `(j + ${part.block}u)` : "j";
-    return `${xLoads(0, block, "      ", `xl${p}`)}
-${range(R).map((r) => `      var s${r}_${p} = 0.0;`).join("\n")}
-${indent(part.sums, "      ")}
-${part.quants.map((k, i) => `${indent(part.x(i, (v) => xVec(0, block, v, `xl${p}`)), "      ")}
+${tokenParts[0].map((first, p) => {
+    const block = first.block ? `(j + ${first.block}u)` : "j";
+    const tokens = range(T).map((t) => ({ t, part: tokenParts[t][p], xl: T === 1 ? `xl${p}` : `xl${p}t${t}` }));
+    return `${tokens.map(({ t, part, xl }) => `${xLoads(t, block, "      ", xl)}
+${range(R).map((r) => `      var ${sum(r, p, t)} = 0.0;`).join("\n")}
+${indent(part.sums, "      ")}`).join("\n")}
+${first.quants.map((k, i) => `${tokens.map(({ t, part, xl }) => indent(part.x(i, (v) => xVec(t, block, v, xl)), "      ")).join("\n")}
 ${range(R).map((r) => `      let q${r}_${k} = ${wordAt(r, k)};
-      s${r}_${p} += ${part.dot(`q${r}_${k}`, i)};`).join("\n")}`).join("\n")}
-${indent(part.after, "      ")}
-${range(R).map((r) => `      a${r}_0 += ${part.scale(wordOf(r), `s${r}_${p}`)};`).join("\n")}`;
+${tokens.map(({ t, part }) => `      ${sum(r, p, t)} += ${part.dot(`q${r}_${k}`, i)};`).join("\n")}`).join("\n")}`).join("\n")}
+${tokens.map(({ part }) => indent(part.after, "      ")).join("\n")}
+${range(R).flatMap((r) => tokens.map(({ t, part }) => `      a${r}_${t} += ${part.scale(wordOf(r), sum(r, p, t))};`)).join("\n")}`;
   }).join("\n")}
     }`;
   const wordLoop = words && `  for (var j = 0u; j < shape.k / 32u; j += ${words.blocks}u) {
@@ -203,9 +209,10 @@ ${stores}
 }`;
 }
 
-// The emulated decode mat-vec's block for a type: the rows of its words where it goes word by word.
+// An emulated mat-vec's or few-token mat-mat's block for a type: the rows of its words where it
+// goes word by word.
 export function matvecBlockFor(typeName, block) {
-  const words = block.typeRows && block.tokens === 1 && !block.q8 ? matrixEmitter(typeName).words : null;
+  const words = block.typeRows && !block.q8 ? matrixEmitter(typeName).words : null;
   return words ? { ...block, rows: words.rows } : block;
 }
 
@@ -281,47 +288,47 @@ const Q4_0_PAIR_WORDS = {
   rows: 8,
   blocks: 2,
   unitWords: 9,
-  parts: [{
+  parts: (p) => [{
     // Words 0 .. 4: their low nibbles are values 4i - 2 .. 4i + 1, their high ones 16 more; the
     // top high nibbles (xetop) read 8 less, as in nibbleDot.
     block: 0,
     quants: range(5),
-    sums: "var xes4 = vec4<f32>(0.0);\nvar xetop = 0.0;",
-    x: (i, x) => `${i < 4 ? `let xel${i} = ${x(i)};\nlet xeh${i} = ${x(i + 4)};\nxes4 += xel${i} + xeh${i};\n` : ""}let xepl${i} = ${straddled(i, 4, (v) => `xel${v}`)} * BYTE_WEIGHTS;
-let xehs${i} = ${straddled(i, 4, (v) => `xeh${v}`)};
-xetop += xehs${i}.w;
-let xeph${i} = xehs${i} * (BYTE_WEIGHTS * 0.0625);`,
-    dot: (q, i) => nibbleWordDot(q, `xepl${i}`, `xeph${i}`),
-    after: "let xesum = dot(xes4, vec4<f32>(1.0));",
-    scale: (word, s) => `unpack2x16float(${word(0)}).x * (${s} + 8.0 * (xetop - xesum))`,
+    sums: `var ${p}xes4 = vec4<f32>(0.0);\nvar ${p}xetop = 0.0;`,
+    x: (i, x) => `${i < 4 ? `let ${p}xel${i} = ${x(i)};\nlet ${p}xeh${i} = ${x(i + 4)};\n${p}xes4 += ${p}xel${i} + ${p}xeh${i};\n` : ""}let ${p}xepl${i} = ${straddled(i, 4, (v) => `${p}xel${v}`)} * BYTE_WEIGHTS;
+let ${p}xehs${i} = ${straddled(i, 4, (v) => `${p}xeh${v}`)};
+${p}xetop += ${p}xehs${i}.w;
+let ${p}xeph${i} = ${p}xehs${i} * (BYTE_WEIGHTS * 0.0625);`,
+    dot: (q, i) => nibbleWordDot(q, `${p}xepl${i}`, `${p}xeph${i}`),
+    after: `let ${p}xesum = dot(${p}xes4, vec4<f32>(1.0));`,
+    scale: (word, s) => `unpack2x16float(${word(0)}).x * (${s} + 8.0 * (${p}xetop - ${p}xesum))`,
   },
-  { ...nibbleWords("o", [5, 6, 7, 8], (word, s) => `unpack2x16float(${word(4)}).y * (${s} + 8.0 * (oxtop - oxsum))`), block: 1 }],
+  { ...nibbleWords(`${p}o`, [5, 6, 7, 8], (word, s) => `unpack2x16float(${word(4)}).y * (${s} + 8.0 * (${p}oxtop - ${p}oxsum))`), block: 1 }],
 };
 const Q8_0_PAIR_WORDS = {
   rows: 8,
   blocks: 2,
   unitWords: 17,
-  parts: [{
+  parts: (p) => [{
     // Words 0 .. 8: their bytes are values 4i - 2 .. 4i + 1; bytes 0-2 read 128 more (xelow).
     block: 0,
     quants: range(9),
-    sums: "var xelow4 = vec4<f32>(0.0);",
-    x: (i, x) => `${i < 8 ? `let xev${i} = ${x(i)};\n` : ""}let xes${i} = ${straddled(i, 8, (v) => `xev${v}`)};
-xelow4 += xes${i};
-let xep${i} = xes${i} * BYTE_WEIGHTS;`,
-    dot: (q, i) => byteWordDot(q, `xep${i}`),
-    after: "let xelow = dot(xelow4, vec4<f32>(1.0, 1.0, 1.0, 0.0));",
-    scale: (word, s) => `unpack2x16float(${word(0)}).x * (${s} - 128.0 * xelow)`,
+    sums: `var ${p}xelow4 = vec4<f32>(0.0);`,
+    x: (i, x) => `${i < 8 ? `let ${p}xev${i} = ${x(i)};\n` : ""}let ${p}xes${i} = ${straddled(i, 8, (v) => `${p}xev${v}`)};
+${p}xelow4 += ${p}xes${i};
+let ${p}xep${i} = ${p}xes${i} * BYTE_WEIGHTS;`,
+    dot: (q, i) => byteWordDot(q, `${p}xep${i}`),
+    after: `let ${p}xelow = dot(${p}xelow4, vec4<f32>(1.0, 1.0, 1.0, 0.0));`,
+    scale: (word, s) => `unpack2x16float(${word(0)}).x * (${s} - 128.0 * ${p}xelow)`,
   }, {
     block: 1,
     quants: range(8).map((i) => 9 + i),
-    sums: "var xolow4 = vec4<f32>(0.0);",
-    x: (i, x) => `let xov${i} = ${x(i)};
-xolow4 += xov${i};
-let xop${i} = xov${i} * BYTE_WEIGHTS;`,
-    dot: (q, i) => byteWordDot(q, `xop${i}`),
-    after: "let xolow = dot(xolow4, vec4<f32>(1.0, 1.0, 1.0, 0.0));",
-    scale: (word, s) => `unpack2x16float(${word(8)}).y * (${s} - 128.0 * xolow)`,
+    sums: `var ${p}xolow4 = vec4<f32>(0.0);`,
+    x: (i, x) => `let ${p}xov${i} = ${x(i)};
+${p}xolow4 += ${p}xov${i};
+let ${p}xop${i} = ${p}xov${i} * BYTE_WEIGHTS;`,
+    dot: (q, i) => byteWordDot(q, `${p}xop${i}`),
+    after: `let ${p}xolow = dot(${p}xolow4, vec4<f32>(1.0, 1.0, 1.0, 0.0));`,
+    scale: (word, s) => `unpack2x16float(${word(8)}).y * (${s} - 128.0 * ${p}xolow)`,
   }],
 };
 

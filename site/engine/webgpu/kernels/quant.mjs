@@ -5,16 +5,16 @@
 //   blockDot(w)      (some types) the block's dot product with x0 .. x7 (vec4s in scope, and
 //                    xsum = their sum) with the scale applied once per block, not per weight;
 //   blockX           its statements on x0 .. x7 alone, run once per block for all rows;
-//   words            (some types) the one-token dot product word by word (kernels/matmul.mjs
-//                    says why) at `rows` rows an invocation, over units of `blocks` blocks (1,
-//                    or 2 where a block is not a whole number of words: such units need rows
-//                    that start on a word) of `unitWords` words, in `parts`, each a sum over
-//                    some of the unit's words: its words `quants` (indices in the unit), `sums`
-//                    declaring running sums over x, x(i, x) the statements on x for its i-th
-//                    word (x(v): the expression of vec4 v of block `block` of the unit), dot(q,
-//                    i) that word's partial dot product, `after` statements once all are in,
-//                    scale(word, s) the part's sum s scaled (word(k): the unit's word k); names
-//                    unique across parts;
+//   words            (some types) the dot product word by word, for one token or a few
+//                    (kernels/matmul.mjs says why) at `rows` rows an invocation, over units of
+//                    `blocks` blocks (1, or 2 where a block is not a whole number of words: such
+//                    units need rows that start on a word) of `unitWords` words, in parts(p),
+//                    each a sum over some of the unit's words: its words `quants` (indices in
+//                    the unit), `sums` declaring running sums over x, x(i, x) the statements on
+//                    x for its i-th word (x(v): the expression of vec4 v of block `block` of the
+//                    unit), dot(q, i) that word's partial dot product, `after` statements once
+//                    all are in, scale(word, s) the part's sum s scaled (word(k): the unit's
+//                    word k); names prefixed with p (one set per token), unique across parts;
 //   q8               (Q8_ACTIVATION_TYPES) the block as int8 values for integer dot products of
 //                    four (dot4I8Packed), see q8Parts;
 //   blockDotQ8(w)    from q8: the block's dot product with int8 activations (activations-q8.mjs):
@@ -201,7 +201,7 @@ ${range(4).map((k) => `let ${w}q${k} = W[${w}b + ${1 + k}u];`).join("\n")}`,
       rows: 12,
       blocks: 1,
       unitWords: 5,
-      parts: [nibbleWords("", [1, 2, 3, 4], (word, s) => `dot(unpack2x16float(${word(0)}), vec2<f32>(${s} + 8.0 * xtop, xsum))`)],
+      parts: (p) => [nibbleWords(p, [1, 2, 3, 4], (word, s) => `dot(unpack2x16float(${word(0)}), vec2<f32>(${s} + 8.0 * ${p}xtop, ${p}xsum))`)],
     },
     ...withQ8({ word: (w, k) => (k < 4 ? LO4 : HI4)(`${w}q${k % 4}`), scales: (w) => [`${w}dm.x`], bias: (w) => `${w}dm.y` }),
   },
