@@ -23,8 +23,8 @@ export const MODE = Object.freeze({ STORE: 0, ADD: 1, SILU_MUL: 2, SPLIT_QKV: 3 
 // mat-vec's 8 rows per invocation share each load of x (SmolLM2 decode on SwiftShader, alternating
 // runs: +9% in Chromium, +24% in Node over 4 rows; bench/GPU_NOTES.md session 6). Real GPUs want
 // whole warps; their shapes are first guesses, not yet tuned on hardware.
-// matmulFew: the shapes for passes of at most `tokens` tokens (the decode's drafts: a pass of 2
-// tokens costs ~1.4 decode steps in the 2-token shape, 2.7 in the 8-token one; of 4, 1.8 and 2.7).
+// matmulFew: the shapes for passes of at most `tokens` tokens (the decode's drafts: on SmolLM2's
+// Q4_1 mat-vecs a pass of 2 tokens costs ~1.4 one-token steps, of 4 ~2.1; session 22).
 // `typeRows`: a type whose mat-vec or few-token mat-mat goes word by word (emit.words) takes its
 // own rows (matvecBlockFor).
 export const EMULATED_BLOCKS = Object.freeze({
