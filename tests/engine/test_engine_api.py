@@ -469,7 +469,7 @@ def test_prefill_takes_large_tiles_only_where_they_fill_the_gpu(harness):
         const q8 = await import("/site/engine/webgpu/kernels/matmul-tiled-q8.mjs");
         const { Graph } = await import("/site/engine/webgpu/graph.mjs");
         const cases = [[4096, 512], [4096, 256], [4096, 128], [14336, 512], [14336, 128], [14336, 64], [1024, 512]];
-        const picks = (blocks) => cases.map(([rows, n]) => Graph.prototype.prefillBlock.call({ blocks }, rows, n).suffix);
+        const picks = (blocks) => cases.map(([rows, n]) => Graph.prototype.prefillBlock.call({ blocks }, "Q4_0", rows, n).suffix);
         const tiledBlocks = (kib) => tiled.tiledBlocksFor(kib * 1024);
         const int8 = { blocks: { matmulQ8: q8.TILED_Q8_BLOCK, matmulQ8Tall: q8.TILED_Q8_TALL_BLOCK }, q8RowBlocks: () => [q8.TILED_Q8_BLOCK, q8.TILED_Q8_TALL_BLOCK] };
         return {
